@@ -1,0 +1,29 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// No package dependencies by design: Foundation, Glibc, libsqlite3 and libsystemd only.
+let package = Package(
+    name: "livefeed",
+    products: [
+        .executable(name: "livefeed", targets: ["Supervisor"]),
+        .executable(name: "livefeed-worker", targets: ["Worker"]),
+    ],
+    targets: [
+        .target(name: "CLinux", path: "Sources/CLinux"),
+        .systemLibrary(
+            name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(
+            name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]),
+        .target(name: "LivefeedProtocol", dependencies: ["CLinux"], path: "Sources/Protocol"),
+        .executableTarget(
+            name: "Supervisor", dependencies: ["LivefeedProtocol", "CLinux", "CSystemd"],
+            path: "Sources/Supervisor"),
+        .executableTarget(
+            name: "Worker", dependencies: ["LivefeedProtocol", "CLinux", "CSQLite"], path: "Sources/Worker"),
+        .testTarget(name: "ProtocolTests", dependencies: ["LivefeedProtocol"], path: "Tests/ProtocolTests"),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["Supervisor", "Worker"], path: "Tests/IntegrationTests"),
+    ]
+)

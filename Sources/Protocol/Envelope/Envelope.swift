@@ -1,0 +1,91 @@
+/// Envelope `type`s as they appear on the wire.
+package enum EnvelopeType: String, Sendable {
+    case metrics
+    case message
+    case channelCount = "channel_count"
+    case userCount = "user_count"
+    case userProfile = "user_profile"
+    case status
+    case error
+}
+
+/// One stored message, as the API and the live stream present it.
+package struct ChatMessage: Equatable, Sendable {
+    package var id: Int64
+    package var channelID: Int64
+    package var channelName: String
+    package var userID: Int64
+    package var userName: String
+    package var text: String
+    package var sentAt: String
+
+    package init(
+        id: Int64, channelID: Int64, channelName: String, userID: Int64, userName: String, text: String,
+        sentAt: String
+    ) {
+        self.id = id
+        self.channelID = channelID
+        self.channelName = channelName
+        self.userID = userID
+        self.userName = userName
+        self.text = text
+        self.sentAt = sentAt
+    }
+
+    /// The message as a JSON object (the `data` of a `message` envelope and an item of the messages API).
+    package func writeJSON(into w: inout JSONWriter) {
+        w.beginObject()
+        w.field("id", id)
+        w.field("channel_id", channelID)
+        w.field("channel", channelName)
+        w.field("user_id", userID)
+        w.field("user", userName)
+        w.field("text", text)
+        w.field("sent_at", sentAt)
+        w.endObject()
+    }
+}
+
+/// Encodes client envelopes: `{"type":…,"cursor":…,"epoch":…,"sent_at":…,"data":{…}}`. `sent_at` is when
+/// the server produced the envelope; a message's own time is `data.sent_at`.
+package enum Envelope {
+    package static func message(_ m: ChatMessage, epoch: String, now: String) -> [UInt8] {
+        var w = JSONWriter(capacity: 192 + m.text.utf8.count)
+        w.beginObject()
+        w.field("type", EnvelopeType.message.rawValue)
+        w.field("cursor", m.id)
+        w.field("epoch", epoch)
+        w.field("sent_at", now)
+        w.key("data")
+        m.writeJSON(into: &w)
+        w.endObject()
+        return w.bytes
+    }
+
+    package static func status(state: String, reason: String, retryAfterMilliseconds: Int? = nil) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("type", EnvelopeType.status.rawValue)
+        w.key("data")
+        w.beginObject()
+        w.field("state", state)
+        w.field("reason", reason)
+        if let retry = retryAfterMilliseconds { w.field("retry_after_ms", retry) }
+        w.endObject()
+        w.endObject()
+        return w.bytes
+    }
+
+    package static func error(code: String, message: String) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("type", EnvelopeType.error.rawValue)
+        w.key("data")
+        w.beginObject()
+        w.field("code", code)
+        w.field("message", message)
+        w.endObject()
+        w.endObject()
+        return w.bytes
+    }
+}

@@ -1,0 +1,48 @@
+/// Why a request head was refused. Each case maps to the status the connection answers with before closing.
+package enum HTTPHeadError: Error, Equatable, Sendable {
+    /// The request-line is not `method SP request-target SP HTTP-version CRLF`.
+    case malformedRequestLine
+    /// A field line is not `field-name ":" OWS field-value OWS`, starts with whitespace (obs-fold), has whitespace
+    /// before the colon, or holds a control character.
+    case malformedHeader
+    /// A CR not followed by LF, or an LF without CR (RFC 9112 §2.2).
+    case invalidLineEnding
+    /// The request-target is not origin-, absolute- or asterisk-form, or percent-decodes to something invalid.
+    case invalidTarget
+    /// Not HTTP/1.0 or HTTP/1.1.
+    case unsupportedVersion
+    /// The head, including its final CRLFCRLF, is longer than `Limits.maxBytes`.
+    case headTooLarge
+    /// More field lines than `Limits.maxHeaderCount`.
+    case tooManyHeaders
+    /// The request-target is longer than `Limits.maxTargetBytes`.
+    case uriTooLong
+    /// No Host in an HTTP/1.1 request, more than one Host, or a Host that is not `uri-host [":" port]`
+    /// (RFC 9112 §3.2).
+    case invalidHost
+    /// A Content-Length that is not 1*DIGIT, or does not fit in an `Int`.
+    case invalidContentLength
+    /// Content-Length values that disagree.
+    case conflictingContentLength
+    /// Both Content-Length and Transfer-Encoding: the framing a proxy and we pick could differ (RFC 9112 §6.1).
+    case contentLengthWithTransferEncoding
+    /// Transfer-Encoding whose final coding is not chunked, chunked applied twice, an empty list, or
+    /// Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1, §6.3).
+    case invalidTransferEncoding
+    /// A transfer coding other than chunked, which this server cannot decode.
+    case unsupportedTransferCoding
+
+    /// The response status for this refusal.
+    package var status: Int {
+        switch self {
+        case .malformedRequestLine, .malformedHeader, .invalidLineEnding, .invalidTarget, .invalidHost,
+            .invalidContentLength, .conflictingContentLength, .contentLengthWithTransferEncoding,
+            .invalidTransferEncoding:
+            400
+        case .uriTooLong: 414
+        case .headTooLarge, .tooManyHeaders: 431
+        case .unsupportedTransferCoding: 501
+        case .unsupportedVersion: 505
+        }
+    }
+}

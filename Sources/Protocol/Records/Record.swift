@@ -1,0 +1,62 @@
+/// Messages between supervisor and worker. Commands (supervisor → worker) are verbs; records
+/// (worker → supervisor) are past-tense facts. The descriptor of a handoff travels beside its message as
+/// SCM_RIGHTS ancillary data, never inside it.
+package enum Record: Equatable, Sendable {
+    /// Supervisor → worker: serve this connection (the descriptor comes with the message).
+    case handoff(connectionID: UInt64, view: ConnectionView, client: String)
+    /// Supervisor → worker: close live clients with 1012 over `spreadMilliseconds`, then exit once drained.
+    case drain(spreadMilliseconds: Int64)
+    /// Worker → supervisor: the worker serves; its pid.
+    case workerReady(pid: Int64)
+    /// Worker → supervisor: a handed-off connection began (live after its upgrade).
+    case connectionOpened(connectionID: UInt64, view: ConnectionView)
+    /// Worker → supervisor: a connection ended; its slot is free. `fields` carries the accounting.
+    case connectionClosed(connectionID: UInt64, view: ConnectionView, fields: [String: RecordValue])
+    /// Worker → supervisor: a structured log line.
+    case log(level: LogLevel, event: String, fields: [String: RecordValue])
+
+    package enum Kind: UInt8, Sendable {
+        case handoff = 1
+        case drain = 2
+        case workerReady = 16
+        case connectionOpened = 17
+        case connectionClosed = 18
+        case log = 19
+    }
+
+    package var kind: Kind {
+        switch self {
+        case .handoff: .handoff
+        case .drain: .drain
+        case .workerReady: .workerReady
+        case .connectionOpened: .connectionOpened
+        case .connectionClosed: .connectionClosed
+        case .log: .log
+        }
+    }
+}
+
+/// Log levels, spelled as in the JSON log lines.
+package enum LogLevel: String, Sendable, Comparable {
+    case debug, info, warning, error
+
+    private var rank: Int {
+        switch self {
+        case .debug: 0
+        case .info: 1
+        case .warning: 2
+        case .error: 3
+        }
+    }
+    package static func < (a: LogLevel, b: LogLevel) -> Bool { a.rank < b.rank }
+
+    /// syslog priority, for journald's PRIORITY=.
+    package var syslogPriority: Int {
+        switch self {
+        case .debug: 7
+        case .info: 6
+        case .warning: 4
+        case .error: 3
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import CLinux
+import Glibc
+
+/// Starting and reaping child processes.
+package enum ChildProcess {
+    /// posix_spawn(3) of `path` with `arguments`, the current environment plus `extraEnvironment`, and
+    /// `control` placed at descriptor `controlTarget` in the child (every other descriptor is close-on-exec).
+    package static func spawn(
+        path: String, arguments: [String], control: FileDescriptor, controlTarget: Int32 = 3,
+        extraEnvironment: [String] = []
+    ) throws(SystemError) -> pid_t {
+        // dup2 onto itself would keep FD_CLOEXEC set, so make sure the source differs from the target.
+        var source = control
+        var temporary: FileDescriptor?
+        if control.rawValue == controlTarget {
+            temporary = try control.duplicate(atLeast: controlTarget + 1)
+            source = temporary!
+        }
+        defer { temporary?.close() }
+        var environment: [String] = []
+        var index = 0
+        while let entry = environ[index] {
+            environment.append(String(cString: entry))
+            index += 1
+        }
+        environment += extraEnvironment
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = lf_spawn(&pid, path, source.rawValue, controlTarget, argv, envp)
+        if rc != 0 { throw SystemError("posix_spawn", errno: rc) }
+        return pid
+    }
+
+    package enum Exit: Equatable, Sendable, CustomStringConvertible {
+        case exited(Int32)
+        case signaled(Int32)
+
+        package var description: String {
+            switch self {
+            case .exited(let code): "exit status \(code)"
+            case .signaled(let sig): "killed by signal \(sig)"
+            }
+        }
+    }
+
+    /// waitpid(-1, WNOHANG) until no more children have changed state.
+    /// Runs a program to completion (posix_spawn + waitpid), with no control descriptor.
+    package static func run(path: String, arguments: [String]) throws(SystemError) -> Exit {
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, nil, nil, argv, environ)
+        if rc != 0 { throw SystemError("posix_spawn", errno: rc) }
+        var status: Int32 = 0
+        _ = try checked("waitpid") { waitpid(pid, &status, 0) }
+        return decode(status)
+    }
+
+    private static func decode(_ status: Int32) -> Exit {
+        let low = status & 0x7f
+        return low == 0 ? .exited((status >> 8) & 0xff) : .signaled(low)
+    }
+
+    package static func reapAll() -> [(pid_t, Exit)] {
+        var result: [(pid_t, Exit)] = []
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { return result }
+            let low = status & 0x7f
+            if low == 0 {
+                result.append((pid, .exited((status >> 8) & 0xff)))
+            } else if low != 0x7f {
+                result.append((pid, .signaled(low)))
+            }
+        }
+    }
+}
+
+/// Monotonic time in nanoseconds (CLOCK_MONOTONIC); pass it in, never read it deep inside logic.
+package struct MonotonicClock: Sendable {
+    package init() {}
+    package var nowNanoseconds: UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+    package var nowMilliseconds: UInt64 { nowNanoseconds / 1_000_000 }
+}

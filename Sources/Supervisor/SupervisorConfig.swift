@@ -1,0 +1,104 @@
+import Glibc
+import LivefeedProtocol
+
+/// Supervisor settings from flags (and, where noted, environment variables). `--help` prints them.
+struct SupervisorConfig {
+    var listen = SocketAddress(host: "127.0.0.1", port: 8080)
+    var workers = 2
+    var databasePath = ""
+    var workerPath = ""
+    var demo = false
+    var demoIntervalMilliseconds = 500
+    var enableEcho = false
+    var maxHeadBytes = 8192
+    var headTimeoutMilliseconds: UInt64 = 10_000
+    var drainMilliseconds: UInt64 = 10_000
+    var closeSpreadMilliseconds: Int64 = 1000
+    var workerOptions: [String] = []
+
+    static let usage = """
+        usage: livefeed [options]
+          --listen HOST:PORT        address to bind (default 127.0.0.1:8080; port 0 picks one)
+          --workers N               worker processes (default 2)
+          --db PATH                 SQLite database (default $STATE_DIRECTORY/livefeed.db or ./state/livefeed.db)
+          --demo                    seed sample data and keep inserting a message every --demo-interval-ms
+          --demo-interval-ms MS     demo writer interval (default 500)
+          --enable-echo             serve /live/echo (WebSocket echo, for conformance testing)
+          --worker-path PATH        livefeed-worker binary (default: next to this executable)
+          --max-head-bytes N        request head limit at the door (default 8192)
+          --head-timeout-ms MS      time a client has to send its request head (default 10000)
+          --drain-ms MS             how long a stop waits for workers to drain (default 10000)
+          --poll-ms MS              workers' database poll interval (default 5)
+          --replay-batch N          rows per catch-up query (default 500)
+          --max-body-bytes N        request body limit (default 1048576)
+          --max-queue-bytes N       per-connection outgoing bound (default 4194304)
+        """
+
+    enum ParseError: Error, CustomStringConvertible {
+        case usage(String)
+        case help
+        var description: String {
+            switch self {
+            case .usage(let s): s
+            case .help: SupervisorConfig.usage
+            }
+        }
+    }
+
+    static func parse(_ args: [String], environment: [String: String]) throws(ParseError) -> SupervisorConfig {
+        var c = SupervisorConfig()
+        var it = args.makeIterator()
+        func value(_ flag: String) throws(ParseError) -> String {
+            guard let v = it.next() else { throw .usage("\(flag) needs a value") }
+            return v
+        }
+        func int(_ flag: String, _ range: ClosedRange<Int>) throws(ParseError) -> Int {
+            let raw = try value(flag)
+            guard let v = Int(raw), range.contains(v) else {
+                throw .usage("\(flag) must be an integer from \(range.lowerBound) to \(range.upperBound), not '\(raw)'")
+            }
+            return v
+        }
+        while let arg = it.next() {
+            switch arg {
+            case "-h", "--help": throw .help
+            case "--listen":
+                let raw = try value(arg)
+                guard let a = SocketAddress(parsing: raw) else { throw .usage("--listen takes HOST:PORT, not '\(raw)'") }
+                c.listen = a
+            case "--workers": c.workers = try int(arg, 1...64)
+            case "--db": c.databasePath = try value(arg)
+            case "--demo": c.demo = true
+            case "--demo-interval-ms": c.demoIntervalMilliseconds = try int(arg, 10...3_600_000)
+            case "--enable-echo": c.enableEcho = true
+            case "--worker-path": c.workerPath = try value(arg)
+            case "--max-head-bytes": c.maxHeadBytes = try int(arg, 1024...65536)
+            case "--head-timeout-ms": c.headTimeoutMilliseconds = UInt64(try int(arg, 100...600_000))
+            case "--drain-ms": c.drainMilliseconds = UInt64(try int(arg, 0...600_000))
+            case "--poll-ms", "--replay-batch", "--max-body-bytes", "--max-queue-bytes":
+                c.workerOptions += [arg, String(try int(arg, 1...1 << 30))]
+            default: throw .usage("unknown option '\(arg)' (see --help)")
+            }
+        }
+        if c.databasePath.isEmpty {
+            if let state = environment["STATE_DIRECTORY"]?.split(separator: ":").first {
+                c.databasePath = "\(state)/livefeed.db"
+            } else {
+                c.databasePath = "state/livefeed.db"
+            }
+        }
+        if c.workerPath.isEmpty {
+            c.workerPath = Self.executableDirectory() + "/livefeed-worker"
+        }
+        return c
+    }
+
+    static func executableDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return "." }
+        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return String(path[..<slash])
+    }
+}

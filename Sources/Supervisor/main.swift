@@ -1,0 +1,52 @@
+import Foundation
+import Glibc
+import LivefeedProtocol
+
+// livefeed: the supervisor. Binds (or, later, takes a systemd socket), prepares the database, starts the
+// worker pool and serves until SIGTERM/SIGINT.
+
+// Before anything can start a thread: every thread must inherit these blocked, so they reach the signalfd.
+SignalSetup.block([SIGTERM, SIGINT, SIGHUP, SIGCHLD])
+SignalSetup.ignoreSIGPIPE()
+let journal = Journal()
+
+let config: SupervisorConfig
+do {
+    config = try SupervisorConfig.parse(Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+} catch .help {
+    print(SupervisorConfig.usage)
+    exit(0)
+} catch {
+    FileHandle.standardError.write(Data("livefeed: \(error)\n\(SupervisorConfig.usage)\n".utf8))
+    exit(2)
+}
+
+guard access(config.workerPath, X_OK) == 0 else {
+    journal.emit(.error, "worker_binary_missing", ["path": .string(config.workerPath)])
+    exit(1)
+}
+
+// The schema is created (and demo data seeded) by a short-lived worker before anything serves, so the
+// supervisor itself never touches SQLite and never blocks on it.
+let directory = (config.databasePath as NSString).deletingLastPathComponent
+if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+do {
+    let outcome = try ChildProcess.run(
+        path: config.workerPath, arguments: ["prepare-db", "--db", config.databasePath] + (config.demo ? ["--demo"] : []))
+    guard outcome == .exited(0) else {
+        journal.emit(.error, "prepare_db_failed", ["db": .string(config.databasePath), "status": .string(outcome.description)])
+        exit(1)
+    }
+} catch {
+    journal.emit(.error, "prepare_db_failed", ["error": .string("\(error)")])
+    exit(1)
+}
+
+do {
+    let listener = try Listener.bind(config.listen)
+    let supervisor = try Supervisor(config: config, listener: listener, journal: journal)
+    exit(try supervisor.run())
+} catch {
+    journal.emit(.error, "startup_failed", ["error": .string("\(error)"), "listen": .string(config.listen.description)])
+    exit(1)
+}

@@ -1,0 +1,86 @@
+import Foundation
+import LivefeedProtocol
+
+/// Validates a POST /api/messages body: one message object or an array of them. All-or-nothing: any bad item
+/// rejects the whole request, naming the item and field.
+enum IngestParser {
+    struct Failure: Error, Equatable {
+        var code: String
+        var message: String
+    }
+
+    static let maxNameBytes = 64
+    static let maxTextBytes = 16 * 1024
+    static let allowedKeys: Set<String> = ["channel", "user", "text", "sent_at"]
+
+    static func parse(_ body: [UInt8], maxMessages: Int) -> Result<[NewMessage], Failure> {
+        guard !body.isEmpty else { return .failure(Failure(code: "invalid_json", message: "the body is empty")) }
+        let json: Any
+        do {
+            json = try JSONSerialization.jsonObject(with: Data(body), options: [])
+        } catch {
+            return .failure(Failure(code: "invalid_json", message: "the body is not valid JSON"))
+        }
+        let items: [Any]
+        if let array = json as? [Any] {
+            guard !array.isEmpty else { return .failure(Failure(code: "invalid_message", message: "the array is empty")) }
+            guard array.count <= maxMessages else {
+                return .failure(Failure(code: "too_many_messages", message: "at most \(maxMessages) messages per request"))
+            }
+            items = array
+        } else {
+            items = [json]
+        }
+        var out: [NewMessage] = []
+        out.reserveCapacity(items.count)
+        for (i, item) in items.enumerated() {
+            let at = items.count > 1 || json is [Any] ? "item \(i): " : ""
+            guard let object = item as? [String: Any] else {
+                return .failure(Failure(code: "invalid_message", message: "\(at)a message must be a JSON object"))
+            }
+            if let unknown = object.keys.sorted().first(where: { !allowedKeys.contains($0) }) {
+                return .failure(Failure(code: "invalid_message", message: "\(at)unknown field \"\(unknown)\""))
+            }
+            guard let channel = ref(object["channel"]) else {
+                return .failure(Failure(code: "invalid_message", message: "\(at)\"channel\" must be a name (1-\(maxNameBytes) bytes) or a positive id"))
+            }
+            guard let user = ref(object["user"]) else {
+                return .failure(Failure(code: "invalid_message", message: "\(at)\"user\" must be a name (1-\(maxNameBytes) bytes) or a positive id"))
+            }
+            guard let text = object["text"] as? String, !(object["text"] is NSNumber) else {
+                return .failure(Failure(code: "invalid_message", message: "\(at)\"text\" is required and must be a string"))
+            }
+            guard !text.isEmpty, text.utf8.count <= maxTextBytes else {
+                return .failure(Failure(code: "invalid_message", message: "\(at)\"text\" must be 1-\(maxTextBytes) bytes"))
+            }
+            var sentAt: String?
+            if let raw = object["sent_at"], !(raw is NSNull) {
+                guard let s = raw as? String, let ms = Timestamp.parse(s) else {
+                    return .failure(Failure(code: "invalid_message", message: "\(at)\"sent_at\" must be an RFC 3339 timestamp"))
+                }
+                sentAt = Timestamp.format(unixMilliseconds: ms)
+            }
+            out.append(NewMessage(channel: channel, user: user, text: text, sentAt: sentAt))
+        }
+        return .success(out)
+    }
+
+    private static func ref(_ value: Any?) -> NewMessage.Ref? {
+        switch value {
+        case let s as String:
+            let name = s.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !name.isEmpty, name.utf8.count <= maxNameBytes,
+                !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            else { return nil }
+            return .name(name)
+        case let n as NSNumber:
+            // JSON booleans also arrive as NSNumber; only a whole positive number is an id.
+            guard String(cString: n.objCType) != "c" else { return nil }  // Foundation encodes Bool as 'c'
+            let d = n.doubleValue
+            guard d >= 1, d <= 9.0e15, d.rounded() == d else { return nil }
+            return .id(Int64(d))
+        default:
+            return nil
+        }
+    }
+}

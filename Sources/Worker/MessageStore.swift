@@ -1,0 +1,208 @@
+import CSQLite
+import LivefeedProtocol
+
+struct ChannelRow {
+    var id: Int64
+    var name: String
+    var messageCount: Int64
+    var lastMessageID: Int64
+}
+
+struct UserRow {
+    var id: Int64
+    var name: String
+    var messageCount: Int64
+    var lastMessageID: Int64
+}
+
+struct Totals {
+    var messages: Int64
+    var channels: Int64
+    var users: Int64
+    var lastMessageID: Int64
+}
+
+/// A new message to store; channel and user by name (created when unknown) or by existing id.
+struct NewMessage {
+    enum Ref: Equatable {
+        case id(Int64)
+        case name(String)
+    }
+    var channel: Ref
+    var user: Ref
+    var text: String
+    var sentAt: String?
+}
+
+enum IngestError: Error, Equatable {
+    case unknownChannel(Int64)
+    case unknownUser(Int64)
+}
+
+/// The worker's SQLite access: one connection, prepared statements, WAL. Reads see other processes'
+/// commits; `dataVersion` tells cheaply whether anything changed since the last look.
+final class MessageStore {
+    let db: SQLiteDatabase
+    let epoch: String
+    private let selectAfter: SQLiteStatement
+    private let selectChannelAfter: SQLiteStatement
+    private let selectChannels: SQLiteStatement
+    private let selectChannel: SQLiteStatement
+    private let selectUsers: SQLiteStatement
+    private let selectUser: SQLiteStatement
+    private let selectTotals: SQLiteStatement
+    private let selectMaxID: SQLiteStatement
+    private let selectDataVersion: SQLiteStatement
+    private let selectUserMessages: SQLiteStatement
+    private let selectRecent: SQLiteStatement
+    private let selectChannelStart: SQLiteStatement
+    private let channelByName: SQLiteStatement
+    private let userByName: SQLiteStatement
+    private let insertChannel: SQLiteStatement
+    private let insertUser: SQLiteStatement
+    private let insertMessage: SQLiteStatement
+    private let insertMessageNow: SQLiteStatement
+
+    private static let messageColumns = """
+        SELECT m.id, m.channel_id, coalesce(c.name, ''), m.user_id, coalesce(u.name, ''), m.text, m.sent_at
+        FROM messages m LEFT JOIN channels c ON c.id = m.channel_id LEFT JOIN users u ON u.id = m.user_id
+        """
+
+    init(path: String) throws {
+        db = try SQLiteDatabase(path: path)
+        try db.execute("PRAGMA foreign_keys = ON")
+        guard let e = try db.prepare("SELECT value FROM meta WHERE key = 'epoch'").rows({ $0.text(0) }).first else {
+            throw SQLiteError(code: 1, message: "\(path) has no epoch: not a livefeed database (run the supervisor)")
+        }
+        epoch = e
+        selectAfter = try db.prepare(Self.messageColumns + " WHERE m.id > ?1 ORDER BY m.id LIMIT ?2")
+        selectChannelAfter = try db.prepare(
+            Self.messageColumns + " WHERE m.channel_id = ?1 AND m.id > ?2 AND m.id <= ?3 ORDER BY m.id LIMIT ?4")
+        selectUserMessages = try db.prepare(
+            Self.messageColumns + " WHERE m.user_id = ?1 ORDER BY m.id DESC LIMIT ?2")
+        selectRecent = try db.prepare(Self.messageColumns + " ORDER BY m.id DESC LIMIT ?1")
+        selectChannelStart = try db.prepare(
+            "SELECT coalesce(min(id), 1) - 1 FROM (SELECT id FROM messages WHERE channel_id = ?1 ORDER BY id DESC LIMIT ?2)")
+        selectChannels = try db.prepare(
+            "SELECT id, name, message_count, last_message_id FROM channels ORDER BY name LIMIT ?1")
+        selectChannel = try db.prepare("SELECT id, name, message_count, last_message_id FROM channels WHERE id = ?1")
+        selectUsers = try db.prepare("SELECT id, name, message_count, last_message_id FROM users ORDER BY name LIMIT ?1")
+        selectUser = try db.prepare("SELECT id, name, message_count, last_message_id FROM users WHERE id = ?1")
+        selectTotals = try db.prepare("SELECT messages, channels, users, last_message_id FROM totals WHERE id = 1")
+        selectMaxID = try db.prepare("SELECT coalesce(max(id), 0) FROM messages")
+        selectDataVersion = try db.prepare("PRAGMA data_version")
+        channelByName = try db.prepare("SELECT id FROM channels WHERE name = ?1")
+        userByName = try db.prepare("SELECT id FROM users WHERE name = ?1")
+        insertChannel = try db.prepare("INSERT INTO channels(name) VALUES (?1)")
+        insertUser = try db.prepare("INSERT INTO users(name) VALUES (?1)")
+        insertMessage = try db.prepare("INSERT INTO messages(channel_id, user_id, text, sent_at) VALUES (?1, ?2, ?3, ?4)")
+        insertMessageNow = try db.prepare("INSERT INTO messages(channel_id, user_id, text) VALUES (?1, ?2, ?3)")
+    }
+
+    private static func message(_ s: SQLiteStatement) -> ChatMessage {
+        ChatMessage(
+            id: s.int(0), channelID: s.int(1), channelName: s.text(2), userID: s.int(3), userName: s.text(4),
+            text: s.text(5), sentAt: s.text(6))
+    }
+
+    /// Changes whenever another connection commits (PRAGMA data_version); our own commits do not change it.
+    func dataVersion() throws -> Int64 { try selectDataVersion.bind([]).rows { $0.int(0) }.first ?? 0 }
+
+    func maxMessageID() throws -> Int64 { try selectMaxID.bind([]).rows { $0.int(0) }.first ?? 0 }
+
+    /// Messages of every channel with id > `after`, ascending, at most `limit`.
+    func messages(after: Int64, limit: Int) throws -> [ChatMessage] {
+        try selectAfter.bind([.int(after), .int(Int64(limit))]).rows(Self.message)
+    }
+
+    /// One channel's messages with `after` < id ≤ `upTo`, ascending, at most `limit`.
+    func channelMessages(_ channel: Int64, after: Int64, upTo: Int64 = .max, limit: Int) throws -> [ChatMessage] {
+        try selectChannelAfter.bind([.int(channel), .int(after), .int(upTo), .int(Int64(limit))]).rows(Self.message)
+    }
+
+    /// The newest `limit` messages of all channels, newest first.
+    func recentMessages(limit: Int) throws -> [ChatMessage] {
+        try selectRecent.bind([.int(Int64(limit))]).rows(Self.message)
+    }
+
+    /// The cursor just before a channel's newest `limit` messages.
+    func channelMessagesBefore(_ channel: Int64, limit: Int) throws -> Int64 {
+        try selectChannelStart.bind([.int(channel), .int(Int64(limit))]).rows { $0.int(0) }.first ?? 0
+    }
+
+    func recentUserMessages(_ user: Int64, limit: Int) throws -> [ChatMessage] {
+        try selectUserMessages.bind([.int(user), .int(Int64(limit))]).rows(Self.message)
+    }
+
+    func channels(limit: Int = 1000) throws -> [ChannelRow] {
+        try selectChannels.bind([.int(Int64(limit))]).rows {
+            ChannelRow(id: $0.int(0), name: $0.text(1), messageCount: $0.int(2), lastMessageID: $0.int(3))
+        }
+    }
+
+    func channel(_ id: Int64) throws -> ChannelRow? {
+        try selectChannel.bind([.int(id)]).rows {
+            ChannelRow(id: $0.int(0), name: $0.text(1), messageCount: $0.int(2), lastMessageID: $0.int(3))
+        }.first
+    }
+
+    func users(limit: Int = 1000) throws -> [UserRow] {
+        try selectUsers.bind([.int(Int64(limit))]).rows {
+            UserRow(id: $0.int(0), name: $0.text(1), messageCount: $0.int(2), lastMessageID: $0.int(3))
+        }
+    }
+
+    func user(_ id: Int64) throws -> UserRow? {
+        try selectUser.bind([.int(id)]).rows {
+            UserRow(id: $0.int(0), name: $0.text(1), messageCount: $0.int(2), lastMessageID: $0.int(3))
+        }.first
+    }
+
+    func totals() throws -> Totals {
+        try selectTotals.bind([]).rows {
+            Totals(messages: $0.int(0), channels: $0.int(1), users: $0.int(2), lastMessageID: $0.int(3))
+        }.first ?? Totals(messages: 0, channels: 0, users: 0, lastMessageID: 0)
+    }
+
+    /// Inserts all messages in one transaction: all are stored or none. Returns their ids in order.
+    func insert(_ batch: [NewMessage]) throws -> [Int64] {
+        try db.transaction {
+            var ids: [Int64] = []
+            ids.reserveCapacity(batch.count)
+            for m in batch {
+                let channel = try resolve(m.channel, byName: channelByName, insert: insertChannel) {
+                    try self.channel($0) != nil
+                }
+                guard let channel else {
+                    if case .id(let id) = m.channel { throw IngestError.unknownChannel(id) }
+                    preconditionFailure("names always resolve")
+                }
+                let user = try resolve(m.user, byName: userByName, insert: insertUser) { try self.user($0) != nil }
+                guard let user else {
+                    if case .id(let id) = m.user { throw IngestError.unknownUser(id) }
+                    preconditionFailure("names always resolve")
+                }
+                if let sentAt = m.sentAt {
+                    try insertMessage.bind([.int(channel), .int(user), .text(m.text), .text(sentAt)]).run()
+                } else {
+                    try insertMessageNow.bind([.int(channel), .int(user), .text(m.text)]).run()
+                }
+                ids.append(db.lastInsertRowID)
+            }
+            return ids
+        }
+    }
+
+    private func resolve(
+        _ ref: NewMessage.Ref, byName: SQLiteStatement, insert: SQLiteStatement, exists: (Int64) throws -> Bool
+    ) throws -> Int64? {
+        switch ref {
+        case .id(let id):
+            return try exists(id) ? id : nil
+        case .name(let name):
+            if let id = try byName.bind([.text(name)]).rows({ $0.int(0) }).first { return id }
+            try insert.bind([.text(name)]).run()
+            return db.lastInsertRowID
+        }
+    }
+}

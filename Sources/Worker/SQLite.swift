@@ -1,0 +1,141 @@
+import CSQLite
+import Foundation
+
+/// An SQLite error with the database's message.
+struct SQLiteError: Error, CustomStringConvertible {
+    var code: Int32
+    var message: String
+    var description: String { "sqlite error \(code): \(message)" }
+    /// The database was busy or locked beyond the busy timeout.
+    var isBusy: Bool { code & 0xff == SQLITE_BUSY || code & 0xff == SQLITE_LOCKED }
+    var isConstraint: Bool { code & 0xff == SQLITE_CONSTRAINT }
+}
+
+// SQLITE_TRANSIENT: SQLite copies bound text before the call returns.
+private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// One SQLite connection. Owns the handle; statements it prepares must not outlive it.
+final class SQLiteDatabase {
+    let handle: OpaquePointer
+
+    init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 5000) throws {
+        var db: OpaquePointer?
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            if let db { sqlite3_close_v2(db) }
+            throw SQLiteError(code: rc, message: "\(path): \(message)")
+        }
+        handle = db
+        sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+        sqlite3_extended_result_codes(db, 1)
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    func error(_ rc: Int32) -> SQLiteError { SQLiteError(code: rc, message: String(cString: sqlite3_errmsg(handle))) }
+
+    /// Runs SQL that returns no rows (several statements allowed).
+    func execute(_ sql: String) throws {
+        var message: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &message)
+        if rc != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? "error"
+            sqlite3_free(message)
+            throw SQLiteError(code: rc, message: text)
+        }
+    }
+
+    func prepare(_ sql: String) throws -> SQLiteStatement { try SQLiteStatement(database: self, sql: sql) }
+
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// Runs `body` in a write transaction (BEGIN IMMEDIATE), rolling back if it throws.
+    func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+}
+
+/// A prepared statement, reset before each use.
+final class SQLiteStatement {
+    let statement: OpaquePointer
+    unowned let database: SQLiteDatabase
+
+    init(database: SQLiteDatabase, sql: String) throws {
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v3(database.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw database.error(rc) }
+        self.statement = stmt
+        self.database = database
+    }
+
+    deinit { sqlite3_finalize(statement) }
+
+    enum Value {
+        case int(Int64)
+        case text(String)
+        case null
+    }
+
+    /// Resets the statement and binds `values` to ?1, ?2, ….
+    @discardableResult
+    func bind(_ values: [Value]) -> SQLiteStatement {
+        sqlite3_reset(statement)
+        sqlite3_clear_bindings(statement)
+        for (i, v) in values.enumerated() {
+            let index = Int32(i + 1)
+            switch v {
+            case .int(let n): sqlite3_bind_int64(statement, index, n)
+            case .text(let s): sqlite3_bind_text(statement, index, s, -1, transient)
+            case .null: sqlite3_bind_null(statement, index)
+            }
+        }
+        return self
+    }
+
+    /// Steps once: true when a row is available.
+    func step() throws -> Bool {
+        let rc = sqlite3_step(statement)
+        switch rc {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default:
+            let err = database.error(rc)
+            sqlite3_reset(statement)
+            throw err
+        }
+    }
+
+    /// Steps to completion, ignoring rows; for writes.
+    func run() throws {
+        while try step() {}
+        sqlite3_reset(statement)
+    }
+
+    /// Collects every row through `row`, then resets.
+    func rows<T>(_ row: (SQLiteStatement) -> T) throws -> [T] {
+        var out: [T] = []
+        while try step() { out.append(row(self)) }
+        sqlite3_reset(statement)
+        return out
+    }
+
+    func int(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+
+    func text(_ column: Int32) -> String {
+        guard let p = sqlite3_column_text(statement, column) else { return "" }
+        let n = Int(sqlite3_column_bytes(statement, column))
+        return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
+    }
+
+    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+}

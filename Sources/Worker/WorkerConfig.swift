@@ -1,0 +1,56 @@
+/// Worker settings, passed by the supervisor on the command line.
+struct WorkerConfig {
+    var index = 0
+    var databasePath = ""
+    var controlFD: Int32 = 3
+    var enableEcho = false
+    /// How often the worker looks for rows written by any process while it has live subscribers.
+    var pollMilliseconds = 5
+    /// Rows per catch-up query.
+    var replayBatch = 500
+    var maxBodyBytes = 1 << 20
+    var maxMessagesPerPost = 1000
+    /// Per-connection outgoing bound; a message subscriber past it is a slow consumer.
+    var maxQueueBytes = 4 << 20
+    var maxQueueFrames = 4096
+    var idleTimeoutMilliseconds: UInt64 = 60_000
+    var requestTimeoutMilliseconds: UInt64 = 15_000
+
+    enum ParseError: Error, CustomStringConvertible {
+        case usage(String)
+        var description: String {
+            switch self {
+            case .usage(let s): s
+            }
+        }
+    }
+
+    static func parse(_ args: ArraySlice<String>) throws(ParseError) -> WorkerConfig {
+        var c = WorkerConfig()
+        var it = args.makeIterator()
+        func value(_ flag: String) throws(ParseError) -> String {
+            guard let v = it.next() else { throw .usage("\(flag) needs a value") }
+            return v
+        }
+        func int(_ flag: String) throws(ParseError) -> Int {
+            guard let v = Int(try value(flag)), v >= 0 else { throw .usage("\(flag) needs a non-negative integer") }
+            return v
+        }
+        while let arg = it.next() {
+            switch arg {
+            case "--index": c.index = try int(arg)
+            case "--db": c.databasePath = try value(arg)
+            case "--control-fd": c.controlFD = Int32(try int(arg))
+            case "--enable-echo": c.enableEcho = true
+            case "--poll-ms": c.pollMilliseconds = max(1, try int(arg))
+            case "--replay-batch": c.replayBatch = max(1, try int(arg))
+            case "--max-body-bytes": c.maxBodyBytes = try int(arg)
+            case "--max-queue-bytes": c.maxQueueBytes = try int(arg)
+            case "--max-queue-frames": c.maxQueueFrames = try int(arg)
+            default: throw .usage("unknown worker option \(arg)")
+            }
+        }
+        if c.databasePath.isEmpty { throw .usage("--db is required") }
+        return c
+    }
+}

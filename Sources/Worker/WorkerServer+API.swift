@@ -1,0 +1,170 @@
+import Foundation
+import LivefeedProtocol
+
+/// The JSON API: snapshots carry the cursor (highest message id they reflect) and the database epoch.
+extension WorkerServer {
+    func api(_ segments: [String], _ head: HTTPRequestHead) throws -> Routed {
+        switch segments.count {
+        case 1 where segments[0] == "metrics":
+            return .json(try snapshot { w in
+                let t = try store.totals()
+                w.field("messages", t.messages)
+                w.field("channels", t.channels)
+                w.field("users", t.users)
+                return t.lastMessageID
+            })
+        case 1 where segments[0] == "channels":
+            return .json(try snapshot { w in
+                w.key("channels")
+                w.beginArray()
+                for ch in try store.channels() { writeChannel(ch, &w) }
+                w.endArray()
+                return try store.totals().lastMessageID
+            })
+        case 1 where segments[0] == "users":
+            return .json(try snapshot { w in
+                w.key("users")
+                w.beginArray()
+                for u in try store.users() { writeUser(u, &w) }
+                w.endArray()
+                return try store.totals().lastMessageID
+            })
+        case 2 where segments[0] == "users":
+            guard let id = parseID(segments[1]) else { return .failure(404, "not_found", "no such user") }
+            guard try store.user(id) != nil else { return .failure(404, "not_found", "no such user") }
+            return .json(try snapshot { w in
+                guard let u = try store.user(id) else { return 0 }
+                w.key("user")
+                writeUser(u, &w)
+                w.key("recent_messages")
+                w.beginArray()
+                for m in try store.recentUserMessages(id, limit: 20) { m.writeJSON(into: &w) }
+                w.endArray()
+                return try store.totals().lastMessageID
+            })
+        case 2 where segments[0] == "channels":
+            guard let id = parseID(segments[1]), let ch = try store.channel(id) else {
+                return .failure(404, "not_found", "no such channel")
+            }
+            return .json(try snapshot { w in
+                w.key("channel")
+                writeChannel(ch, &w)
+                return try store.totals().lastMessageID
+            })
+        case 3 where segments[0] == "channels" && segments[2] == "messages":
+            return try channelMessagesPage(segments[1], head)
+        default:
+            return .failure(404, "not_found", "no API resource at \(head.path)")
+        }
+    }
+
+    private func channelMessagesPage(_ idText: String, _ head: HTTPRequestHead) throws -> Routed {
+        guard let id = parseID(idText), try store.channel(id) != nil else {
+            return .failure(404, "not_found", "no such channel")
+        }
+        var after: Int64 = 0
+        switch afterID(head) {
+        case .success(let v): after = v ?? 0
+        case .failure(let e): return .failure(400, "bad_query", e.message)
+        }
+        var limit = 100
+        if let raw = head.queryValue("limit") {
+            guard let v = Int(raw), (1...500).contains(v) else {
+                return .failure(400, "bad_query", "limit must be an integer from 1 to 500")
+            }
+            limit = v
+        }
+        // One more row than asked tells whether there is more without a second query.
+        let rows = try store.channelMessages(id, after: after, limit: limit + 1)
+        let page = rows.prefix(limit)
+        var w = JSONWriter(capacity: 256 + page.count * 160)
+        w.beginObject()
+        w.key("messages")
+        w.beginArray()
+        for m in page { m.writeJSON(into: &w) }
+        w.endArray()
+        w.field("cursor", page.last?.id ?? after)
+        w.field("epoch", store.epoch)
+        w.field("has_more", rows.count > limit)
+        w.endObject()
+        return .json(w.bytes)
+    }
+
+    /// Writes an object whose fields `body` adds, plus `cursor` and `epoch`, from one read transaction so
+    /// counts and cursor agree.
+    private func snapshot(_ body: (inout JSONWriter) throws -> Int64) throws -> [UInt8] {
+        try store.db.execute("BEGIN")
+        defer { try? store.db.execute("COMMIT") }
+        var w = JSONWriter(capacity: 1024)
+        w.beginObject()
+        let cursor = try body(&w)
+        w.field("cursor", cursor)
+        w.field("epoch", store.epoch)
+        w.endObject()
+        return w.bytes
+    }
+
+    private func writeChannel(_ ch: ChannelRow, _ w: inout JSONWriter) {
+        w.beginObject()
+        w.field("id", ch.id)
+        w.field("name", ch.name)
+        w.field("message_count", ch.messageCount)
+        w.field("last_message_id", ch.lastMessageID)
+        w.endObject()
+    }
+
+    private func writeUser(_ u: UserRow, _ w: inout JSONWriter) {
+        w.beginObject()
+        w.field("id", u.id)
+        w.field("name", u.name)
+        w.field("message_count", u.messageCount)
+        w.field("last_message_id", u.lastMessageID)
+        w.endObject()
+    }
+
+    // MARK: ingest
+
+    func ingest(_ c: Connection, _ head: HTTPRequestHead, _ body: [UInt8]) {
+        let keepAlive = head.keepAlive
+        if let type = head.headers["Content-Type"], !type.lowercased().hasPrefix("application/json") {
+            respond(c, status: 415, json: apiError("unsupported_media_type", "send application/json"), keepAlive: keepAlive)
+            return
+        }
+        let batch: [NewMessage]
+        switch IngestParser.parse(body, maxMessages: config.maxMessagesPerPost) {
+        case .failure(let e):
+            respond(c, status: 400, json: apiError(e.code, e.message), keepAlive: keepAlive)
+            return
+        case .success(let b):
+            batch = b
+        }
+        do {
+            let ids = try store.insert(batch)
+            wroteSinceTick = true
+            var w = JSONWriter()
+            w.beginObject()
+            w.key("ids")
+            w.beginArray()
+            for id in ids { w.value(id) }
+            w.endArray()
+            w.field("cursor", ids.last ?? 0)
+            w.field("epoch", store.epoch)
+            w.endObject()
+            respond(c, status: 201, json: w.bytes, keepAlive: keepAlive)
+        } catch let e as IngestError {
+            switch e {
+            case .unknownChannel(let id):
+                respond(c, status: 422, json: apiError("unknown_channel", "no channel with id \(id)"), keepAlive: keepAlive)
+            case .unknownUser(let id):
+                respond(c, status: 422, json: apiError("unknown_user", "no user with id \(id)"), keepAlive: keepAlive)
+            }
+        } catch let e as SQLiteError where e.isBusy {
+            respond(c, status: 503, contentType: "application/json",
+                body: apiError("busy", "the database is busy; retry"), keepAlive: keepAlive,
+                extraHeaders: [("Retry-After", "1")])
+        } catch {
+            reporter.log(.error, "ingest_failed", ["error": .string("\(error)")])
+            respond(c, status: 500, json: apiError("internal_error", "the messages were not stored"), keepAlive: keepAlive)
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import Glibc
+import LivefeedProtocol
+
+/// HTTP/1.1 on a handed-over connection: head parsing, bodies by Content-Length, keep-alive, routing.
+extension WorkerServer {
+    func receiveHTTP(_ c: Connection, _ chunk: UnsafeRawBufferPointer) {
+        c.readBuffer.append(contentsOf: chunk)
+        if c.readBuffer.count > config.maxBodyBytes + 64 * 1024 {
+            respond(c, status: 413, json: apiError("body_too_large", "request too large"), keepAlive: false)
+            return
+        }
+        processHTTP(c)
+    }
+
+    func processHTTP(_ c: Connection) {
+        while !c.closed && !c.closeAfterFlush && c.mode == .http {
+            if c.pendingHead == nil {
+                if c.readBuffer.isEmpty { return }
+                do {
+                    switch try c.headParser.feed(c.readBuffer[...]) {
+                    case .needMore:
+                        // The parser keeps what it needs of a partial head.
+                        c.readBuffer.removeAll(keepingCapacity: true)
+                        return
+                    case .complete(let head, let used):
+                        c.readBuffer.removeFirst(used)
+                        c.headParser.reset()
+                        if head.isChunked {
+                            respond(c, status: 411, json: apiError("length_required", "send a Content-Length body"), keepAlive: false)
+                            return
+                        }
+                        if let length = head.contentLength, length > config.maxBodyBytes {
+                            respond(c, status: 413, json: apiError("body_too_large", "body exceeds \(config.maxBodyBytes) bytes"), keepAlive: false)
+                            return
+                        }
+                        c.pendingHead = head
+                    }
+                } catch {
+                    respond(c, status: error.status, json: apiError("bad_request", "\(error)"), keepAlive: false)
+                    return
+                }
+            }
+            guard let head = c.pendingHead else { return }
+            let needed = head.contentLength ?? 0
+            if c.readBuffer.count < needed { return }
+            let body = Array(c.readBuffer.prefix(needed))
+            c.readBuffer.removeFirst(needed)
+            c.pendingHead = nil
+            c.requestsServed += 1
+            route(c, head, body)
+        }
+    }
+
+    // MARK: responses
+
+    func respond(
+        _ c: Connection, status: Int, contentType: String, body: [UInt8], keepAlive: Bool,
+        headOnly: Bool = false, extraHeaders: [(String, String)] = []
+    ) {
+        var headers = HTTPHeaders()
+        headers.add("Content-Type", contentType)
+        headers.add("Cache-Control", "no-store")
+        for (k, v) in extraHeaders { headers.add(k, v) }
+        let response = HTTPResponse(status: status, headers: headers, body: body)
+        let keep = keepAlive && !draining
+        send(c, response.encode(keepAlive: keep, headOnly: headOnly))
+        if !keep {
+            c.closeReason = status >= 400 ? "http_\(status)" : "http_done"
+            c.closeAfterFlush = true
+            if c.out.isEmpty { close(c, reason: c.closeReason) }
+        }
+    }
+
+    func respond(_ c: Connection, status: Int, json: [UInt8], keepAlive: Bool, headOnly: Bool = false) {
+        respond(c, status: status, contentType: "application/json", body: json, keepAlive: keepAlive, headOnly: headOnly)
+    }
+
+    func apiError(_ code: String, _ message: String) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("error")
+        w.beginObject()
+        w.field("code", code)
+        w.field("message", message)
+        w.endObject()
+        w.endObject()
+        return w.bytes
+    }
+
+    // MARK: routing
+
+    private func route(_ c: Connection, _ head: HTTPRequestHead, _ body: [UInt8]) {
+        let keepAlive = head.keepAlive
+        let segments = head.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        let isAPI = segments.first == "api"
+        func fail(_ status: Int, _ code: String, _ message: String) {
+            if isAPI || segments.first == "live" {
+                respond(c, status: status, json: apiError(code, message), keepAlive: keepAlive, headOnly: head.method == "HEAD")
+            } else {
+                respond(c, status: status, contentType: "text/html; charset=utf-8",
+                    body: Array(Pages.errorPage(status: status, message: message).utf8), keepAlive: keepAlive,
+                    headOnly: head.method == "HEAD")
+            }
+        }
+
+        if segments.first == "live" {
+            upgrade(c, head, segments: Array(segments.dropFirst()))
+            return
+        }
+        if head.method == "POST" {
+            if segments == ["api", "messages"] {
+                ingest(c, head, body)
+            } else {
+                fail(405, "method_not_allowed", "POST is only accepted on /api/messages")
+            }
+            return
+        }
+        guard head.method == "GET" || head.method == "HEAD" else {
+            fail(405, "method_not_allowed", "\(head.method) is not supported here")
+            return
+        }
+        let headOnly = head.method == "HEAD"
+        do {
+            let result: Routed
+            if isAPI {
+                result = try api(Array(segments.dropFirst()), head)
+            } else {
+                result = try page(segments, head)
+            }
+            switch result {
+            case .html(let html):
+                respond(c, status: 200, contentType: "text/html; charset=utf-8", body: Array(html.utf8),
+                    keepAlive: keepAlive, headOnly: headOnly)
+            case .json(let json):
+                respond(c, status: 200, json: json, keepAlive: keepAlive, headOnly: headOnly)
+            case .failure(let status, let code, let message):
+                fail(status, code, message)
+            }
+        } catch {
+            reporter.log(.error, "request_failed", ["path": .string(head.path), "error": .string("\(error)")])
+            fail(500, "internal_error", "the request could not be served")
+        }
+    }
+
+    enum Routed {
+        case html(String)
+        case json([UInt8])
+        case failure(Int, String, String)
+    }
+
+    /// Parses an id path segment: a positive decimal integer.
+    func parseID(_ s: String) -> Int64? {
+        guard let v = Int64(s), v > 0, s.first != "+" else { return nil }
+        return v
+    }
+
+    /// Parses `after_id`: absent means nil; present must be a non-negative integer.
+    func afterID(_ head: HTTPRequestHead) -> Result<Int64?, QueryError> {
+        guard let raw = head.queryValue("after_id") else { return .success(nil) }
+        guard let v = Int64(raw), v >= 0, raw.first != "+" else { return .failure(QueryError("after_id must be a non-negative integer")) }
+        return .success(v)
+    }
+
+    struct QueryError: Error {
+        var message: String
+        init(_ m: String) { message = m }
+    }
+}

@@ -1,0 +1,282 @@
+import Glibc
+import LivefeedProtocol
+
+/// The worker process: one epoll loop over the supervisor's control socket and every client connection it was
+/// handed. Owns the epoll set, the control socket (through `reporter`) and each connection's descriptor.
+final class WorkerServer {
+    static let controlToken = UInt64.max
+
+    let config: WorkerConfig
+    let epoll: Epoll
+    let store: MessageStore
+    let reporter: Reporter
+    let clock = MonotonicClock()
+    var connections: [UInt64: Connection] = [:]
+    /// Live channel subscribers by channel id, then connection id.
+    var channelSubscribers: [Int64: [UInt64: Connection]] = [:]
+    var replaying: [UInt64: Connection] = [:]
+    /// The highest message id this worker has fetched and fanned out.
+    var lastSeen: Int64
+    var lastDataVersion: Int64
+    var wroteSinceTick = false
+    var nextPoll: UInt64 = 0
+    var nextSweep: UInt64 = 0
+    var draining = false
+    var drainDeadline: UInt64 = 0
+    var running = true
+    private var readScratch = [UInt8](repeating: 0, count: 64 * 1024)
+
+    init(config: WorkerConfig) throws {
+        self.config = config
+        epoll = try Epoll()
+        store = try MessageStore(path: config.databasePath)
+        let control = FileDescriptor(owning: config.controlFD)
+        try control.setNonBlocking()
+        reporter = Reporter(socket: control)
+        lastSeen = try store.maxMessageID()
+        lastDataVersion = try store.dataVersion()
+        try epoll.add(control, events: [.readable], token: Self.controlToken)
+    }
+
+    func run() throws {
+        reporter.send(.workerReady(pid: Int64(getpid())))
+        while running {
+            let now = clock.nowMilliseconds
+            var timeout: Int64 = 1000
+            if !channelSubscribers.isEmpty { timeout = min(timeout, Int64(nextPoll) - Int64(now)) }
+            if !replaying.isEmpty { timeout = 0 }
+            try epoll.wait(timeoutMilliseconds: Int32(clamping: max(0, timeout))) { token, events in
+                if token == Self.controlToken {
+                    handleControl(events)
+                } else if let c = connections[token] {
+                    handle(c, events)
+                }
+            }
+            let after = clock.nowMilliseconds
+            if after >= nextPoll || wroteSinceTick {
+                poll()
+                nextPoll = after + UInt64(config.pollMilliseconds)
+            }
+            serviceReplays()
+            if after >= nextSweep {
+                sweep(now: after)
+                nextSweep = after + 250
+            }
+            if reporter.peerGone { running = false }
+            if draining && (connections.isEmpty || after >= drainDeadline) { running = false }
+        }
+        for c in Array(connections.values) { close(c, reason: draining ? "drained" : "worker_exit") }
+        reporter.flush()
+    }
+
+    // MARK: control socket
+
+    private func handleControl(_ events: Epoll.Events) {
+        if events.contains(.writable) {
+            reporter.flush()
+            updateControlInterest()
+        }
+        guard events.contains(.readable) || events.contains(.hangup) || events.contains(.error) else { return }
+        var buffer = [UInt8](repeating: 0, count: RecordCodec.headerSize + RecordCodec.maxPayload)
+        while true {
+            let received: IOResult<FDPassing.Received>
+            do {
+                received = try buffer.withUnsafeMutableBytes { raw throws(SystemError) in
+                    try FDPassing.receive(on: reporter.socket, into: raw)
+                }
+            } catch {
+                running = false
+                return
+            }
+            guard case .done(let r) = received else { return }
+            if r.byteCount == 0 && r.descriptor == nil {
+                // The supervisor is gone: a worker never outlives it.
+                running = false
+                return
+            }
+            do {
+                let record = try RecordCodec.decode(buffer[0..<r.byteCount])
+                switch record {
+                case .handoff(let id, let view, let client):
+                    guard let fd = r.descriptor else {
+                        reporter.log(.error, "handoff_without_descriptor", ["conn": .int(Int64(bitPattern: id))])
+                        continue
+                    }
+                    adopt(fd, id: id, view: view, client: client)
+                case .drain(let spread):
+                    r.descriptor?.close()
+                    beginDrain(spreadMilliseconds: spread)
+                default:
+                    r.descriptor?.close()
+                    reporter.log(.warning, "unexpected_record", ["kind": .string("\(record.kind)")])
+                }
+            } catch {
+                r.descriptor?.close()
+                reporter.log(.error, "bad_control_record", ["error": .string("\(error)")])
+            }
+        }
+    }
+
+    func updateControlInterest() {
+        let events: Epoll.Events = reporter.hasPending ? [.readable, .writable] : [.readable]
+        try? epoll.modify(reporter.socket, events: events, token: Self.controlToken)
+    }
+
+    private func adopt(_ fd: FileDescriptor, id: UInt64, view: ConnectionView, client: String) {
+        let c = Connection(id: id, fd: fd, view: view, client: client, now: clock.nowMilliseconds)
+        do {
+            try fd.setNonBlocking()
+            try epoll.add(fd, events: [.readable, .readHangup], token: id)
+        } catch {
+            fd.close()
+            reporter.send(.connectionClosed(connectionID: id, view: view, fields: ["reason": .string("setup_failed")]))
+            return
+        }
+        connections[id] = c
+        if draining {
+            respond(c, status: 503, json: apiError("draining", "this worker is restarting; retry"), keepAlive: false)
+        }
+    }
+
+    // MARK: connection I/O
+
+    private func handle(_ c: Connection, _ events: Epoll.Events) {
+        if events.contains(.writable) { flush(c) }
+        if c.closed { return }
+        if events.contains(.readable) || events.contains(.readHangup) || events.contains(.hangup) {
+            readAvailable(c)
+        } else if events.contains(.error) {
+            close(c, reason: "socket_error")
+        }
+    }
+
+    private func readAvailable(_ c: Connection) {
+        // Read at most a few buffers per wakeup so one busy client cannot starve the others.
+        for _ in 0..<4 {
+            if c.closed { return }
+            let outcome: IOResult<Int>
+            do {
+                outcome = try readScratch.withUnsafeMutableBytes { raw throws(SystemError) in try c.fd.read(into: raw) }
+            } catch {
+                close(c, reason: "read_error")
+                return
+            }
+            switch outcome {
+            case .wouldBlock: return
+            case .done(0):
+                if c.mode == .webSocket && c.closeCode == nil { c.closeReason = "client_gone" }
+                close(c, reason: c.mode == .webSocket ? c.closeReason : "client_closed")
+                return
+            case .done(let n):
+                c.lastActivity = clock.nowMilliseconds
+                readScratch.withUnsafeBytes { raw in
+                    let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
+                    switch c.mode {
+                    case .http: receiveHTTP(c, chunk)
+                    case .webSocket: receiveWebSocket(c, chunk)
+                    }
+                }
+                if n < readScratch.count { return }
+            }
+        }
+    }
+
+    /// Queues bytes and tries to write them now; registers for EPOLLOUT only while something is left.
+    func send(_ c: Connection, _ bytes: [UInt8]) {
+        guard !c.closed else { return }
+        c.out.append(bytes)
+        flush(c)
+    }
+
+    func flush(_ c: Connection) {
+        guard !c.closed else { return }
+        let result = c.out.flush(to: c.fd) { sent, _ in
+            c.bytesDelivered += sent
+        }
+        switch result {
+        case .drained:
+            if c.writeRegistered {
+                c.writeRegistered = false
+                try? epoll.modify(c.fd, events: [.readable, .readHangup], token: c.id)
+            }
+            if c.closeAfterFlush {
+                close(c, reason: c.closeReason)
+            } else if c.feed == .replaying {
+                // A catch-up paused while the socket was full continues now.
+                replaying[c.id] = c
+            }
+        case .blocked:
+            if !c.writeRegistered {
+                c.writeRegistered = true
+                try? epoll.modify(c.fd, events: [.readable, .readHangup, .writable], token: c.id)
+            }
+        case .failed:
+            close(c, reason: "write_error")
+        }
+    }
+
+    func close(_ c: Connection, reason: String) {
+        guard !c.closed else { return }
+        c.closed = true
+        connections[c.id] = nil
+        replaying[c.id] = nil
+        if c.mode == .webSocket, c.liveView == .channel {
+            channelSubscribers[c.channelID]?[c.id] = nil
+            if channelSubscribers[c.channelID]?.isEmpty == true { channelSubscribers[c.channelID] = nil }
+        }
+        c.framesDropped += c.out.chunkCount
+        c.fd.close()
+        let now = clock.nowMilliseconds
+        var fields: [String: RecordValue] = [
+            "reason": .string(reason),
+            "client": .string(c.client),
+            "duration_ms": .int(Int64(now - c.openedAt)),
+            "bytes": .int(Int64(c.bytesDelivered)),
+        ]
+        if c.mode == .webSocket {
+            fields["live_view"] = .string(c.liveView.rawValue)
+            fields["frames"] = .int(Int64(c.framesDelivered))
+            fields["dropped"] = .int(Int64(c.framesDropped))
+            fields["replayed"] = .int(Int64(c.replayed))
+            fields["cursor"] = .int(c.cursor)
+            if let code = c.closeCode { fields["close_code"] = .int(Int64(code.rawValue)) }
+        } else {
+            fields["requests"] = .int(Int64(c.requestsServed))
+        }
+        reporter.send(.connectionClosed(connectionID: c.id, view: c.handedView, fields: fields))
+        updateControlInterest()
+    }
+
+    /// Closes idle keep-alive connections and requests that take too long to arrive.
+    private func sweep(now: UInt64) {
+        for c in Array(connections.values) where c.mode == .webSocket && c.closeDeadline != 0 {
+            if now > c.closeDeadline { close(c, reason: c.closeReason) }
+        }
+        for c in Array(connections.values) where c.mode == .http {
+            let limit = c.readBuffer.isEmpty && c.pendingHead == nil
+                ? config.idleTimeoutMilliseconds : config.requestTimeoutMilliseconds
+            if now - c.lastActivity > limit && c.out.isEmpty {
+                if c.readBuffer.isEmpty && c.pendingHead == nil {
+                    close(c, reason: "idle_timeout")
+                } else {
+                    respond(c, status: 408, json: apiError("request_timeout", "request not received in time"), keepAlive: false)
+                }
+            }
+        }
+    }
+
+    private func beginDrain(spreadMilliseconds: Int64) {
+        guard !draining else { return }
+        draining = true
+        let now = clock.nowMilliseconds
+        drainDeadline = now + UInt64(max(0, spreadMilliseconds)) + 5000
+        reporter.log(.info, "worker_draining", ["connections": .int(Int64(connections.count))])
+        for c in Array(connections.values) {
+            if c.mode == .webSocket {
+                closeLive(c, code: .serviceRestart, reason: "restart", retryAfterMilliseconds: 1000)
+            } else if c.out.isEmpty && c.pendingHead == nil && c.readBuffer.isEmpty {
+                close(c, reason: "drained")
+            }
+        }
+    }
+}

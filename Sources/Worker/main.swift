@@ -1,0 +1,63 @@
+import Glibc
+import LivefeedProtocol
+
+// livefeed-worker: started by the supervisor, never by hand.
+//   livefeed-worker serve --db PATH --index N [--control-fd 3] [options]   serve handed-over connections
+//   livefeed-worker prepare-db --db PATH [--demo]                          create/upgrade the schema, seed demo data
+//   livefeed-worker demo-writer --db PATH [--interval-ms 500]              insert demo messages until fd 3 closes
+
+SignalSetup.ignoreSIGPIPE()
+
+func fail(_ message: String, code: Int32 = 1) -> Never {
+    FileHandleOutput.stderr("livefeed-worker: \(message)\n")
+    exit(code)
+}
+
+enum FileHandleOutput {
+    static func stderr(_ s: String) {
+        var bytes = Array(s.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+let arguments = CommandLine.arguments.dropFirst()
+guard let mode = arguments.first else { fail("usage: livefeed-worker serve|prepare-db|demo-writer --db PATH …", code: 2) }
+
+func value(of flag: String) -> String? {
+    guard let i = arguments.firstIndex(of: flag), arguments.index(after: i) < arguments.endIndex else { return nil }
+    return arguments[arguments.index(after: i)]
+}
+
+switch mode {
+case "serve":
+    do {
+        let config = try WorkerConfig.parse(arguments.dropFirst())
+        let server = try WorkerServer(config: config)
+        try server.run()
+        exit(0)
+    } catch {
+        fail("\(error)")
+    }
+case "prepare-db":
+    guard let path = value(of: "--db") else { fail("--db is required", code: 2) }
+    do {
+        let db = try SQLiteDatabase(path: path)
+        try Schema.prepare(db)
+        if arguments.contains("--demo") { try DemoData.seed(try MessageStore(path: path)) }
+        exit(0)
+    } catch {
+        fail("\(error)")
+    }
+case "demo-writer":
+    guard let path = value(of: "--db") else { fail("--db is required", code: 2) }
+    let interval = Int32(value(of: "--interval-ms") ?? "500") ?? 500
+    do {
+        try DemoData.runWriter(
+            store: try MessageStore(path: path), control: FileDescriptor(owning: 3), intervalMilliseconds: max(10, interval))
+        exit(0)
+    } catch {
+        fail("\(error)")
+    }
+default:
+    fail("unknown mode \(mode)", code: 2)
+}
