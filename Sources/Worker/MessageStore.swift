@@ -22,18 +22,6 @@ struct Totals {
     var lastMessageID: Int64
 }
 
-/// A new message to store; channel and user by name (created when unknown) or by existing id.
-struct NewMessage {
-    enum Ref: Equatable {
-        case id(Int64)
-        case name(String)
-    }
-    var channel: Ref
-    var user: Ref
-    var text: String
-    var sentAt: String?
-}
-
 enum IngestError: Error, Equatable {
     case unknownChannel(Int64)
     case unknownUser(Int64)

@@ -55,6 +55,13 @@ extension WorkerServer {
         var response = Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n".utf8)
         response += Array("Sec-WebSocket-Accept: \(WebSocketHandshake.acceptValue(forKey: key))\r\n\r\n".utf8)
         send(c, response)
+        if view == .echo {
+            // Autobahn's largest cases are single 16 MiB frames; echo exists only for conformance testing.
+            c.webSocket = WebSocketConnectionState(limits: .init(maxFrameBytes: 32 << 20, maxMessageBytes: 32 << 20))
+        } else {
+            // Clients of live views only ever send control frames.
+            c.webSocket = WebSocketConnectionState(limits: .init(maxFrameBytes: 4096, maxMessageBytes: 4096))
+        }
         c.mode = .webSocket
         c.liveView = view
         reporter.send(.connectionOpened(connectionID: c.id, view: view))

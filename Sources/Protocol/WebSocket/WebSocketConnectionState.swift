@@ -17,6 +17,7 @@ package struct WebSocketConnectionState: Sendable {
         }
     }
 
+    /// Whether a close frame has gone out, and whether the connection is finished.
     private enum Phase {
         case open
         case closing

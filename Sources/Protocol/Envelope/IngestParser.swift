@@ -1,23 +1,41 @@
 import Foundation
-import LivefeedProtocol
+
+/// A new message to store; channel and user by name (created when unknown) or by existing id.
+package struct NewMessage: Equatable, Sendable {
+    package enum Ref: Equatable, Sendable {
+        case id(Int64)
+        case name(String)
+    }
+    package var channel: Ref
+    package var user: Ref
+    package var text: String
+    package var sentAt: String?
+
+    package init(channel: Ref, user: Ref, text: String, sentAt: String?) {
+        self.channel = channel
+        self.user = user
+        self.text = text
+        self.sentAt = sentAt
+    }
+}
 
 /// Validates a POST /api/messages body: one message object or an array of them. All-or-nothing: any bad item
 /// rejects the whole request, naming the item and field.
-enum IngestParser {
-    struct Failure: Error, Equatable {
-        var code: String
-        var message: String
+package enum IngestParser {
+    package struct Failure: Error, Equatable {
+        package var code: String
+        package var message: String
     }
 
     static let maxNameBytes = 64
     static let maxTextBytes = 16 * 1024
     static let allowedKeys: Set<String> = ["channel", "user", "text", "sent_at"]
 
-    static func parse(_ body: [UInt8], maxMessages: Int) -> Result<[NewMessage], Failure> {
+    package static func parse(_ body: [UInt8], maxMessages: Int) -> Result<[NewMessage], Failure> {
         guard !body.isEmpty else { return .failure(Failure(code: "invalid_json", message: "the body is empty")) }
         let json: Any
         do {
-            json = try JSONSerialization.jsonObject(with: Data(body), options: [])
+            json = try JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
         } catch {
             return .failure(Failure(code: "invalid_json", message: "the body is not valid JSON"))
         }

@@ -1,0 +1,84 @@
+import LivefeedProtocol
+import Testing
+
+@Suite struct RecordCodecTests {
+    static let samples: [Record] = [
+        .handoff(connectionID: 42, view: .channel, client: "127.0.0.1:5555"),
+        .handoff(connectionID: UInt64.max, view: .http, client: ""),
+        .drain(spreadMilliseconds: 1000),
+        .workerReady(pid: 1234),
+        .connectionOpened(connectionID: 7, view: .echo),
+        .connectionClosed(connectionID: 7, view: .channel, fields: [
+            "reason": .string("slow_consumer"), "frames": .int(10), "dropped": .int(3), "client": .string("[::1]:80"),
+        ]),
+        .log(level: .warning, event: "poll_failed", fields: ["error": .string("busy ✓"), "n": .int(-5)]),
+    ]
+
+    @Test(arguments: samples)
+    func everyRecordSurvivesARoundTrip(_ record: Record) throws {
+        let bytes = RecordCodec.encode(record)
+        #expect(try RecordCodec.frameLength(bytes[...]) == bytes.count)
+        #expect(try RecordCodec.decode(bytes[...]) == record)
+    }
+
+    @Test func streamDecoderFindsRecordsAtEverySplit() throws {
+        let stream = Self.samples.flatMap(RecordCodec.encode)
+        for split in 0...stream.count {
+            var decoder = RecordStreamDecoder()
+            var out: [Record] = []
+            for part in [stream[..<split], stream[split...]] {
+                Array(part).withUnsafeBytes { decoder.append($0) }
+                while let r = try decoder.next() { out.append(r) }
+            }
+            #expect(out == Self.samples)
+        }
+    }
+
+    @Test func wrongVersionIsRejected() {
+        var bytes = RecordCodec.encode(.workerReady(pid: 1))
+        bytes[0] = 2
+        #expect(throws: RecordCodec.DecodeError.badVersion(2)) { try RecordCodec.decode(bytes[...]) }
+    }
+
+    @Test func unknownKindIsRejected() {
+        var bytes = RecordCodec.encode(.workerReady(pid: 1))
+        bytes[1] = 99
+        #expect(throws: RecordCodec.DecodeError.unknownKind(99)) { try RecordCodec.decode(bytes[...]) }
+    }
+
+    @Test func oversizedLengthIsRejectedFromTheHeaderAlone() {
+        let header: [UInt8] = [1, 19, 0, 0, 0x7f, 0xff, 0xff, 0xff]
+        #expect(throws: RecordCodec.DecodeError.tooLarge(0x7fff_ffff)) { try RecordCodec.frameLength(header[...]) }
+    }
+
+    @Test func missingFieldIsATypedError() {
+        // A log record with no fields at all.
+        let bytes: [UInt8] = [1, 19, 0, 0, 0, 0, 0, 2, 0, 0]
+        #expect(throws: RecordCodec.DecodeError.missingField("level")) { try RecordCodec.decode(bytes[...]) }
+    }
+
+    @Test func truncatedPayloadIsRejected() {
+        let bytes = RecordCodec.encode(.handoff(connectionID: 1, view: .http, client: "x"))
+        for cut in 0..<bytes.count {
+            #expect(throws: RecordCodec.DecodeError.self) { try RecordCodec.decode(bytes[..<cut]) }
+        }
+    }
+
+    @Test func randomBytesNeverTrap() {
+        var rng = SeededGenerator(seed: 0x5eed)
+        for _ in 0..<5000 {
+            let n = Int(rng.next() % 64)
+            var bytes = (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            if n >= 8 {
+                bytes[0] = 1
+                bytes[2] = 0
+                bytes[3] = 0
+                bytes[4] = 0
+                bytes[5] = 0
+                bytes[6] = 0
+                bytes[7] = UInt8(n - 8)
+            }
+            _ = try? RecordCodec.decode(bytes[...])
+        }
+    }
+}
