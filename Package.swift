@@ -24,6 +24,6 @@ let package = Package(
             name: "Worker", dependencies: ["LivefeedProtocol", "CLinux", "CSQLite"], path: "Sources/Worker"),
         .testTarget(name: "ProtocolTests", dependencies: ["LivefeedProtocol"], path: "Tests/ProtocolTests"),
         .testTarget(
-            name: "IntegrationTests", dependencies: ["Supervisor", "Worker"], path: "Tests/IntegrationTests"),
+            name: "IntegrationTests", dependencies: ["LivefeedProtocol", "Supervisor", "Worker"], path: "Tests/IntegrationTests"),
     ]
 )

@@ -25,6 +25,7 @@ final class WorkerServer {
     var drainDeadline: UInt64 = 0
     var running = true
     private var readScratch = [UInt8](repeating: 0, count: 64 * 1024)
+    private var controlBuffer = [UInt8](repeating: 0, count: RecordCodec.headerSize + RecordCodec.maxPayload + 1)
 
     init(config: WorkerConfig) throws {
         self.config = config
@@ -77,11 +78,10 @@ final class WorkerServer {
             updateControlInterest()
         }
         guard events.contains(.readable) || events.contains(.hangup) || events.contains(.error) else { return }
-        var buffer = [UInt8](repeating: 0, count: RecordCodec.headerSize + RecordCodec.maxPayload)
         while true {
             let received: IOResult<FDPassing.Received>
             do {
-                received = try buffer.withUnsafeMutableBytes { raw throws(SystemError) in
+                received = try controlBuffer.withUnsafeMutableBytes { raw throws(SystemError) in
                     try FDPassing.receive(on: reporter.socket, into: raw)
                 }
             } catch {
@@ -95,7 +95,7 @@ final class WorkerServer {
                 return
             }
             do {
-                let record = try RecordCodec.decode(buffer[0..<r.byteCount])
+                let record = try RecordCodec.decode(controlBuffer[0..<r.byteCount])
                 switch record {
                 case .handoff(let id, let view, let client):
                     guard let fd = r.descriptor else {

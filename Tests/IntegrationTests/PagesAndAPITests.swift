@@ -1,0 +1,261 @@
+import Foundation
+import Testing
+
+/// The HTTP surface served by workers: HTML pages, the JSON read API, ingest, and the HTTP/1.1 edge cases.
+struct PagesAndAPITests {
+    @Test func pagesAreServedAsHTML() throws {
+        try withLivefeed { server in
+            for path in ["/", "/channels", "/users"] {
+                let response = try server.http.get(path)
+                #expect(response.status == 200, "GET \(path): \(response)")
+                #expect(
+                    response.hasContentType("text/html"), "GET \(path): \(response.header("Content-Type") ?? "no type")"
+                )
+            }
+        }
+    }
+
+    @Test func postedMessageShowsUpInEveryView() throws {
+        try withLivefeed { server in
+            let http = server.http
+            let posted = try http.postJSON("/api/messages", ["channel": "general", "user": "alice", "text": "hello"])
+            #expect(posted.status == 201, "\(posted)")
+            let answer = try posted.jsonObject()
+            let ids = try #require(answer["ids"] as? [Any]).compactMap(jsonInt)
+            #expect(ids.count == 1, "\(answer.jsonText)")
+            let id = try #require(ids.first)
+            #expect(answer.int("cursor") == id, "the cursor after one write is that write's id: \(answer.jsonText)")
+
+            let api = LivefeedAPI(server)
+            let channels = try api.getObject("/api/channels")
+            let general = try #require(channels.objects("channels")?.first { $0.string("name") == "general" })
+            #expect(general.int("message_count") == 1, "\(general.jsonText)")
+            let channelID = try #require(general.int("id"))
+            #expect(channels.int("cursor") == id, "\(channels.jsonText)")
+            let epoch = try #require(channels.string("epoch"), "\(channels.jsonText)")
+            #expect(!epoch.isEmpty)
+
+            let users = try api.getObject("/api/users")
+            let alice = try #require(users.objects("users")?.first { $0.string("name") == "alice" })
+            #expect(alice.int("message_count") == 1, "\(alice.jsonText)")
+            let userID = try #require(alice.int("id"))
+
+            let profile = try api.getObject("/api/users/\(userID)")
+            let user = try #require(profile.object("user"), "\(profile.jsonText)")
+            #expect(user.int("id") == userID)
+            #expect(user.string("name") == "alice")
+            #expect(user.int("message_count") == 1)
+
+            let page = try http.get("/channels/\(channelID)")
+            #expect(page.status == 200)
+            #expect(page.hasContentType("text/html"))
+            #expect(
+                page.text.contains("id=\"msg-\(id)\"") || page.text.contains("id='msg-\(id)'"),
+                "channel page has no element with id msg-\(id)")
+            #expect(page.text.contains("hello"))
+
+            let userPage = try http.get("/users/\(userID)")
+            #expect(userPage.status == 200)
+            #expect(userPage.hasContentType("text/html"))
+            #expect(userPage.text.contains("alice"))
+
+            let metrics = try api.metrics()
+            #expect(metrics.int("messages") == 1, "\(metrics.jsonText)")
+            #expect(metrics.int("channels") == 1, "\(metrics.jsonText)")
+            #expect(metrics.int("users") == 1, "\(metrics.jsonText)")
+            #expect(metrics.int("cursor") == id, "\(metrics.jsonText)")
+            #expect(metrics.string("epoch") == epoch, "one database, one epoch")
+        }
+    }
+
+    @Test func arrayIsStoredWhole() throws {
+        try withLivefeed { server in
+            let response = try server.http.postJSON(
+                "/api/messages",
+                [
+                    ["channel": "general", "user": "alice", "text": "one"],
+                    ["channel": "random", "user": "bob", "text": "two"],
+                    ["channel": "general", "user": "bob", "text": "three"],
+                ])
+            #expect(response.status == 201, "\(response)")
+            let answer = try response.jsonObject()
+            let ids = try #require(answer["ids"] as? [Any]).compactMap(jsonInt)
+            #expect(ids.count == 3, "\(answer.jsonText)")
+            #expect(ids == ids.sorted() && Set(ids).count == 3, "ids ascend in item order: \(ids)")
+            #expect(answer.int("cursor") == ids.last)
+
+            let metrics = try LivefeedAPI(server).metrics()
+            #expect(metrics.int("messages") == 3)
+            #expect(metrics.int("channels") == 2)
+            #expect(metrics.int("users") == 2)
+        }
+    }
+
+    /// A request body the ingest API must refuse as a whole.
+    struct RejectedBody: CustomTestStringConvertible, Sendable {
+        var name: String
+        var body: String
+        var testDescription: String { name }
+    }
+
+    @Test(arguments: [
+        RejectedBody(name: "malformed JSON", body: #"{"channel":"brand-new","user":"newbie","text":"#),
+        RejectedBody(name: "object without text", body: #"{"channel":"brand-new","user":"newbie"}"#),
+        RejectedBody(
+            name: "array whose second item is invalid",
+            body: #"[{"channel":"brand-new","user":"newbie","text":"fine"},{"channel":"brand-new","user":"newbie"}]"#),
+    ])
+    func invalidIngestIsRejectedAndWritesNothing(_ rejected: RejectedBody) throws {
+        try withLivefeed { server in
+            let api = LivefeedAPI(server)
+            try api.post(text: "before")
+            let before = try api.metrics()
+
+            let response = try server.http.post("/api/messages", body: rejected.body)
+            #expect(response.status == 400, "\(response)")
+            let error = try response.jsonObject().object("error")
+            #expect(error?.string("code")?.isEmpty == false, "error.code in \(response.text)")
+            #expect(error?.string("message")?.isEmpty == false, "error.message in \(response.text)")
+
+            let after = try api.metrics()
+            for key in ["messages", "channels", "users", "cursor"] {
+                #expect(after.int(key) == before.int(key), "\(key) changed: \(before.jsonText) → \(after.jsonText)")
+            }
+            #expect(try api.channel(named: "brand-new") == nil)
+            #expect(try api.user(named: "newbie") == nil)
+        }
+    }
+
+    @Test func bodyOverOneMebibyteIsRefusedWith413() throws {
+        try withLivefeed { server in
+            let api = LivefeedAPI(server)
+            let prefix = Array(#"{"channel":"general","user":"alice","text":""#.utf8)
+            let suffix = Array(#""}"#.utf8)
+            let size = 1024 * 1024 + 1
+            let body =
+                prefix + [UInt8](repeating: UInt8(ascii: "a"), count: size - prefix.count - suffix.count) + suffix
+
+            let connection = try HTTPConnection(port: server.port)
+            defer { connection.close() }
+            try connection.sendRaw(
+                Array(
+                    "POST /api/messages HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\nContent-Type: application/json\r\nContent-Length: \(size)\r\n\r\n"
+                        .utf8))
+            // The server may answer as soon as it sees Content-Length and close without reading the body: send the
+            // body in pieces and stop once an answer is waiting or the server stops reading.
+            var offset = 0
+            while offset < body.count && !connection.socket.isReadable() {
+                let end = min(offset + 64 * 1024, body.count)
+                do {
+                    try connection.socket.send(Array(body[offset..<end]), timeout: .seconds(2))
+                } catch {
+                    break
+                }
+                offset = end
+            }
+            let response = try connection.readResponse(forMethod: "POST")
+            #expect(response.status == 413, "\(response)")
+            #expect(try api.metrics().int("messages") == 0)
+        }
+    }
+
+    @Test func messagesPageHoldsIDsAfterTheCursorAscendingAndBounded() throws {
+        try withLivefeed { server in
+            let api = LivefeedAPI(server)
+            let ids = try api.post([
+                ["channel": "general", "user": "alice", "text": "m1"],
+                ["channel": "general", "user": "alice", "text": "m2"],
+                ["channel": "random", "user": "alice", "text": "elsewhere"],
+                ["channel": "general", "user": "alice", "text": "m3"],
+                ["channel": "general", "user": "alice", "text": "m4"],
+                ["channel": "general", "user": "alice", "text": "m5"],
+            ])
+            let general = [ids[0], ids[1], ids[3], ids[4], ids[5]]
+            let channelID = try api.channelID(named: "general")
+            let userID = try api.userID(named: "alice")
+
+            let first = try api.getObject("/api/channels/\(channelID)/messages?after_id=\(general[0])&limit=2")
+            let firstMessages = try #require(first.objects("messages"), "\(first.jsonText)")
+            #expect(firstMessages.compactMap { $0.int("id") } == [general[1], general[2]])
+            #expect(first.bool("has_more") == true, "\(first.jsonText)")
+            // With more to come, the cursor must be the last id returned, or a poller resuming from it would skip.
+            #expect(first.int("cursor") == general[2], "\(first.jsonText)")
+            #expect(first.string("epoch")?.isEmpty == false)
+
+            let message = try #require(firstMessages.first)
+            #expect(message.int("channel_id") == channelID)
+            #expect(message.int("user_id") == userID)
+            #expect(message.string("user") == "alice")
+            #expect(message.string("text") == "m2")
+            #expect(message.string("sent_at").map(isRFC3339) == true, "sent_at in \(message.jsonText)")
+
+            let rest = try api.getObject("/api/channels/\(channelID)/messages?after_id=\(general[2])&limit=500")
+            #expect(rest.objects("messages")?.compactMap { $0.int("id") } == [general[3], general[4]])
+            #expect(rest.bool("has_more") == false, "\(rest.jsonText)")
+            #expect((rest.int("cursor") ?? 0) >= general[4], "\(rest.jsonText)")
+
+            let none = try api.getObject("/api/channels/\(channelID)/messages?after_id=\(general[4])&limit=10")
+            #expect(none.objects("messages")?.isEmpty == true, "\(none.jsonText)")
+            #expect(none.bool("has_more") == false)
+        }
+    }
+
+    @Test func outOfRangeLimitAndUnknownIDsAreRefused() throws {
+        try withLivefeed { server in
+            let api = LivefeedAPI(server)
+            try api.post(text: "hello")
+            let channelID = try api.channelID(named: "general")
+
+            let tooMany = try server.http.get("/api/channels/\(channelID)/messages?after_id=0&limit=501")
+            #expect(tooMany.status == 400, "\(tooMany)")
+            #expect(try tooMany.jsonObject().object("error")?.string("code") != nil, "\(tooMany)")
+            let maximum = try server.http.get("/api/channels/\(channelID)/messages?after_id=0&limit=500")
+            #expect(maximum.status == 200, "\(maximum)")
+
+            let unknownChannel = try server.http.get("/api/channels/999999/messages?after_id=0&limit=10")
+            #expect(unknownChannel.status == 404, "\(unknownChannel)")
+            let unknownUser = try server.http.get("/api/users/999999")
+            #expect(unknownUser.status == 404, "\(unknownUser)")
+        }
+    }
+
+    @Test func keepAliveConnectionAnswersSeveralRequests() throws {
+        try withLivefeed { server in
+            let connection = try HTTPConnection(port: server.port)
+            defer { connection.close() }
+            let first = try connection.get("/api/metrics")
+            #expect(first.status == 200, "\(first)")
+            #expect(!first.closesConnection, "server closed a keep-alive connection: \(first)")
+            let second = try connection.get("/api/channels")
+            #expect(second.status == 200, "\(second)")
+            let last = try connection.get("/", closeAfter: true)
+            #expect(last.status == 200, "\(last)")
+            #expect(connection.serverClosed(within: .seconds(5)), "server kept the connection after Connection: close")
+        }
+    }
+
+    @Test func malformedRequestLineIsAnswered400() throws {
+        try withLivefeed { server in
+            let response = try server.http.sendRaw(Array("NONSENSE\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+            #expect(response.status == 400, "\(response)")
+        }
+    }
+
+    @Test func headerSectionOver8KiBIsAnswered431() throws {
+        try withLivefeed { server in
+            let filler = String(repeating: "x", count: 9 * 1024)
+            let request = "GET / HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\nX-Filler: \(filler)\r\n\r\n"
+            let response = try server.http.sendRaw(Array(request.utf8))
+            #expect(response.status == 431, "\(response)")
+        }
+    }
+}
+
+/// True for RFC 3339 timestamps such as `2026-11-26T14:00:00.123Z` or `2026-11-26T14:00:00+01:00`.
+func isRFC3339(_ text: String) -> Bool {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if formatter.date(from: text) != nil { return true }
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.date(from: text) != nil
+}
