@@ -12,7 +12,9 @@ extension Supervisor {
             args += config.workerOptions
             let pid: pid_t
             do {
-                pid = try ChildProcess.spawn(path: config.workerPath, arguments: args, control: theirs)
+                pid = try ChildProcess.spawn(
+                    path: config.workerPath, arguments: args, control: theirs,
+                    extraEnvironment: config.accessToken.map { ["LIVEFEED_ACCESS_TOKEN=\($0)"] } ?? [])
             } catch {
                 mine.close()
                 theirs.close()

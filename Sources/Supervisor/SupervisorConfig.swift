@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import LivefeedProtocol
 
@@ -15,6 +16,8 @@ struct SupervisorConfig {
     var drainMilliseconds: UInt64 = 10_000
     var closeSpreadMilliseconds: Int64 = 1000
     var workerOptions: [String] = []
+    /// Passed to workers in their environment (never on a command line, where `ps` would show it).
+    var accessToken: String?
 
     static let usage = """
         usage: livefeed [options]
@@ -32,6 +35,13 @@ struct SupervisorConfig {
           --replay-batch N          rows per catch-up query (default 500)
           --max-body-bytes N        request body limit (default 1048576)
           --max-queue-bytes N       per-connection outgoing bound (default 4194304)
+          --max-queue-frames N      per-connection outgoing bound in frames (default 4096)
+          --max-backlog N           resume further behind than this is told too_far_behind (default 10000)
+          --ping-interval-ms MS     ping a live client silent this long (default 30000)
+          --ping-timeout-ms MS      close a live client that does not answer a ping in this time (default 10000)
+          --allowed-origins LIST    comma-separated Origins allowed on /live (default: same origin; * for any)
+          --access-token-file PATH  require this token on /live/... and POST /api/messages
+                                    (or set LIVEFEED_ACCESS_TOKEN)
         """
 
     enum ParseError: Error, CustomStringConvertible {
@@ -75,8 +85,17 @@ struct SupervisorConfig {
             case "--max-head-bytes": c.maxHeadBytes = try int(arg, 1024...65536)
             case "--head-timeout-ms": c.headTimeoutMilliseconds = UInt64(try int(arg, 100...600_000))
             case "--drain-ms": c.drainMilliseconds = UInt64(try int(arg, 0...600_000))
-            case "--poll-ms", "--replay-batch", "--max-body-bytes", "--max-queue-bytes":
+            case "--poll-ms", "--replay-batch", "--max-body-bytes", "--max-queue-bytes", "--max-queue-frames",
+                "--max-backlog", "--ping-interval-ms", "--ping-timeout-ms":
                 c.workerOptions += [arg, String(try int(arg, 1...1 << 30))]
+            case "--allowed-origins":
+                c.workerOptions += [arg, try value(arg)]
+            case "--access-token-file":
+                let path = try value(arg)
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+                    !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+                else { throw .usage("--access-token-file: cannot read a token from \(path)") }
+                c.accessToken = text.trimmingCharacters(in: .whitespacesAndNewlines)
             default: throw .usage("unknown option '\(arg)' (see --help)")
             }
         }
@@ -86,6 +105,9 @@ struct SupervisorConfig {
             } else {
                 c.databasePath = "state/livefeed.db"
             }
+        }
+        if c.accessToken == nil, let token = environment["LIVEFEED_ACCESS_TOKEN"], !token.isEmpty {
+            c.accessToken = token
         }
         if c.workerPath.isEmpty {
             c.workerPath = Self.executableDirectory() + "/livefeed-worker"

@@ -1,14 +1,41 @@
 import LivefeedProtocol
 
+/// What a live connection watches.
+enum LiveTarget: Equatable {
+    case metrics
+    case channels
+    case channel(Int64)
+    case users
+    case user(Int64)
+    case echo
+
+    var view: ConnectionView {
+        switch self {
+        case .metrics: .metrics
+        case .channels: .channels
+        case .channel: .channel
+        case .users: .users
+        case .user: .user
+        case .echo: .echo
+        }
+    }
+}
+
+/// How envelopes are written for a connection: JSON, or HTML fragments for the htmx `ws` extension.
+enum LiveFormat: String {
+    case json
+    case html
+}
+
 /// One client connection handed over by the supervisor. Owns `fd` from the handoff until `close`.
-/// Starts as HTTP/1.1; after a successful upgrade it carries a WebSocket and, for a live view, a subscription.
+/// Starts as HTTP/1.1; after a successful upgrade it carries a WebSocket and a live subscription.
 final class Connection {
     enum Mode {
         case http
         case webSocket
     }
 
-    /// Where a live channel subscriber stands: replaying history from the database, or receiving live frames.
+    /// Where a message subscriber stands: replaying history from the database, or receiving live frames.
     enum Feed {
         case none
         case replaying
@@ -23,6 +50,9 @@ final class Connection {
 
     var mode: Mode = .http
     var out = OutboundQueue()
+    /// Snapshot frames waiting for the socket, newest value per key: they coalesce instead of queueing.
+    var pendingSnapshots: [Int64: [UInt8]] = [:]
+    var pendingSnapshotOrder: [Int64] = []
     var writeRegistered = false
     var closeAfterFlush = false
     var closed = false
@@ -36,21 +66,22 @@ final class Connection {
 
     // WebSocket state
     var webSocket = WebSocketConnectionState()
-    var liveView: ConnectionView = .http
-    var channelID: Int64 = 0
+    var target: LiveTarget?
+    var format: LiveFormat = .json
     var cursor: Int64 = 0
     var feed: Feed = .none
     var closeReason = "client_closed"
     var closeCode: WebSocketCloseCode?
     var closeDeadline: UInt64 = 0
+    var pingSentAt: UInt64 = 0
     var touched = false
 
     // accounting
-    var framesDelivered = 0
-    var bytesDelivered = 0
     var framesQueued = 0
     var framesDropped = 0
+    var framesCoalesced = 0
     var replayed = 0
+    var bytesDelivered = 0
 
     init(id: UInt64, fd: FileDescriptor, view: ConnectionView, client: String, now: UInt64) {
         self.id = id
@@ -59,5 +90,31 @@ final class Connection {
         self.client = client
         self.openedAt = now
         self.lastActivity = now
+    }
+
+    var liveView: ConnectionView { target?.view ?? .http }
+
+    /// Queues a snapshot frame under `key`, replacing an older one for the same key that has not gone out yet.
+    func enqueueSnapshot(key: Int64, _ frame: [UInt8]) {
+        if out.isEmpty && pendingSnapshots.isEmpty {
+            out.append(frame)
+            framesQueued += 1
+        } else if pendingSnapshots.updateValue(frame, forKey: key) == nil {
+            pendingSnapshotOrder.append(key)
+            framesQueued += 1
+        } else {
+            framesCoalesced += 1
+        }
+    }
+
+    /// Moves coalesced snapshots into the queue once the queue has drained. True when anything moved.
+    func releaseSnapshots() -> Bool {
+        guard !pendingSnapshots.isEmpty else { return false }
+        for key in pendingSnapshotOrder {
+            if let frame = pendingSnapshots[key] { out.append(frame) }
+        }
+        pendingSnapshots.removeAll(keepingCapacity: false)
+        pendingSnapshotOrder.removeAll(keepingCapacity: false)
+        return true
     }
 }

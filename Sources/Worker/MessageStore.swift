@@ -43,6 +43,10 @@ final class MessageStore {
     private let selectDataVersion: SQLiteStatement
     private let selectUserMessages: SQLiteStatement
     private let selectRecent: SQLiteStatement
+    private let selectAfterUpTo: SQLiteStatement
+    private let selectChannelsChanged: SQLiteStatement
+    private let selectUsersChanged: SQLiteStatement
+    private let selectBacklog: SQLiteStatement
     private let selectChannelStart: SQLiteStatement
     private let channelByName: SQLiteStatement
     private let userByName: SQLiteStatement
@@ -68,6 +72,13 @@ final class MessageStore {
             Self.messageColumns + " WHERE m.channel_id = ?1 AND m.id > ?2 AND m.id <= ?3 ORDER BY m.id LIMIT ?4")
         selectUserMessages = try db.prepare(
             Self.messageColumns + " WHERE m.user_id = ?1 ORDER BY m.id DESC LIMIT ?2")
+        selectAfterUpTo = try db.prepare(Self.messageColumns + " WHERE m.id > ?1 AND m.id <= ?2 ORDER BY m.id LIMIT ?3")
+        selectChannelsChanged = try db.prepare(
+            "SELECT id, name, message_count, last_message_id FROM channels WHERE last_message_id > ?1")
+        selectUsersChanged = try db.prepare(
+            "SELECT id, name, message_count, last_message_id FROM users WHERE last_message_id > ?1")
+        selectBacklog = try db.prepare(
+            "SELECT count(*) FROM (SELECT 1 FROM messages WHERE channel_id = ?1 AND id > ?2 LIMIT ?3)")
         selectRecent = try db.prepare(Self.messageColumns + " ORDER BY m.id DESC LIMIT ?1")
         selectChannelStart = try db.prepare(
             "SELECT coalesce(min(id), 1) - 1 FROM (SELECT id FROM messages WHERE channel_id = ?1 ORDER BY id DESC LIMIT ?2)")
@@ -101,6 +112,37 @@ final class MessageStore {
     /// Messages of every channel with id > `after`, ascending, at most `limit`.
     func messages(after: Int64, limit: Int) throws -> [ChatMessage] {
         try selectAfter.bind([.int(after), .int(Int64(limit))]).rows(Self.message)
+    }
+
+    /// Messages of every channel with `after` < id ≤ `upTo`, ascending, at most `limit`.
+    func messages(after: Int64, upTo: Int64, limit: Int) throws -> [ChatMessage] {
+        try selectAfterUpTo.bind([.int(after), .int(upTo), .int(Int64(limit))]).rows(Self.message)
+    }
+
+    /// Channels whose counts moved since message `after` (their newest message is later).
+    func channelsChanged(after: Int64) throws -> [ChannelRow] {
+        try selectChannelsChanged.bind([.int(after)]).rows {
+            ChannelRow(id: $0.int(0), name: $0.text(1), messageCount: $0.int(2), lastMessageID: $0.int(3))
+        }
+    }
+
+    func usersChanged(after: Int64) throws -> [UserRow] {
+        try selectUsersChanged.bind([.int(after)]).rows {
+            UserRow(id: $0.int(0), name: $0.text(1), messageCount: $0.int(2), lastMessageID: $0.int(3))
+        }
+    }
+
+    /// How many of a channel's messages follow `after`, counting no further than `limit`: the cost is bounded by
+    /// the limit, not the backlog.
+    func backlog(_ channel: Int64, after: Int64, limit: Int) throws -> Int {
+        Int(try selectBacklog.bind([.int(channel), .int(after), .int(Int64(limit))]).rows { $0.int(0) }.first ?? 0)
+    }
+
+    /// Runs `body` in one read transaction, so everything it reads comes from the same snapshot.
+    func read<T>(_ body: () throws -> T) throws -> T {
+        try db.execute("BEGIN")
+        defer { try? db.execute("COMMIT") }
+        return try body()
     }
 
     /// One channel's messages with `after` < id ≤ `upTo`, ascending, at most `limit`.

@@ -2,21 +2,7 @@ import LivefeedProtocol
 
 /// Server-rendered HTML. Every text that came from the database or the request goes through `escape`.
 enum Pages {
-    static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.unicodeScalars.append(ch)
-            }
-        }
-        return out
-    }
+    static func escape(_ s: String) -> String { Fragments.escape(s) }
 
     static let style = """
         body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
@@ -53,20 +39,15 @@ enum Pages {
     }
 
     static func messageItem(_ m: ChatMessage, showChannel: Bool = false) -> String {
-        let channel = showChannel
-            ? " in <a href=\"/channels/\(m.channelID)\">#\(escape(m.channelName))</a>" : ""
-        return "<li id=\"msg-\(m.id)\"><a class=\"who\" href=\"/users/\(m.userID)\">\(escape(m.userName))</a>"
-            + "<span class=\"text\">\(escape(m.text))</span><span class=\"when\">\(escape(m.sentAt))\(channel)</span></li>"
+        Fragments.messageItem(m, showChannel: showChannel)
     }
 
     static func dashboard(totals: Totals, channels: [ChannelRow], recent: [ChatMessage]) -> String {
-        var body = """
-            <h1>Dashboard</h1><div class="totals">
-            <div>Messages<b id="total-messages">\(totals.messages)</b></div>
-            <div>Channels<b id="total-channels">\(totals.channels)</b></div>
-            <div>Users<b id="total-users">\(totals.users)</b></div></div>
-            <h2>Most active channels</h2>
-            """
+        var body = "<h1>Dashboard</h1>"
+        body += Fragments.totals(
+            messages: totals.messages, channels: totals.channels, users: totals.users, cursor: totals.lastMessageID,
+            live: false)
+        body += "<h2>Most active channels</h2>"
         body += channelTable(Array(channels.sorted { $0.messageCount > $1.messageCount }.prefix(5)))
         body += "<h2>Recent messages</h2><ol class=\"messages\">"
         body += recent.map { messageItem($0, showChannel: true) }.joined()
@@ -78,7 +59,7 @@ enum Pages {
         var s = "<table><thead><tr><th>Channel</th><th class=\"n\">Messages</th></tr></thead><tbody>"
         for ch in channels {
             s += "<tr><td><a href=\"/channels/\(ch.id)\">#\(escape(ch.name))</a></td>"
-                + "<td class=\"n\" id=\"channel-count-\(ch.id)\">\(ch.messageCount)</td></tr>"
+                + "<td class=\"n\">\(Fragments.count(.channel, id: ch.id, count: ch.messageCount, cursor: nil))</td></tr>"
         }
         return s + "</tbody></table>"
     }
@@ -91,13 +72,13 @@ enum Pages {
         var s = "<h1>Users</h1><table><thead><tr><th>User</th><th class=\"n\">Messages</th></tr></thead><tbody>"
         for u in users {
             s += "<tr><td><a href=\"/users/\(u.id)\">\(escape(u.name))</a></td>"
-                + "<td class=\"n\" id=\"user-count-\(u.id)\">\(u.messageCount)</td></tr>"
+                + "<td class=\"n\">\(Fragments.count(.user, id: u.id, count: u.messageCount, cursor: nil))</td></tr>"
         }
         return layout(title: "Users", body: s + "</tbody></table>")
     }
 
     static func user(_ u: UserRow, recent: [ChatMessage]) -> String {
-        var s = "<h1>\(escape(u.name))</h1><p><span id=\"user-count-\(u.id)\">\(u.messageCount)</span> messages</p>"
+        var s = "<h1>\(escape(u.name))</h1><p>\(Fragments.count(.user, id: u.id, count: u.messageCount, cursor: nil)) messages</p>"
         s += "<h2>Recent messages</h2><ol class=\"messages\">" + recent.map { messageItem($0, showChannel: true) }.joined()
         return layout(title: u.name, body: s + "</ol>")
     }
@@ -105,7 +86,7 @@ enum Pages {
     /// A channel's latest messages, newest last, with a small script that appends live messages from
     /// /live/channels/{id} and resumes by cursor after a drop.
     static func channel(_ ch: ChannelRow, messages: [ChatMessage], cursor: Int64, epoch: String) -> String {
-        var s = "<h1>#\(escape(ch.name))</h1><p><span id=\"channel-count-\(ch.id)\">\(ch.messageCount)</span> messages</p>"
+        var s = "<h1>#\(escape(ch.name))</h1><p>\(Fragments.count(.channel, id: ch.id, count: ch.messageCount, cursor: nil)) messages</p>"
         s += "<ol class=\"messages\" id=\"messages\" data-cursor=\"\(cursor)\" data-epoch=\"\(escape(epoch))\">"
         s += messages.map { messageItem($0) }.joined()
         s += "</ol>"

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Worker settings, passed by the supervisor on the command line.
 struct WorkerConfig {
     var index = 0
@@ -13,6 +15,14 @@ struct WorkerConfig {
     /// Per-connection outgoing bound; a message subscriber past it is a slow consumer.
     var maxQueueBytes = 4 << 20
     var maxQueueFrames = 4096
+    /// A resume further behind than this many messages is told `too_far_behind` instead of replayed.
+    var maxBacklog = 10_000
+    var pingIntervalMilliseconds: UInt64 = 30_000
+    var pingTimeoutMilliseconds: UInt64 = 10_000
+    /// Origins allowed to open live connections; empty means same origin only, "*" means any.
+    var allowedOrigins: [String] = []
+    /// When set, required on /live/... and POST /api/messages. From LIVEFEED_ACCESS_TOKEN, never argv.
+    var accessToken: String?
     var idleTimeoutMilliseconds: UInt64 = 60_000
     var requestTimeoutMilliseconds: UInt64 = 15_000
 
@@ -47,10 +57,18 @@ struct WorkerConfig {
             case "--max-body-bytes": c.maxBodyBytes = try int(arg)
             case "--max-queue-bytes": c.maxQueueBytes = try int(arg)
             case "--max-queue-frames": c.maxQueueFrames = try int(arg)
+            case "--max-backlog": c.maxBacklog = try int(arg)
+            case "--ping-interval-ms": c.pingIntervalMilliseconds = UInt64(max(100, try int(arg)))
+            case "--ping-timeout-ms": c.pingTimeoutMilliseconds = UInt64(max(100, try int(arg)))
+            case "--allowed-origins":
+                c.allowedOrigins = try value(arg).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             default: throw .usage("unknown worker option \(arg)")
             }
         }
         if c.databasePath.isEmpty { throw .usage("--db is required") }
+        if let token = ProcessInfo.processInfo.environment["LIVEFEED_ACCESS_TOKEN"], !token.isEmpty {
+            c.accessToken = token
+        }
         return c
     }
 }

@@ -93,15 +93,15 @@ extension WorkerServer {
     /// Writes an object whose fields `body` adds, plus `cursor` and `epoch`, from one read transaction so
     /// counts and cursor agree.
     private func snapshot(_ body: (inout JSONWriter) throws -> Int64) throws -> [UInt8] {
-        try store.db.execute("BEGIN")
-        defer { try? store.db.execute("COMMIT") }
-        var w = JSONWriter(capacity: 1024)
-        w.beginObject()
-        let cursor = try body(&w)
-        w.field("cursor", cursor)
-        w.field("epoch", store.epoch)
-        w.endObject()
-        return w.bytes
+        try store.read {
+            var w = JSONWriter(capacity: 1024)
+            w.beginObject()
+            let cursor = try body(&w)
+            w.field("cursor", cursor)
+            w.field("epoch", store.epoch)
+            w.endObject()
+            return w.bytes
+        }
     }
 
     private func writeChannel(_ ch: ChannelRow, _ w: inout JSONWriter) {
@@ -126,6 +126,16 @@ extension WorkerServer {
 
     func ingest(_ c: Connection, _ head: HTTPRequestHead, _ body: [UInt8]) {
         let keepAlive = head.keepAlive
+        guard access.tokenAccepted(head) else {
+            reporter.log(.info, "connection_refused", [
+                "reason": .string("unauthorized"), "status": .int(401), "view": .string("http"),
+                "client": .string(c.client), "conn": .int(Int64(bitPattern: c.id)),
+            ])
+            respond(c, status: 401, contentType: "application/json",
+                body: apiError("unauthorized", "a valid access token is required"), keepAlive: keepAlive,
+                extraHeaders: [("WWW-Authenticate", "Bearer realm=\"livefeed\"")])
+            return
+        }
         if let type = head.headers["Content-Type"], !type.lowercased().hasPrefix("application/json") {
             respond(c, status: 415, json: apiError("unsupported_media_type", "send application/json"), keepAlive: keepAlive)
             return

@@ -124,10 +124,16 @@ extension WorkerServer {
             let result: Routed
             if isAPI {
                 result = try api(Array(segments.dropFirst()), head)
+            } else if segments.first == "fragments" {
+                result = try fragment(Array(segments.dropFirst()), head)
             } else {
                 result = try page(segments, head)
             }
             switch result {
+            case .fragment(let html, let cursor):
+                respond(c, status: 200, contentType: "text/html; charset=utf-8", body: Array(html.utf8),
+                    keepAlive: keepAlive, headOnly: headOnly,
+                    extraHeaders: [("X-Livefeed-Cursor", String(cursor)), ("X-Livefeed-Epoch", store.epoch)])
             case .html(let html):
                 respond(c, status: 200, contentType: "text/html; charset=utf-8", body: Array(html.utf8),
                     keepAlive: keepAlive, headOnly: headOnly)
@@ -144,6 +150,8 @@ extension WorkerServer {
 
     enum Routed {
         case html(String)
+        /// An HTML fragment for polling, with its cursor (also sent as X-Livefeed-Cursor and X-Livefeed-Epoch).
+        case fragment(String, cursor: Int64)
         case json([UInt8])
         case failure(Int, String, String)
     }

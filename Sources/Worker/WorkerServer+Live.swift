@@ -1,30 +1,45 @@
 import Glibc
 import LivefeedProtocol
 
-/// WebSocket upgrades, the live channel stream, catch-up from the database, and fan-out.
+/// WebSocket upgrades to live views, and the connection-side of the live protocol: receiving frames, closing
+/// with a status, heartbeats.
 extension WorkerServer {
     func upgrade(_ c: Connection, _ head: HTTPRequestHead, segments: [String]) {
         func refuse(_ status: Int, _ code: String, _ message: String, headers: [(String, String)] = []) {
+            reporter.log(.info, "connection_refused", [
+                "reason": .string(code), "status": .int(Int64(status)), "view": .string(c.handedView.rawValue),
+                "client": .string(c.client), "conn": .int(Int64(bitPattern: c.id)),
+            ])
             respond(c, status: status, contentType: "application/json", body: apiError(code, message),
                 keepAlive: false, extraHeaders: headers)
         }
-        let view: ConnectionView
-        var channel: Int64 = 0
-        switch segments.count {
-        case 1 where segments[0] == "echo" && config.enableEcho:
-            view = .echo
-        case 2 where segments[0] == "channels":
+        let target: LiveTarget
+        switch (segments.count, segments.first ?? "") {
+        case (1, "metrics"): target = .metrics
+        case (1, "channels"): target = .channels
+        case (1, "users"): target = .users
+        case (1, "echo") where config.enableEcho: target = .echo
+        case (2, "channels"):
             guard let id = parseID(segments[1]) else { return refuse(404, "not_found", "no such channel") }
-            view = .channel
-            channel = id
+            target = .channel(id)
+        case (2, "users"):
+            guard let id = parseID(segments[1]) else { return refuse(404, "not_found", "no such user") }
+            target = .user(id)
         default:
             return refuse(404, "unknown_view", "no live view at \(head.path)")
         }
         guard head.method == "GET" else { return refuse(405, "method_not_allowed", "live views take GET") }
         // The supervisor counted this connection against the view it saw in the first request head; a live
         // upgrade anywhere else would dodge that count.
-        guard c.requestsServed == 1, c.handedView == view else {
+        guard c.requestsServed == 1, c.handedView == target.view else {
             return refuse(400, "upgrade_not_first", "a live upgrade must be the first request on its connection")
+        }
+        guard access.originAllowed(head) else {
+            return refuse(403, "origin_not_allowed", "this Origin may not open live connections")
+        }
+        guard access.tokenAccepted(head) else {
+            return refuse(401, "unauthorized", "a valid access token is required",
+                headers: [("WWW-Authenticate", "Bearer realm=\"livefeed\"")])
         }
         guard head.headers.containsToken("websocket", in: "Upgrade"),
             head.headers.containsToken("upgrade", in: "Connection")
@@ -44,56 +59,58 @@ extension WorkerServer {
         case .success(let v): after = v
         case .failure(let e): return refuse(400, "bad_query", e.message)
         }
-        if view == .channel {
-            do {
-                guard try store.channel(channel) != nil else { return refuse(404, "not_found", "no such channel") }
-            } catch {
-                return refuse(503, "unavailable", "the database is busy", headers: [("Retry-After", "1")])
+        let format: LiveFormat
+        switch head.queryValue("format") {
+        case nil, "json": format = .json
+        case "html": format = .html
+        default: return refuse(400, "bad_query", "format must be json or html")
+        }
+        do {
+            switch target {
+            case .channel(let id):
+                guard try store.channel(id) != nil else { return refuse(404, "not_found", "no such channel") }
+            case .user(let id):
+                guard try store.user(id) != nil else { return refuse(404, "not_found", "no such user") }
+            default: break
             }
+        } catch {
+            return refuse(503, "unavailable", "the database is busy", headers: [("Retry-After", "1")])
         }
 
         var response = Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n".utf8)
         response += Array("Sec-WebSocket-Accept: \(WebSocketHandshake.acceptValue(forKey: key))\r\n\r\n".utf8)
         send(c, response)
-        if view == .echo {
+        if target == .echo {
             // Autobahn's largest cases are single 16 MiB frames; echo exists only for conformance testing.
             c.webSocket = WebSocketConnectionState(limits: .init(maxFrameBytes: 32 << 20, maxMessageBytes: 32 << 20))
         } else {
-            // Clients of live views only ever send control frames.
+            // Clients of live views only ever send control frames and small messages.
             c.webSocket = WebSocketConnectionState(limits: .init(maxFrameBytes: 4096, maxMessageBytes: 4096))
         }
         c.mode = .webSocket
-        c.liveView = view
-        reporter.send(.connectionOpened(connectionID: c.id, view: view))
+        c.target = target
+        c.format = format
+        // HTTP state is no longer needed; give its memory back (idle live connections should cost little).
+        c.headParser = RequestHeadParser()
+        let early = c.readBuffer
+        c.readBuffer = []
+        reporter.send(.connectionOpened(connectionID: c.id, view: target.view))
 
         if let epoch = head.queryValue("epoch"), epoch != store.epoch {
-            closeLive(c, code: .epochChanged, reason: "epoch_changed", retryAfterMilliseconds: nil)
+            closeLive(c, code: .epochChanged, state: "epoch_changed",
+                reason: "the database was replaced; reload", retryAfterMilliseconds: nil)
             return
         }
-        if view == .channel {
-            c.channelID = channel
-            channelSubscribers[channel, default: [:]][c.id] = c
-            if let after, after < lastSeen {
-                c.cursor = after
-                c.feed = .replaying
-                replaying[c.id] = c
-            } else {
-                c.cursor = after ?? lastSeen
-                c.feed = .live
-            }
-        }
-        if !c.readBuffer.isEmpty {
-            let early = c.readBuffer
-            c.readBuffer = []
-            early.withUnsafeBytes { receiveWebSocket(c, $0) }
-        }
+        subscribe(c, after: after)
+        if !early.isEmpty { early.withUnsafeBytes { receiveWebSocket(c, $0) } }
     }
 
     func receiveWebSocket(_ c: Connection, _ chunk: UnsafeRawBufferPointer) {
+        c.pingSentAt = 0  // a peer that sends anything is alive
         for action in c.webSocket.receive(chunk) {
             switch action {
             case .message(let opcode, let payload):
-                if c.liveView == .echo { sendFrame(c, WebSocketFrameEncoder.frame(opcode, payload: payload)) }
+                if c.target == .echo { sendFrame(c, WebSocketFrameEncoder.frame(opcode, payload: payload)) }
             case .pong:
                 break
             case .send(let bytes):
@@ -106,7 +123,7 @@ extension WorkerServer {
                     default: c.closeReason = "client_closed"
                     }
                 }
-                c.feed = .none
+                unsubscribe(c)
                 c.closeAfterFlush = true
                 if c.out.isEmpty { close(c, reason: c.closeReason) }
                 return
@@ -115,16 +132,26 @@ extension WorkerServer {
     }
 
     /// Sends `status` and a close frame, then waits (bounded by the sweep) for the client's close reply.
-    func closeLive(_ c: Connection, code: WebSocketCloseCode, reason: String, retryAfterMilliseconds: Int?) {
+    func closeLive(
+        _ c: Connection, code: WebSocketCloseCode, state: String, reason: String, retryAfterMilliseconds: Int?
+    ) {
         guard !c.closed, c.mode == .webSocket, !c.webSocket.isClosing else { return }
-        c.feed = .none
-        replaying[c.id] = nil
-        c.closeReason = reason
+        unsubscribe(c)
+        c.closeReason = state
         c.closeCode = code
         c.closeDeadline = clock.nowMilliseconds + 2000
-        let status = Envelope.status(state: reason, reason: reason, retryAfterMilliseconds: retryAfterMilliseconds)
+        c.pendingSnapshots.removeAll()
+        c.pendingSnapshotOrder.removeAll()
+        let status: [UInt8]
+        switch c.format {
+        case .json:
+            status = Envelope.status(state: state, reason: reason, retryAfterMilliseconds: retryAfterMilliseconds)
+        case .html:
+            status = Array(
+                Fragments.status(state: state, reason: reason, retryAfterMilliseconds: retryAfterMilliseconds).utf8)
+        }
         c.out.append(WebSocketFrameEncoder.frame(.text, payload: status))
-        if let frame = c.webSocket.initiateClose(code, reason: reason) { c.out.append(frame) }
+        if let frame = c.webSocket.initiateClose(code, reason: state) { c.out.append(frame) }
         flush(c)
     }
 
@@ -133,89 +160,18 @@ extension WorkerServer {
         send(c, frame)
     }
 
-    /// Looks for rows committed by anyone since the last look and fans them out: one query per tick for all
-    /// subscribers, each envelope encoded once and the same bytes queued for every subscriber.
-    func poll() {
-        do {
-            let version = try store.dataVersion()
-            guard version != lastDataVersion || wroteSinceTick else { return }
-            lastDataVersion = version
-            wroteSinceTick = false
-            if channelSubscribers.isEmpty {
-                lastSeen = max(lastSeen, try store.maxMessageID())
-                return
+    /// Pings connections the peer has been silent on, and closes those that did not answer the last ping.
+    func heartbeat(_ c: Connection, now: UInt64) {
+        guard c.mode == .webSocket, !c.closed, !c.webSocket.isClosing else { return }
+        if c.pingSentAt != 0 {
+            if now - c.pingSentAt >= config.pingTimeoutMilliseconds {
+                // The peer is gone or wedged: no close handshake is possible, so just close.
+                c.closeReason = "ping_timeout"
+                close(c, reason: "ping_timeout")
             }
-            let batch = 1000
-            var touched: [Connection] = []
-            var now = ""
-            while true {
-                let rows = try store.messages(after: lastSeen, limit: batch)
-                if now.isEmpty && !rows.isEmpty { now = Timestamp.now() }
-                for m in rows {
-                    lastSeen = m.id
-                    guard let subscribers = channelSubscribers[m.channelID] else { continue }
-                    let frame = WebSocketFrameEncoder.frame(.text, payload: Envelope.message(m, epoch: store.epoch, now: now))
-                    for c in subscribers.values where c.feed == .live && m.id > c.cursor {
-                        if enqueueMessage(c, frame, id: m.id) && !c.touched {
-                            c.touched = true
-                            touched.append(c)
-                        }
-                    }
-                }
-                if rows.count < batch { break }
-            }
-            for c in touched {
-                c.touched = false
-                flush(c)
-            }
-        } catch {
-            reporter.log(.warning, "poll_failed", ["error": .string("\(error)")])
-        }
-    }
-
-    /// Queues one message frame within the connection's bound; past it the client is a slow consumer.
-    private func enqueueMessage(_ c: Connection, _ frame: [UInt8], id: Int64) -> Bool {
-        if c.out.byteCount + frame.count > config.maxQueueBytes || c.out.chunkCount >= config.maxQueueFrames {
-            c.framesDropped += c.out.dropUnstarted() + 1
-            closeLive(c, code: .tryAgainLater, reason: "slow_consumer", retryAfterMilliseconds: 1000)
-            return false
-        }
-        c.out.append(frame)
-        c.framesQueued += 1
-        c.cursor = id
-        return true
-    }
-
-    /// Moves catch-up subscribers forward one bounded batch at a time, only while their queue is short.
-    func serviceReplays() {
-        guard !replaying.isEmpty else { return }
-        for c in Array(replaying.values) {
-            if c.closed || c.feed != .replaying {
-                replaying[c.id] = nil
-                continue
-            }
-            if c.out.byteCount > 256 * 1024 {
-                replaying[c.id] = nil  // flush() brings it back once the socket drains
-                continue
-            }
-            do {
-                let rows = try store.channelMessages(c.channelID, after: c.cursor, upTo: lastSeen, limit: config.replayBatch)
-                let now = Timestamp.now()
-                for m in rows {
-                    c.out.append(WebSocketFrameEncoder.frame(.text, payload: Envelope.message(m, epoch: store.epoch, now: now)))
-                    c.framesQueued += 1
-                    c.replayed += 1
-                    c.cursor = m.id
-                }
-                if rows.count < config.replayBatch {
-                    c.feed = .live
-                    replaying[c.id] = nil
-                }
-            } catch {
-                reporter.log(.warning, "replay_failed", ["error": .string("\(error)")])
-            }
-            flush(c)
-            if c.writeRegistered { replaying[c.id] = nil }
+        } else if now - c.lastActivity >= config.pingIntervalMilliseconds {
+            c.pingSentAt = now
+            send(c, WebSocketFrameEncoder.frame(.ping, payload: [UInt8]()))
         }
     }
 }

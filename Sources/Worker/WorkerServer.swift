@@ -12,8 +12,13 @@ final class WorkerServer {
     let reporter: Reporter
     let clock = MonotonicClock()
     var connections: [UInt64: Connection] = [:]
-    /// Live channel subscribers by channel id, then connection id.
+    let access: AccessPolicy
+    /// Live subscribers: message streams by channel, profiles by user, and the whole-archive views.
     var channelSubscribers: [Int64: [UInt64: Connection]] = [:]
+    var userSubscribers: [Int64: [UInt64: Connection]] = [:]
+    var metricsSubscribers: [UInt64: Connection] = [:]
+    var channelListSubscribers: [UInt64: Connection] = [:]
+    var userListSubscribers: [UInt64: Connection] = [:]
     var replaying: [UInt64: Connection] = [:]
     /// The highest message id this worker has fetched and fanned out.
     var lastSeen: Int64
@@ -31,6 +36,7 @@ final class WorkerServer {
         self.config = config
         epoll = try Epoll()
         store = try MessageStore(path: config.databasePath)
+        access = AccessPolicy(config: config)
         let control = FileDescriptor(owning: config.controlFD)
         try control.setNonBlocking()
         reporter = Reporter(socket: control)
@@ -44,7 +50,7 @@ final class WorkerServer {
         while running {
             let now = clock.nowMilliseconds
             var timeout: Int64 = 1000
-            if !channelSubscribers.isEmpty { timeout = min(timeout, Int64(nextPoll) - Int64(now)) }
+            if hasSubscribers { timeout = min(timeout, Int64(nextPoll) - Int64(now)) }
             if !replaying.isEmpty { timeout = 0 }
             try epoll.wait(timeoutMilliseconds: Int32(clamping: max(0, timeout))) { token, events in
                 if token == Self.controlToken {
@@ -195,6 +201,10 @@ final class WorkerServer {
         }
         switch result {
         case .drained:
+            if c.releaseSnapshots() {
+                flush(c)
+                return
+            }
             if c.writeRegistered {
                 c.writeRegistered = false
                 try? epoll.modify(c.fd, events: [.readable, .readHangup], token: c.id)
@@ -219,12 +229,10 @@ final class WorkerServer {
         guard !c.closed else { return }
         c.closed = true
         connections[c.id] = nil
-        replaying[c.id] = nil
-        if c.mode == .webSocket, c.liveView == .channel {
-            channelSubscribers[c.channelID]?[c.id] = nil
-            if channelSubscribers[c.channelID]?.isEmpty == true { channelSubscribers[c.channelID] = nil }
-        }
-        c.framesDropped += c.out.chunkCount
+        unsubscribe(c)
+        // Frames still queued were never delivered.
+        let unsent = c.out.chunkCount + c.pendingSnapshots.count
+        if c.mode == .webSocket && c.closeCode == nil { c.framesDropped += unsent }
         c.fd.close()
         let now = clock.nowMilliseconds
         var fields: [String: RecordValue] = [
@@ -235,8 +243,9 @@ final class WorkerServer {
         ]
         if c.mode == .webSocket {
             fields["live_view"] = .string(c.liveView.rawValue)
-            fields["frames"] = .int(Int64(c.framesDelivered))
+            fields["frames"] = .int(Int64(max(0, c.framesQueued - unsent)))
             fields["dropped"] = .int(Int64(c.framesDropped))
+            fields["coalesced"] = .int(Int64(c.framesCoalesced))
             fields["replayed"] = .int(Int64(c.replayed))
             fields["cursor"] = .int(c.cursor)
             if let code = c.closeCode { fields["close_code"] = .int(Int64(code.rawValue)) }
@@ -249,8 +258,12 @@ final class WorkerServer {
 
     /// Closes idle keep-alive connections and requests that take too long to arrive.
     private func sweep(now: UInt64) {
-        for c in Array(connections.values) where c.mode == .webSocket && c.closeDeadline != 0 {
-            if now > c.closeDeadline { close(c, reason: c.closeReason) }
+        for c in Array(connections.values) where c.mode == .webSocket {
+            if c.closeDeadline != 0 {
+                if now > c.closeDeadline { close(c, reason: c.closeReason) }
+            } else {
+                heartbeat(c, now: now)
+            }
         }
         for c in Array(connections.values) where c.mode == .http {
             let limit = c.readBuffer.isEmpty && c.pendingHead == nil
@@ -273,7 +286,8 @@ final class WorkerServer {
         reporter.log(.info, "worker_draining", ["connections": .int(Int64(connections.count))])
         for c in Array(connections.values) {
             if c.mode == .webSocket {
-                closeLive(c, code: .serviceRestart, reason: "restart", retryAfterMilliseconds: 1000)
+                closeLive(c, code: .serviceRestart, state: "restart", reason: "the server is restarting; reconnect",
+                    retryAfterMilliseconds: 1000)
             } else if c.out.isEmpty && c.pendingHead == nil && c.readBuffer.isEmpty {
                 close(c, reason: "drained")
             }

@@ -62,6 +62,37 @@ package enum Envelope {
         return w.bytes
     }
 
+    /// A snapshot envelope (`metrics`, `channel_count`, `user_count`, `user_profile`): `data` is written by `body`.
+    package static func snapshot(
+        _ type: EnvelopeType, cursor: Int64, epoch: String, now: String, _ body: (inout JSONWriter) -> Void
+    ) -> [UInt8] {
+        var w = JSONWriter(capacity: 192)
+        w.beginObject()
+        w.field("type", type.rawValue)
+        w.field("cursor", cursor)
+        w.field("epoch", epoch)
+        w.field("sent_at", now)
+        w.key("data")
+        w.beginObject()
+        body(&w)
+        w.endObject()
+        w.endObject()
+        return w.bytes
+    }
+
+    /// The counts of one channel or user, as `channel_count`, `user_count` and `user_profile` carry them.
+    package static func count(
+        _ type: EnvelopeType, id: Int64, name: String, messageCount: Int64, lastMessageID: Int64, cursor: Int64,
+        epoch: String, now: String
+    ) -> [UInt8] {
+        snapshot(type, cursor: cursor, epoch: epoch, now: now) { w in
+            w.field("id", id)
+            w.field("name", name)
+            w.field("message_count", messageCount)
+            w.field("last_message_id", lastMessageID)
+        }
+    }
+
     package static func status(state: String, reason: String, retryAfterMilliseconds: Int? = nil) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()

@@ -23,6 +23,9 @@ package enum ChildProcess {
             environment.append(String(cString: entry))
             index += 1
         }
+        // An extra entry replaces an inherited one of the same name (getenv would find the first).
+        let overridden = Set(extraEnvironment.compactMap { $0.split(separator: "=", maxSplits: 1).first.map(String.init) })
+        environment.removeAll { entry in overridden.contains(where: { entry.hasPrefix($0 + "=") }) }
         environment += extraEnvironment
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]

@@ -1,0 +1,319 @@
+import Glibc
+import LivefeedProtocol
+
+/// A frame encoded at most once per format, then shared by every subscriber that wants it.
+struct SharedFrame {
+    private var json: [UInt8]?
+    private var html: [UInt8]?
+
+    mutating func bytes(_ format: LiveFormat, json makeJSON: () -> [UInt8], html makeHTML: () -> String) -> [UInt8] {
+        switch format {
+        case .json:
+            if let json { return json }
+            let frame = WebSocketFrameEncoder.frame(.text, payload: makeJSON())
+            json = frame
+            return frame
+        case .html:
+            if let html { return html }
+            let frame = WebSocketFrameEncoder.frame(.text, payload: Array(makeHTML().utf8))
+            html = frame
+            return frame
+        }
+    }
+}
+
+/// Subscriptions and fan-out: one database look per tick for all subscribers, each envelope encoded once per
+/// format, the same bytes queued for every subscriber, one writev per subscriber per tick.
+extension WorkerServer {
+    var hasSubscribers: Bool {
+        !channelSubscribers.isEmpty || !userSubscribers.isEmpty || !metricsSubscribers.isEmpty
+            || !channelListSubscribers.isEmpty || !userListSubscribers.isEmpty
+    }
+
+    func subscribe(_ c: Connection, after: Int64?) {
+        guard let target = c.target else { return }
+        do {
+            switch target {
+            case .echo:
+                return
+            case .metrics:
+                metricsSubscribers[c.id] = c
+                try store.read {
+                    let t = try store.totals()
+                    c.enqueueSnapshot(key: 0, metricsFrame(t, cursor: t.lastMessageID, format: c.format, now: Timestamp.now()))
+                    c.cursor = t.lastMessageID
+                }
+            case .channels:
+                channelListSubscribers[c.id] = c
+                try store.read {
+                    let cursor = try store.maxMessageID()
+                    let now = Timestamp.now()
+                    for ch in try store.channels() {
+                        var frame = SharedFrame()
+                        c.enqueueSnapshot(key: ch.id, channelCountFrame(ch, cursor: cursor, format: c.format, now: now, &frame))
+                    }
+                    c.cursor = cursor
+                }
+            case .users:
+                userListSubscribers[c.id] = c
+                try store.read {
+                    let cursor = try store.maxMessageID()
+                    let now = Timestamp.now()
+                    for u in try store.users() {
+                        var frame = SharedFrame()
+                        c.enqueueSnapshot(key: u.id, userFrame(u, type: .userCount, cursor: cursor, format: c.format, now: now, &frame))
+                    }
+                    c.cursor = cursor
+                }
+            case .user(let id):
+                userSubscribers[id, default: [:]][c.id] = c
+                try store.read {
+                    let cursor = try store.maxMessageID()
+                    if let u = try store.user(id) {
+                        var frame = SharedFrame()
+                        c.enqueueSnapshot(key: id, userFrame(u, type: .userProfile, cursor: cursor, format: c.format, now: Timestamp.now(), &frame))
+                    }
+                    c.cursor = cursor
+                }
+            case .channel(let id):
+                if let after, after < lastSeen {
+                    let backlog = try store.backlog(id, after: after, limit: config.maxBacklog + 1)
+                    if backlog > config.maxBacklog {
+                        closeLive(c, code: .tooFarBehind, state: "too_far_behind",
+                            reason: "more than \(config.maxBacklog) messages behind: reload, or page through "
+                                + "/api/channels/\(id)/messages?after_id=\(after)",
+                            retryAfterMilliseconds: nil)
+                        return
+                    }
+                    c.cursor = after
+                    c.feed = .replaying
+                    replaying[c.id] = c
+                } else {
+                    c.cursor = after ?? lastSeen
+                    c.feed = .live
+                    sendChannelCount(c, id)
+                }
+                channelSubscribers[id, default: [:]][c.id] = c
+            }
+        } catch {
+            reporter.log(.warning, "subscribe_failed", ["error": .string("\(error)")])
+            closeLive(c, code: .internalError, state: "error", reason: "the database is unavailable", retryAfterMilliseconds: 1000)
+            return
+        }
+        flush(c)
+    }
+
+    func unsubscribe(_ c: Connection) {
+        c.feed = .none
+        replaying[c.id] = nil
+        switch c.target {
+        case .metrics?: metricsSubscribers[c.id] = nil
+        case .channels?: channelListSubscribers[c.id] = nil
+        case .users?: userListSubscribers[c.id] = nil
+        case .channel(let id)?:
+            channelSubscribers[id]?[c.id] = nil
+            if channelSubscribers[id]?.isEmpty == true { channelSubscribers[id] = nil }
+        case .user(let id)?:
+            userSubscribers[id]?[c.id] = nil
+            if userSubscribers[id]?.isEmpty == true { userSubscribers[id] = nil }
+        case .echo?, nil: break
+        }
+    }
+
+    private func sendChannelCount(_ c: Connection, _ id: Int64) {
+        guard let ch = try? store.channel(id) else { return }
+        var frame = SharedFrame()
+        // The count may already include rows this worker has not fanned out yet; its cursor must not claim them,
+        // or the resume point would skip them.
+        c.enqueueSnapshot(key: -1, channelCountFrame(ch, cursor: c.cursor, format: c.format, now: Timestamp.now(), &frame))
+    }
+
+    // MARK: frames
+
+    func metricsFrame(_ t: Totals, cursor: Int64, format: LiveFormat, now: String) -> [UInt8] {
+        var frame = SharedFrame()
+        return frame.bytes(format,
+            json: {
+                Envelope.snapshot(.metrics, cursor: cursor, epoch: store.epoch, now: now) { w in
+                    w.field("messages", t.messages)
+                    w.field("channels", t.channels)
+                    w.field("users", t.users)
+                }
+            },
+            html: { Fragments.totals(messages: t.messages, channels: t.channels, users: t.users, cursor: cursor, live: true) })
+    }
+
+    func channelCountFrame(_ ch: ChannelRow, cursor: Int64, format: LiveFormat, now: String, _ frame: inout SharedFrame) -> [UInt8] {
+        frame.bytes(format,
+            json: {
+                Envelope.count(.channelCount, id: ch.id, name: ch.name, messageCount: ch.messageCount,
+                    lastMessageID: ch.lastMessageID, cursor: cursor, epoch: store.epoch, now: now)
+            },
+            html: { Fragments.count(.channel, id: ch.id, count: ch.messageCount, cursor: cursor) })
+    }
+
+    func userFrame(_ u: UserRow, type: EnvelopeType, cursor: Int64, format: LiveFormat, now: String, _ frame: inout SharedFrame) -> [UInt8] {
+        frame.bytes(format,
+            json: {
+                Envelope.count(type, id: u.id, name: u.name, messageCount: u.messageCount,
+                    lastMessageID: u.lastMessageID, cursor: cursor, epoch: store.epoch, now: now)
+            },
+            html: { Fragments.count(.user, id: u.id, count: u.messageCount, cursor: cursor) })
+    }
+
+    private func messageFrame(_ m: ChatMessage, format: LiveFormat, now: String, _ frame: inout SharedFrame) -> [UInt8] {
+        frame.bytes(format,
+            json: { Envelope.message(m, epoch: store.epoch, now: now) },
+            html: { Fragments.messages(CollectionOfOne(m), cursor: m.id) })
+    }
+
+    // MARK: the tick
+
+    /// Looks for rows committed by anyone since the last look and fans them out.
+    func poll() {
+        do {
+            let version = try store.dataVersion()
+            guard version != lastDataVersion || wroteSinceTick else { return }
+            lastDataVersion = version
+            wroteSinceTick = false
+            guard hasSubscribers else {
+                lastSeen = max(lastSeen, try store.maxMessageID())
+                return
+            }
+            var touched: [Connection] = []
+            func touch(_ c: Connection) {
+                if !c.touched {
+                    c.touched = true
+                    touched.append(c)
+                }
+            }
+            try store.read {
+                let newMax = try store.maxMessageID()
+                guard newMax > lastSeen else { return }
+                let now = Timestamp.now()
+                if !channelSubscribers.isEmpty {
+                    var after = lastSeen
+                    while after < newMax {
+                        let rows = try store.messages(after: after, upTo: newMax, limit: 1000)
+                        for m in rows {
+                            guard let subscribers = channelSubscribers[m.channelID] else { continue }
+                            var frame = SharedFrame()
+                            for c in subscribers.values where c.feed == .live && m.id > c.cursor {
+                                if enqueueMessage(c, messageFrame(m, format: c.format, now: now, &frame), id: m.id) { touch(c) }
+                            }
+                        }
+                        guard let last = rows.last, rows.count == 1000 else { break }
+                        after = last.id
+                    }
+                }
+                if !channelListSubscribers.isEmpty || !channelSubscribers.isEmpty {
+                    for ch in try store.channelsChanged(after: lastSeen) {
+                        var frame = SharedFrame()
+                        for c in channelListSubscribers.values {
+                            c.enqueueSnapshot(key: ch.id, channelCountFrame(ch, cursor: newMax, format: c.format, now: now, &frame))
+                            c.cursor = newMax
+                            touch(c)
+                        }
+                        // A subscriber that resumed ahead of this worker keeps its cursor until the worker catches up.
+                        for c in (channelSubscribers[ch.id] ?? [:]).values where c.feed == .live && c.cursor <= newMax {
+                            c.enqueueSnapshot(key: -1, channelCountFrame(ch, cursor: newMax, format: c.format, now: now, &frame))
+                            c.cursor = newMax
+                            touch(c)
+                        }
+                    }
+                }
+                if !userListSubscribers.isEmpty || !userSubscribers.isEmpty {
+                    for u in try store.usersChanged(after: lastSeen) {
+                        var countFrame = SharedFrame()
+                        for c in userListSubscribers.values {
+                            c.enqueueSnapshot(key: u.id, userFrame(u, type: .userCount, cursor: newMax, format: c.format, now: now, &countFrame))
+                            c.cursor = newMax
+                            touch(c)
+                        }
+                        var profileFrame = SharedFrame()
+                        for c in (userSubscribers[u.id] ?? [:]).values {
+                            c.enqueueSnapshot(key: u.id, userFrame(u, type: .userProfile, cursor: newMax, format: c.format, now: now, &profileFrame))
+                            c.cursor = newMax
+                            touch(c)
+                        }
+                    }
+                }
+                if !metricsSubscribers.isEmpty {
+                    let t = try store.totals()
+                    var json: [UInt8]?
+                    var html: [UInt8]?
+                    for c in metricsSubscribers.values {
+                        let frame: [UInt8]
+                        switch c.format {
+                        case .json:
+                            if json == nil { json = metricsFrame(t, cursor: newMax, format: .json, now: now) }
+                            frame = json!
+                        case .html:
+                            if html == nil { html = metricsFrame(t, cursor: newMax, format: .html, now: now) }
+                            frame = html!
+                        }
+                        c.enqueueSnapshot(key: 0, frame)
+                        c.cursor = newMax
+                        touch(c)
+                    }
+                }
+                lastSeen = newMax
+            }
+            for c in touched {
+                c.touched = false
+                flush(c)
+            }
+        } catch {
+            reporter.log(.warning, "poll_failed", ["error": .string("\(error)")])
+        }
+    }
+
+    /// Queues one message frame within the connection's bound; past it the client is a slow consumer.
+    private func enqueueMessage(_ c: Connection, _ frame: [UInt8], id: Int64) -> Bool {
+        if c.out.byteCount + frame.count > config.maxQueueBytes || c.out.chunkCount >= config.maxQueueFrames {
+            c.framesDropped += c.out.dropUnstarted() + 1
+            closeLive(c, code: .tryAgainLater, state: "slow_consumer",
+                reason: "the client did not keep up; resume with after_id=\(c.cursor)", retryAfterMilliseconds: 1000)
+            return false
+        }
+        c.out.append(frame)
+        c.framesQueued += 1
+        c.cursor = id
+        return true
+    }
+
+    /// Moves catch-up subscribers forward one bounded batch at a time, only while their queue is short.
+    func serviceReplays() {
+        guard !replaying.isEmpty else { return }
+        for c in Array(replaying.values) {
+            guard !c.closed, c.feed == .replaying, case .channel(let channel)? = c.target else {
+                replaying[c.id] = nil
+                continue
+            }
+            if c.out.byteCount > 256 * 1024 {
+                replaying[c.id] = nil  // flush() brings it back once the socket drains
+                continue
+            }
+            do {
+                let rows = try store.channelMessages(channel, after: c.cursor, upTo: lastSeen, limit: config.replayBatch)
+                let now = Timestamp.now()
+                for m in rows {
+                    var frame = SharedFrame()
+                    c.out.append(messageFrame(m, format: c.format, now: now, &frame))
+                    c.framesQueued += 1
+                    c.replayed += 1
+                    c.cursor = m.id
+                }
+                if rows.count < config.replayBatch {
+                    c.feed = .live
+                    replaying[c.id] = nil
+                    sendChannelCount(c, channel)
+                }
+            } catch {
+                reporter.log(.warning, "replay_failed", ["error": .string("\(error)")])
+            }
+            flush(c)
+            if c.writeRegistered { replaying[c.id] = nil }
+        }
+    }
+}
