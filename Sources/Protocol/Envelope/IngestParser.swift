@@ -32,12 +32,12 @@ package enum IngestParser {
     static let allowedKeys: Set<String> = ["channel", "user", "text", "sent_at"]
 
     package static func parse(_ body: [UInt8], maxMessages: Int) -> Result<[NewMessage], Failure> {
-        guard !body.isEmpty else { return .failure(Failure(code: "invalid_json", message: "the body is empty")) }
+        guard !body.isEmpty else { return .failure(Failure(code: "invalid_json", message: "empty")) }
         let json: Any
         do {
             json = try JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
         } catch {
-            return .failure(Failure(code: "invalid_json", message: "the body is not valid JSON"))
+            return .failure(Failure(code: "invalid_json", message: "not valid JSON"))
         }
         let items: [Any]
         if let array = json as? [Any] {

@@ -1,0 +1,121 @@
+import Glibc
+import LivefeedProtocol
+
+/// `livefeed import FILE.jsonl`: one JSON message object per line, stored in batches (one transaction each).
+/// Bad lines are reported with their line numbers and skipped; good lines are never lost because of a bad one.
+struct Importer {
+    let store: MessageStore
+    var batchSize = 500
+    var maxLineBytes = 1 << 20
+    let clock = MonotonicClock()
+
+    struct Summary {
+        var lines = 0
+        var stored = 0
+        var bad = 0
+    }
+
+    /// Reads `fd` to the end. Progress goes to stderr at most once a second.
+    func run(reading fd: FileDescriptor, name: String) throws -> Summary {
+        var summary = Summary()
+        var batch: [(line: Int, message: NewMessage)] = []
+        var line: [UInt8] = []
+        var lineTooLong = false
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        let started = clock.nowMilliseconds
+        var lastProgress = started
+
+        func finishLine() throws {
+            summary.lines += 1
+            defer {
+                line.removeAll(keepingCapacity: true)
+                lineTooLong = false
+            }
+            if lineTooLong {
+                report(&summary, summary.lines, "line_too_long", "longer than \(maxLineBytes) bytes")
+                return
+            }
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }  // blank lines are fine
+            if line.first(where: { $0 != 0x20 && $0 != 0x09 }) == UInt8(ascii: "[") {
+                report(&summary, summary.lines, "invalid_message", "expected one JSON object per line, not an array")
+                return
+            }
+            switch IngestParser.parse(line, maxMessages: 1) {
+            case .failure(let f): report(&summary, summary.lines, f.code, f.message)
+            case .success(let messages): batch.append((summary.lines, messages[0]))
+            }
+            if batch.count >= batchSize { try flush(&batch, &summary) }
+        }
+
+        while true {
+            let n: Int
+            switch try buffer.withUnsafeMutableBytes({ raw throws(SystemError) in try fd.read(into: raw) }) {
+            case .done(let count): n = count
+            case .wouldBlock: continue
+            }
+            if n == 0 { break }
+            var start = 0
+            for i in 0..<n where buffer[i] == 0x0A {
+                append(buffer[start..<i], to: &line, tooLong: &lineTooLong)
+                try finishLine()
+                start = i + 1
+            }
+            append(buffer[start..<n], to: &line, tooLong: &lineTooLong)
+            let now = clock.nowMilliseconds
+            if now - lastProgress >= 1000 {
+                lastProgress = now
+                progress(summary, elapsed: now - started, final: false)
+            }
+        }
+        if !line.isEmpty || lineTooLong { try finishLine() }
+        try flush(&batch, &summary)
+        progress(summary, elapsed: clock.nowMilliseconds - started, final: true)
+        return summary
+    }
+
+    private func append(_ bytes: ArraySlice<UInt8>, to line: inout [UInt8], tooLong: inout Bool) {
+        guard !tooLong else { return }
+        if line.count + bytes.count > maxLineBytes {
+            tooLong = true
+            line.removeAll()
+        } else {
+            line += bytes
+        }
+    }
+
+    /// Stores a batch in one transaction; if the database refuses it because of one item (an unknown id), stores
+    /// the items one by one so only the bad ones are skipped.
+    private func flush(_ batch: inout [(line: Int, message: NewMessage)], _ summary: inout Summary) throws {
+        guard !batch.isEmpty else { return }
+        defer { batch.removeAll(keepingCapacity: true) }
+        do {
+            summary.stored += try store.insert(batch.map(\.message)).count
+        } catch is IngestError {
+            for item in batch {
+                do {
+                    summary.stored += try store.insert([item.message]).count
+                } catch let e as IngestError {
+                    switch e {
+                    case .unknownChannel(let id): report(&summary, item.line, "unknown_channel", "no channel with id \(id)")
+                    case .unknownUser(let id): report(&summary, item.line, "unknown_user", "no user with id \(id)")
+                    }
+                }
+            }
+        }
+    }
+
+    private func report(_ summary: inout Summary, _ line: Int, _ code: String, _ message: String) {
+        summary.bad += 1
+        printError("import: line \(line): \(code): \(message)")
+    }
+
+    private func progress(_ s: Summary, elapsed: UInt64, final: Bool) {
+        let rate = elapsed > 0 ? Int(Double(s.lines) * 1000 / Double(elapsed)) : s.lines
+        printError("import: \(final ? "done: " : "")\(s.lines) lines read, \(s.stored) stored, \(s.bad) bad (\(rate) lines/s)")
+    }
+
+    private func printError(_ text: String) {
+        var bytes = Array((text + "\n").utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}
