@@ -51,7 +51,7 @@ final class Connection {
     var mode: Mode = .http
     var out = OutboundQueue()
     /// Snapshot frames waiting for the socket, newest value per key: they coalesce instead of queueing.
-    var pendingSnapshots: [Int64: [UInt8]] = [:]
+    var pendingSnapshots: [Int64: SharedBytes] = [:]
     var pendingSnapshotOrder: [Int64] = []
     var writeRegistered = false
     var closeAfterFlush = false
@@ -95,7 +95,7 @@ final class Connection {
     var liveView: ConnectionView { target?.view ?? .http }
 
     /// Queues a snapshot frame under `key`, replacing an older one for the same key that has not gone out yet.
-    func enqueueSnapshot(key: Int64, _ frame: [UInt8]) {
+    func enqueueSnapshot(key: Int64, _ frame: SharedBytes) {
         if out.isEmpty && pendingSnapshots.isEmpty {
             out.append(frame)
             framesQueued += 1

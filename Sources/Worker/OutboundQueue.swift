@@ -1,10 +1,35 @@
 import Glibc
 import LivefeedProtocol
 
-/// Bytes waiting to be written to one socket. Chunks are shared arrays: a frame encoded once for a tick is
-/// appended to many queues without copying its bytes. `flush` writes as many chunks as fit in one writev(2).
+/// Immutable bytes at a stable address, shared by reference: a frame encoded once and queued to, or written
+/// straight from, many connections without a copy.
+final class SharedBytes {
+    let base: UnsafeMutableRawPointer
+    let count: Int
+
+    init(_ bytes: [UInt8]) {
+        count = bytes.count
+        base = .allocate(byteCount: max(1, bytes.count), alignment: 1)
+        bytes.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+    }
+
+    deinit { base.deallocate() }
+}
+
+/// A reusable iovec array, one per event loop: building a writev needs no allocation.
+final class IOVecScratch {
+    let capacity = 256
+    let iov: UnsafeMutablePointer<iovec>
+
+    init() { iov = .allocate(capacity: capacity) }
+    deinit { iov.deallocate() }
+}
+
+/// Bytes waiting to be written to one socket, as shared chunks. Empty most of the time: `send` first writes
+/// straight from the shared buffers and queues only what the socket did not take, so a subscriber that keeps up
+/// costs one writev and no allocation per tick.
 struct OutboundQueue {
-    private var chunks: [[UInt8]] = []
+    private var chunks: [SharedBytes] = []
     private var head = 0  // index of the first unsent chunk
     private var offset = 0  // bytes of chunks[head] already written
     private(set) var byteCount = 0
@@ -14,8 +39,12 @@ struct OutboundQueue {
 
     mutating func append(_ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
-        chunks.append(bytes)
-        byteCount += bytes.count
+        append(SharedBytes(bytes))
+    }
+
+    mutating func append(_ chunk: SharedBytes) {
+        chunks.append(chunk)
+        byteCount += chunk.count
     }
 
     /// Drops everything not yet started; returns how many whole chunks were dropped.
@@ -33,68 +62,88 @@ struct OutboundQueue {
         case failed(SystemError)
     }
 
-    /// Writes until the queue is empty or the socket would block. `written` reports bytes sent and whole
-    /// chunks completed.
-    mutating func flush(to fd: FileDescriptor, written: (Int, Int) -> Void) -> FlushResult {
-        let maxIOV = 64
-        while byteCount > 0 {
-            let n = min(maxIOV, chunks.count - head)
-            let outcome: Result<IOResult<Int>, SystemError> = withIOVecs(count: n) { iov in
-                do throws(SystemError) {
-                    return .success(try fd.writev(iov))
-                } catch {
-                    return .failure(error)
-                }
+    /// Writes `frames` after anything already queued. When the queue is empty they go out in one writev from their
+    /// shared buffers; the part the socket does not take is queued. `written` reports bytes sent.
+    mutating func send(
+        _ frames: ArraySlice<SharedBytes>, to fd: FileDescriptor, scratch: IOVecScratch, written: (Int) -> Void
+    ) -> FlushResult {
+        guard isEmpty, frames.count <= scratch.capacity else {
+            for f in frames { append(f) }
+            return flush(to: fd, scratch: scratch, written: written)
+        }
+        var total = 0
+        for (i, f) in frames.enumerated() {
+            scratch.iov[i] = iovec(iov_base: f.base, iov_len: f.count)
+            total += f.count
+        }
+        let sent: Int
+        do {
+            switch try fd.writev(UnsafeBufferPointer(start: scratch.iov, count: frames.count)) {
+            case .done(let n): sent = n
+            case .wouldBlock: sent = 0
             }
-            switch outcome {
-            case .failure(let error): return .failed(error)
-            case .success(.wouldBlock): return .blocked
-            case .success(.done(let sent)):
-                var remaining = sent
-                var completed = 0
-                byteCount -= sent
-                while remaining > 0 {
-                    let left = chunks[head].count - offset
-                    if remaining >= left {
-                        remaining -= left
-                        head += 1
-                        offset = 0
-                        completed += 1
-                    } else {
-                        offset += remaining
-                        remaining = 0
-                    }
-                }
-                written(sent, completed)
-                compactIfNeeded()
+        } catch {
+            return .failed(error)
+        }
+        written(sent)
+        if sent == total { return .drained }
+        var skip = sent
+        for f in frames {
+            if skip >= f.count {
+                skip -= f.count
+                continue
+            }
+            append(f)
+            if skip > 0 {
+                offset = skip
+                byteCount -= skip
+                skip = 0
             }
         }
-        chunks.removeAll(keepingCapacity: false)
+        return .blocked
+    }
+
+    /// Writes until the queue is empty or the socket would block.
+    mutating func flush(to fd: FileDescriptor, scratch: IOVecScratch, written: (Int) -> Void) -> FlushResult {
+        while byteCount > 0 {
+            let n = min(scratch.capacity, chunks.count - head)
+            for i in 0..<n {
+                let c = chunks[head + i]
+                let skip = i == 0 ? offset : 0
+                scratch.iov[i] = iovec(iov_base: c.base + skip, iov_len: c.count - skip)
+            }
+            let sent: Int
+            do {
+                switch try fd.writev(UnsafeBufferPointer(start: scratch.iov, count: n)) {
+                case .done(let count): sent = count
+                case .wouldBlock: return .blocked
+                }
+            } catch {
+                return .failed(error)
+            }
+            written(sent)
+            var remaining = sent
+            byteCount -= sent
+            while remaining > 0 {
+                let left = chunks[head].count - offset
+                if remaining >= left {
+                    remaining -= left
+                    head += 1
+                    offset = 0
+                } else {
+                    offset += remaining
+                    remaining = 0
+                }
+            }
+            if head > 64 && head * 2 > chunks.count {
+                chunks.removeSubrange(0..<head)
+                head = 0
+            }
+        }
+        // An idle connection holds no buffer.
+        chunks = []
         head = 0
         offset = 0
         return .drained
-    }
-
-    private mutating func compactIfNeeded() {
-        if head > 64 && head * 2 > chunks.count {
-            chunks.removeSubrange(0..<head)
-            head = 0
-        }
-    }
-
-    private func withIOVecs<R>(count: Int, _ body: (UnsafeBufferPointer<iovec>) -> R) -> R {
-        withUnsafeTemporaryAllocation(of: iovec.self, capacity: count) { iov in
-            // The arrays stay alive in `chunks` for the duration of the call; writev only reads them.
-            func fill(_ i: Int) -> R {
-                if i == count { return body(UnsafeBufferPointer(iov)) }
-                return chunks[head + i].withUnsafeBytes { raw in
-                    let skip = i == 0 ? offset : 0
-                    iov[i] = iovec(
-                        iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress! + skip), iov_len: raw.count - skip)
-                    return fill(i + 1)
-                }
-            }
-            return fill(0)
-        }
     }
 }

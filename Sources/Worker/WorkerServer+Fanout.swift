@@ -3,28 +3,39 @@ import LivefeedProtocol
 
 /// A frame encoded at most once per format, then shared by every subscriber that wants it.
 struct SharedFrame {
-    private var json: [UInt8]?
-    private var html: [UInt8]?
+    private var json: SharedBytes?
+    private var html: SharedBytes?
 
-    mutating func bytes(_ format: LiveFormat, json makeJSON: () -> [UInt8], html makeHTML: () -> String) -> [UInt8] {
+    mutating func bytes(_ format: LiveFormat, json makeJSON: () -> [UInt8], html makeHTML: () -> String) -> SharedBytes {
         switch format {
         case .json:
             if let json { return json }
-            let frame = WebSocketFrameEncoder.frame(.text, payload: makeJSON())
+            let frame = SharedBytes(WebSocketFrameEncoder.frame(.text, payload: makeJSON()))
             json = frame
             return frame
         case .html:
             if let html { return html }
-            let frame = WebSocketFrameEncoder.frame(.text, payload: Array(makeHTML().utf8))
+            let frame = SharedBytes(WebSocketFrameEncoder.frame(.text, payload: Array(makeHTML().utf8)))
             html = frame
             return frame
         }
     }
 }
 
+/// One channel's share of a tick: its new messages' frames (per format, built on first use) followed by its count.
+struct ChannelTick {
+    var ids: [Int64] = []
+    var messages: [ChatMessage] = []
+    var json: [SharedBytes]?
+    var html: [SharedBytes]?
+    var count: ChannelRow?
+}
+
 /// Subscriptions and fan-out: one database look per tick for all subscribers, each envelope encoded once per
 /// format, the same bytes queued for every subscriber, one writev per subscriber per tick.
 extension WorkerServer {
+    static let maxRowsPerTick = 1000
+
     var hasSubscribers: Bool {
         !channelSubscribers.isEmpty || !userSubscribers.isEmpty || !metricsSubscribers.isEmpty
             || !channelListSubscribers.isEmpty || !userListSubscribers.isEmpty
@@ -130,7 +141,7 @@ extension WorkerServer {
 
     // MARK: frames
 
-    func metricsFrame(_ t: Totals, cursor: Int64, format: LiveFormat, now: String) -> [UInt8] {
+    func metricsFrame(_ t: Totals, cursor: Int64, format: LiveFormat, now: String) -> SharedBytes {
         var frame = SharedFrame()
         return frame.bytes(format,
             json: {
@@ -143,7 +154,7 @@ extension WorkerServer {
             html: { Fragments.totals(messages: t.messages, channels: t.channels, users: t.users, cursor: cursor, live: true) })
     }
 
-    func channelCountFrame(_ ch: ChannelRow, cursor: Int64, format: LiveFormat, now: String, _ frame: inout SharedFrame) -> [UInt8] {
+    func channelCountFrame(_ ch: ChannelRow, cursor: Int64, format: LiveFormat, now: String, _ frame: inout SharedFrame) -> SharedBytes {
         frame.bytes(format,
             json: {
                 Envelope.count(.channelCount, id: ch.id, name: ch.name, messageCount: ch.messageCount,
@@ -152,7 +163,7 @@ extension WorkerServer {
             html: { Fragments.count(.channel, id: ch.id, count: ch.messageCount, cursor: cursor) })
     }
 
-    func userFrame(_ u: UserRow, type: EnvelopeType, cursor: Int64, format: LiveFormat, now: String, _ frame: inout SharedFrame) -> [UInt8] {
+    func userFrame(_ u: UserRow, type: EnvelopeType, cursor: Int64, format: LiveFormat, now: String, _ frame: inout SharedFrame) -> SharedBytes {
         frame.bytes(format,
             json: {
                 Envelope.count(type, id: u.id, name: u.name, messageCount: u.messageCount,
@@ -161,7 +172,7 @@ extension WorkerServer {
             html: { Fragments.count(.user, id: u.id, count: u.messageCount, cursor: cursor) })
     }
 
-    private func messageFrame(_ m: ChatMessage, format: LiveFormat, now: String, _ frame: inout SharedFrame) -> [UInt8] {
+    private func messageFrame(_ m: ChatMessage, format: LiveFormat, now: String, _ frame: inout SharedFrame) -> SharedBytes {
         frame.bytes(format,
             json: { Envelope.message(m, epoch: store.epoch, now: now) },
             html: { Fragments.messages(CollectionOfOne(m), cursor: m.id) })
@@ -188,22 +199,24 @@ extension WorkerServer {
                 }
             }
             try store.read {
-                let newMax = try store.maxMessageID()
+                var newMax = try store.maxMessageID()
                 guard newMax > lastSeen else { return }
+                // A burst (an import, a backlog after a stall) is taken a bounded slice per tick, so memory stays
+                // flat; the next loop turn continues where this one stopped.
+                if newMax - lastSeen > Int64(Self.maxRowsPerTick),
+                    let cut = try store.messages(after: lastSeen, limit: Self.maxRowsPerTick).last?.id, cut < newMax
+                {
+                    newMax = cut
+                    wroteSinceTick = true
+                }
                 let now = Timestamp.now()
+                // Group this tick's messages by channel; each channel's frames are built once per format.
+                var ticks: [Int64: ChannelTick] = [:]
                 if !channelSubscribers.isEmpty {
-                    var after = lastSeen
-                    while after < newMax {
-                        let rows = try store.messages(after: after, upTo: newMax, limit: 1000)
-                        for m in rows {
-                            guard let subscribers = channelSubscribers[m.channelID] else { continue }
-                            var frame = SharedFrame()
-                            for c in subscribers.values where c.feed == .live && m.id > c.cursor {
-                                if enqueueMessage(c, messageFrame(m, format: c.format, now: now, &frame), id: m.id) { touch(c) }
-                            }
-                        }
-                        guard let last = rows.last, rows.count == 1000 else { break }
-                        after = last.id
+                    for m in try store.messages(after: lastSeen, upTo: newMax, limit: Self.maxRowsPerTick)
+                    where channelSubscribers[m.channelID] != nil {
+                        ticks[m.channelID, default: ChannelTick()].ids.append(m.id)
+                        ticks[m.channelID, default: ChannelTick()].messages.append(m)
                     }
                 }
                 if !channelListSubscribers.isEmpty || !channelSubscribers.isEmpty {
@@ -214,12 +227,14 @@ extension WorkerServer {
                             c.cursor = newMax
                             touch(c)
                         }
-                        // A subscriber that resumed ahead of this worker keeps its cursor until the worker catches up.
-                        for c in (channelSubscribers[ch.id] ?? [:]).values where c.feed == .live && c.cursor <= newMax {
-                            c.enqueueSnapshot(key: -1, channelCountFrame(ch, cursor: newMax, format: c.format, now: now, &frame))
-                            c.cursor = newMax
-                            touch(c)
-                        }
+                        if channelSubscribers[ch.id] != nil { ticks[ch.id, default: ChannelTick()].count = ch }
+                    }
+                }
+                for (channel, var tick) in ticks {
+                    guard let subscribers = channelSubscribers[channel] else { continue }
+                    for c in subscribers.values where c.feed == .live {
+                        deliver(&tick, to: c, newMax: newMax, now: now)
+                        if c.out.isEmpty == false || !c.pendingSnapshots.isEmpty { touch(c) }
                     }
                 }
                 if !userListSubscribers.isEmpty || !userSubscribers.isEmpty {
@@ -240,10 +255,10 @@ extension WorkerServer {
                 }
                 if !metricsSubscribers.isEmpty {
                     let t = try store.totals()
-                    var json: [UInt8]?
-                    var html: [UInt8]?
+                    var json: SharedBytes?
+                    var html: SharedBytes?
                     for c in metricsSubscribers.values {
-                        let frame: [UInt8]
+                        let frame: SharedBytes
                         switch c.format {
                         case .json:
                             if json == nil { json = metricsFrame(t, cursor: newMax, format: .json, now: now) }
@@ -268,18 +283,54 @@ extension WorkerServer {
         }
     }
 
-    /// Queues one message frame within the connection's bound; past it the client is a slow consumer.
-    private func enqueueMessage(_ c: Connection, _ frame: [UInt8], id: Int64) -> Bool {
-        if c.out.byteCount + frame.count > config.maxQueueBytes || c.out.chunkCount >= config.maxQueueFrames {
-            c.framesDropped += c.out.dropUnstarted() + 1
-            closeLive(c, code: .tryAgainLater, state: "slow_consumer",
-                reason: "the client did not keep up; resume with after_id=\(c.cursor)", retryAfterMilliseconds: 1000)
-            return false
+    /// Gives one live channel subscriber this tick's frames: the messages after its cursor, then the channel's
+    /// count. A subscriber with nothing queued gets them in one writev straight from the shared buffers; one that is
+    /// behind gets them queued within its bound, and past the bound it is a slow consumer.
+    private func deliver(_ tick: inout ChannelTick, to c: Connection, newMax: Int64, now: String) {
+        let frames: [SharedBytes]
+        switch c.format {
+        case .json:
+            if tick.json == nil { tick.json = encode(tick, .json, cursor: newMax, now: now) }
+            frames = tick.json!
+        case .html:
+            if tick.html == nil { tick.html = encode(tick, .html, cursor: newMax, now: now) }
+            frames = tick.html!
         }
-        c.out.append(frame)
-        c.framesQueued += 1
-        c.cursor = id
-        return true
+        // Ids ascend, so the frames this subscriber still needs are a suffix.
+        let first = tick.ids.firstIndex { $0 > c.cursor } ?? tick.ids.count
+        let messageCount = tick.ids.count - first
+        // A subscriber that resumed ahead of this worker keeps its cursor until the worker catches up.
+        let withCount = tick.count != nil && c.cursor <= newMax
+        let end = frames.count - (tick.count != nil && !withCount ? 1 : 0)
+        guard first < end else { return }
+        let slice = frames[first..<end]
+        if !c.out.isEmpty || !c.pendingSnapshots.isEmpty {
+            let bytes = slice.reduce(0) { $0 + $1.count }
+            if c.out.byteCount + bytes > config.maxQueueBytes || c.out.chunkCount + slice.count > config.maxQueueFrames {
+                c.framesDropped += c.out.dropUnstarted() + messageCount
+                closeLive(c, code: .tryAgainLater, state: "slow_consumer",
+                    reason: "the client did not keep up; resume with after_id=\(c.cursor)", retryAfterMilliseconds: 1000)
+                return
+            }
+        }
+        c.framesQueued += slice.count
+        if messageCount > 0 { c.cursor = tick.ids[tick.ids.count - 1] }
+        if withCount { c.cursor = max(c.cursor, newMax) }
+        settle(c, c.out.send(slice, to: c.fd, scratch: iovScratch) { c.bytesDelivered += $0 })
+    }
+
+    private func encode(_ tick: ChannelTick, _ format: LiveFormat, cursor: Int64, now: String) -> [SharedBytes] {
+        var frames: [SharedBytes] = []
+        frames.reserveCapacity(tick.messages.count + 1)
+        for m in tick.messages {
+            var frame = SharedFrame()
+            frames.append(messageFrame(m, format: format, now: now, &frame))
+        }
+        if let ch = tick.count {
+            var frame = SharedFrame()
+            frames.append(channelCountFrame(ch, cursor: cursor, format: format, now: now, &frame))
+        }
+        return frames
     }
 
     /// Moves catch-up subscribers forward one bounded batch at a time, only while their queue is short.

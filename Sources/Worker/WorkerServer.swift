@@ -30,6 +30,7 @@ final class WorkerServer {
     var drainDeadline: UInt64 = 0
     var running = true
     private var readScratch = [UInt8](repeating: 0, count: 64 * 1024)
+    let iovScratch = IOVecScratch()
     private var controlBuffer = [UInt8](repeating: 0, count: RecordCodec.headerSize + RecordCodec.maxPayload + 1)
 
     init(config: WorkerConfig) throws {
@@ -51,7 +52,7 @@ final class WorkerServer {
             let now = clock.nowMilliseconds
             var timeout: Int64 = 1000
             if hasSubscribers { timeout = min(timeout, Int64(nextPoll) - Int64(now)) }
-            if !replaying.isEmpty { timeout = 0 }
+            if !replaying.isEmpty || wroteSinceTick { timeout = 0 }
             try epoll.wait(timeoutMilliseconds: Int32(clamping: max(0, timeout))) { token, events in
                 if token == Self.controlToken {
                     handleControl(events)
@@ -196,9 +197,11 @@ final class WorkerServer {
 
     func flush(_ c: Connection) {
         guard !c.closed else { return }
-        let result = c.out.flush(to: c.fd) { sent, _ in
-            c.bytesDelivered += sent
-        }
+        settle(c, c.out.flush(to: c.fd, scratch: iovScratch) { c.bytesDelivered += $0 })
+    }
+
+    /// Acts on the outcome of a write: keep EPOLLOUT only while bytes wait, finish a close, resume a replay.
+    func settle(_ c: Connection, _ result: OutboundQueue.FlushResult) {
         switch result {
         case .drained:
             if c.releaseSnapshots() {
