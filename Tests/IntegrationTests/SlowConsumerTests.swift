@@ -183,6 +183,7 @@ extension SlowConsumerTests {
                 record.int("frames") == delivered,
                 "record says \(record.int("frames") ?? -1) frames delivered; the client read \(delivered) envelopes (plus the status) up to the close frame: \(record.jsonText)"
             )
+
             // Resuming with the client's own last cursor loses nothing.
             let resumed = try LiveStream.open(
                 port: server.port, path: "/live/channels/\(channelID)?after_id=\(lastReceived)", expectedEpoch: epoch)
