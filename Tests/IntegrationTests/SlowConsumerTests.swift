@@ -239,3 +239,49 @@ private func readUntilEnd(_ client: WebSocketClient, deadline: ContinuousClock.I
         }
     }
 }
+
+extension SlowConsumerTests {
+    /// Catch-up obeys the same bound: clients that resume far behind and then do not read must not make the worker
+    /// hold their backlog. Twenty such clients with a 64 KiB bound are worth about 1.3 MiB of queue; the allowance
+    /// is 12 MiB. (A replay batch of 500 rows of 8 KB queued whole is ~4 MB per client, minus what the kernel takes.)
+    @Test func resumingClientsThatDoNotReadStayWithinTheQueueBound() throws {
+        try withLivefeed(workers: 1, arguments: ["--max-queue-bytes", "65536", "--max-queue-frames", "64"]) { server in
+            let api = LivefeedAPI(server)
+            let start = try api.post(channel: "bulk", user: "alice", text: "start")
+            let padding = String(repeating: "z", count: 8000)
+            var ids: [Int] = []
+            for batch in 0..<4 {
+                ids += try api.post(
+                    (1...120).map {
+                        ["channel": "bulk", "user": "alice", "text": String("backlog \(batch * 120 + $0) \(padding)".prefix(8000))]
+                    })
+            }
+            let channelID = try api.channelID(named: "bulk")
+            let worker = try #require(try server.waitForWorkers(1).values.first)
+            let rssBefore = try #require(ProcFile.residentBytes(of: worker))
+
+            let path = "/live/channels/\(channelID)?after_id=\(start)"
+            let clients = try (0..<20).map { _ in
+                try WebSocketClient.connect(port: server.port, path: path, receiveBufferSize: 4096)
+            }
+            defer { clients.forEach { $0.socket.close() } }
+            // Let the worker do its worst: wait until RSS stops moving (three equal samples 100 ms apart), at most 3 s.
+            var samples: [Int] = []
+            let deadline = ContinuousClock.now + .seconds(3)
+            while ContinuousClock.now < deadline {
+                samples.append(ProcFile.residentBytes(of: worker) ?? 0)
+                if samples.count >= 3 && Set(samples.suffix(3)).count == 1 { break }
+                usleep(100_000)
+            }
+            let peak = samples.max() ?? rssBefore
+            #expect(
+                peak - rssBefore < 12 << 20,
+                "worker RSS grew by \((peak - rssBefore) >> 10) KiB (from \(rssBefore) to \(peak) bytes) for 20 stalled resumers")
+
+            // And each of them can still be served: one client, reading now, gets the whole backlog in order.
+            let reader = LiveStream(client: clients[0], path: path)
+            try reader.expectMessages(ids, timeout: .seconds(20))
+            #expect(ids.count == 480)
+        }
+    }
+}
