@@ -23,7 +23,9 @@ struct ConnectionAccountingTests {
             // Close normally: our close frame, the server's answer, then end of stream.
             let answer = stream.client.close()
             let lifetime = ContinuousClock.now - opened
-            #expect(answer.flatMap(closeCode) == 1000, "server's answer to our close: \(answer.map(\.description) ?? "none")")
+            #expect(
+                answer.flatMap(closeCode) == 1000,
+                "server's answer to our close: \(answer.map(\.description) ?? "none")")
             let received = stream.client.socket.bytesReceived
 
             let record = try server.waitForConnectionClosed(clientPort: clientPort)
@@ -32,7 +34,8 @@ struct ConnectionAccountingTests {
             let duration = try #require(record.int("duration_ms"), "\(record.jsonText)")
             #expect(duration >= 0 && duration <= Int(lifetime.components.seconds * 1000) + 1000, "\(record.jsonText)")
             let frames = try #require(record.int("frames"), "\(record.jsonText)")
-            #expect(frames >= stream.envelopes.count, "\(stream.envelopes.count) envelopes received: \(record.jsonText)")
+            #expect(
+                frames >= stream.envelopes.count, "\(stream.envelopes.count) envelopes received: \(record.jsonText)")
             let bytes = try #require(record.int("bytes"), "\(record.jsonText)")
             // The client read until end of stream, so it got every byte the server wrote: the 101, the frames and
             // the close answer.

@@ -4,7 +4,9 @@ import Testing
 /// misread, or those tests would pass on broken markup.
 struct HTMLFragmentSelfTests {
     @Test func nestedElementsAttributesAndEntitiesAreParsed() throws {
-        let html = #"<ol id="messages" hx-swap-oob='beforeend' data-cursor=7><li id="msg-7">a &lt;b&gt; &amp; &#39;c&#x27;</li></ol>"#
+        let html =
+            #"<ol id="messages" hx-swap-oob='beforeend' data-cursor=7>"#
+            + #"<li id="msg-7">a &lt;b&gt; &amp; &#39;c&#x27;</li></ol>"#
         let top = try HTMLFragment.topLevelElements(html)
         #expect(top.count == 1)
         let ol = try #require(top.first)

@@ -13,7 +13,8 @@ struct HeartbeatTests {
             let api = LivefeedAPI(server)
             let first = try api.post(text: "first")
             let channelID = try api.channelID(named: "general")
-            let client = try WebSocketClient.connect(port: server.port, path: "/live/channels/\(channelID)?after_id=\(first)")
+            let client = try WebSocketClient.connect(
+                port: server.port, path: "/live/channels/\(channelID)?after_id=\(first)")
             defer { client.close() }
 
             // Answer every ping with a pong carrying the same payload, send nothing else, for 3.5 s.
@@ -31,7 +32,8 @@ struct HeartbeatTests {
                     pings += 1
                     try client.sendPong(frame.payload)
                 case .close:
-                    Issue.record("closed while answering pings: \(frame.closeCode.map(String.init) ?? "no code") \(frame.closeReason)")
+                    let code = frame.closeCode.map(String.init) ?? "no code"
+                    Issue.record("closed while answering pings: \(code) \(frame.closeReason)")
                     return
                 default:
                     break

@@ -17,7 +17,8 @@ struct LiveAccessTests {
         try withLivefeed { server in
             try expectUpgrade(server, "/live/metrics", origin: .value("http://127.0.0.1:\(server.port)"), answers: 101)
             try expectUpgrade(server, "/live/metrics", origin: .value("http://evil.example"), answers: 403)
-            try expectUpgrade(server, "/live/metrics", origin: .value("http://127.0.0.1:\(server.port &+ 1)"), answers: 403)
+            try expectUpgrade(
+                server, "/live/metrics", origin: .value("http://127.0.0.1:\(server.port &+ 1)"), answers: 403)
             try expectUpgrade(server, "/live/metrics", origin: .value("https://127.0.0.1.evil.example"), answers: 403)
             try expectUpgrade(server, "/live/metrics", origin: .omitted, answers: 101)
         }
@@ -40,7 +41,8 @@ struct LiveAccessTests {
             try expectUpgrade(server, "/live/metrics", headers: [("Authorization", "Bearer \(token)")], answers: 101)
             try expectUpgrade(server, "/live/metrics?access_token=\(token)", answers: 101)
             try expectUpgrade(server, "/live/metrics", headers: [("Cookie", "livefeed_token=\(token)")], answers: 101)
-            try expectUpgrade(server, "/live/metrics", headers: [("Cookie", "theme=dark; livefeed_token=\(token)")], answers: 101)
+            try expectUpgrade(
+                server, "/live/metrics", headers: [("Cookie", "theme=dark; livefeed_token=\(token)")], answers: 101)
 
             // Ingest: 401 without or with a wrong token, 201 with it.
             let body = Array(#"{"channel":"general","user":"alice","text":"guarded"}"#.utf8)
@@ -120,7 +122,9 @@ private func upgradeStatus(
         client.close()
         return 101
     case .refused(let response):
-        #expect(response.header("Upgrade") == nil, "\(path): a refusal must not upgrade: \(response)", sourceLocation: sourceLocation)
+        #expect(
+            response.header("Upgrade") == nil, "\(path): a refusal must not upgrade: \(response)",
+            sourceLocation: sourceLocation)
         return response.status
     }
 }
@@ -130,5 +134,6 @@ private func post(_ server: ServerProcess, body: [UInt8], headers: [(String, Str
     let connection = try HTTPConnection(port: server.port)
     defer { connection.close() }
     return try connection.request(
-        "POST", "/api/messages", headers: [("Content-Type", "application/json")] + headers, body: body, closeAfter: true)
+        "POST", "/api/messages", headers: [("Content-Type", "application/json")] + headers, body: body, closeAfter: true
+    )
 }

@@ -152,12 +152,14 @@ final class HTMLLiveStream {
     private func readFrame(deadline: ContinuousClock.Instant, sourceLocation: SourceLocation) throws {
         let message = try client.readMessage(timeout: deadline - .now)
         let html = String(decoding: message.payload, as: UTF8.self)
-        #expect(message.opcode == .text, "\(path): html frame in a \(message.opcode) frame", sourceLocation: sourceLocation)
+        #expect(
+            message.opcode == .text, "\(path): html frame in a \(message.opcode) frame", sourceLocation: sourceLocation)
         let elements: [HTMLElement]
         do {
             elements = try HTMLFragment.topLevelElements(html)
         } catch {
-            Issue.record("\(path): frame is not a well-formed fragment (\(error)): \(html)", sourceLocation: sourceLocation)
+            Issue.record(
+                "\(path): frame is not a well-formed fragment (\(error)): \(html)", sourceLocation: sourceLocation)
             return
         }
         #expect(!elements.isEmpty, "\(path): empty frame", sourceLocation: sourceLocation)
@@ -165,13 +167,17 @@ final class HTMLLiveStream {
             let frame = HTMLFrame(html: html, element: element)
             // A status element (a control event for the page's script) is the one frame without a cursor.
             if element.attribute("data-type") != "status" {
-                #expect(frame.id?.isEmpty == false, "\(path): top-level element without id: \(html)", sourceLocation: sourceLocation)
+                #expect(
+                    frame.id?.isEmpty == false, "\(path): top-level element without id: \(html)",
+                    sourceLocation: sourceLocation)
                 #expect(
                     element.attribute("hx-swap-oob")?.isEmpty == false, "\(path): no hx-swap-oob: \(html)",
                     sourceLocation: sourceLocation)
                 if let cursor = frame.cursor {
                     if let lastCursor, cursor < lastCursor {
-                        Issue.record("\(path): cursor went back from \(lastCursor) to \(cursor): \(html)", sourceLocation: sourceLocation)
+                        Issue.record(
+                            "\(path): cursor went back from \(lastCursor) to \(cursor): \(html)",
+                            sourceLocation: sourceLocation)
                     }
                     lastCursor = max(cursor, lastCursor ?? cursor)
                 } else {
@@ -204,7 +210,8 @@ private func expectMessageFrame(
 }
 
 /// Checks a count frame: `<span id="…-count-ID" hx-swap-oob="true" data-cursor="N">COUNT</span>`.
-private func expectCountFrame(_ frame: HTMLFrame, count: Int, sourceLocation: SourceLocation = #_sourceLocation) throws {
+private func expectCountFrame(_ frame: HTMLFrame, count: Int, sourceLocation: SourceLocation = #_sourceLocation) throws
+{
     #expect(frame.element.name == "span", "\(frame.html)", sourceLocation: sourceLocation)
     #expect(frame.element.attribute("hx-swap-oob") == "true", "\(frame.html)", sourceLocation: sourceLocation)
     #expect(frame.cursor != nil, "\(frame.html)", sourceLocation: sourceLocation)

@@ -44,7 +44,8 @@ struct LiveResumeTests {
                 }
                 if round % 2 == 0 { stream.client.socket.abort() } else { stream.client.socket.close() }
                 #expect(
-                    stream.messageIDs.allSatisfy { $0 > cursor }, "round \(round) after_id=\(cursor): \(stream.messageIDs)")
+                    stream.messageIDs.allSatisfy { $0 > cursor },
+                    "round \(round) after_id=\(cursor): \(stream.messageIDs)")
                 received += stream.messageIDs
                 cursor = stream.lastCursor ?? cursor
             }

@@ -100,7 +100,8 @@ struct LiveViewTests {
             for user in users {
                 let id = try #require(user.int("id"))
                 let envelope = try #require(counts[id], "no user_count for \(user.jsonText)")
-                #expect(envelope.object("data")?.int("message_count") == user.int("message_count"), "\(envelope.jsonText)")
+                #expect(
+                    envelope.object("data")?.int("message_count") == user.int("message_count"), "\(envelope.jsonText)")
                 #expect(envelope.int("cursor") == listed.int("cursor"), "\(envelope.jsonText)")
             }
 
@@ -143,7 +144,9 @@ struct LiveViewTests {
             #expect(update.object("data")?.int("last_message_id") == id, "\(update.jsonText)")
             #expect(update.int("cursor") == id, "\(update.jsonText)")
             #expect(
-                stream.envelopes.allSatisfy { $0.string("type") == "user_profile" && $0.object("data")?.int("id") == bobID },
+                stream.envelopes.allSatisfy {
+                    $0.string("type") == "user_profile" && $0.object("data")?.int("id") == bobID
+                },
                 "\(stream.envelopes)")
         }
     }

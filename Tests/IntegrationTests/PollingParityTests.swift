@@ -65,7 +65,8 @@ struct PollingParityTests {
             let div = try #require(totals.first { $0.attribute("id") == "totals" }, "no #totals")
             #expect(div.attribute("hx-swap-oob") == "true")
             #expect(div.attribute("data-cursor") == metrics.int("cursor").map(String.init))
-            for (id, key) in [("total-messages", "messages"), ("total-channels", "channels"), ("total-users", "users")] {
+            for (id, key) in [("total-messages", "messages"), ("total-channels", "channels"), ("total-users", "users")]
+            {
                 let value = div.allElements.first { $0.attribute("id") == id }?.textContent
                 #expect(value == metrics.int(key).map(String.init), "#\(id) vs /api/metrics \(key)")
             }
@@ -118,8 +119,12 @@ private func fragment(
     let elements = try HTMLFragment.topLevelElements(response.text)
     #expect(!elements.isEmpty, "\(path): empty fragment", sourceLocation: sourceLocation)
     for element in elements {
-        #expect(element.attribute("id")?.isEmpty == false, "\(path): \(response.text.prefix(300))", sourceLocation: sourceLocation)
-        #expect(element.attribute("hx-swap-oob") != nil, "\(path): \(response.text.prefix(300))", sourceLocation: sourceLocation)
+        #expect(
+            element.attribute("id")?.isEmpty == false, "\(path): \(response.text.prefix(300))",
+            sourceLocation: sourceLocation)
+        #expect(
+            element.attribute("hx-swap-oob") != nil, "\(path): \(response.text.prefix(300))",
+            sourceLocation: sourceLocation)
     }
     return elements
 }

@@ -141,7 +141,9 @@ extension SlowConsumerTests {
             // Twelve 8 KB messages, ~98 KB, in one transaction.
             let padding = String(repeating: "y", count: 8000)
             let ids = try api.post(
-                (1...12).map { ["channel": "bulk", "user": "alice", "text": String("burst \($0) \(padding)".prefix(8000))] })
+                (1...12).map {
+                    ["channel": "bulk", "user": "alice", "text": String("burst \($0) \(padding)".prefix(8000))]
+                })
 
             var ending: WebSocketEnding?
             do {
@@ -168,10 +170,13 @@ extension SlowConsumerTests {
             if let range = reason.range(of: #"after_id=\d+"#, options: .regularExpression),
                 let suggested = Int(reason[range].dropFirst("after_id=".count))
             {
+                let skipped = ids.filter { $0 > lastReceived && $0 <= suggested }
                 #expect(
                     suggested <= lastReceived,
-                    "status suggests after_id=\(suggested) but the client received messages only up to \(lastReceived); resuming there would skip \(ids.filter { $0 > lastReceived && $0 <= suggested }). Status: \(status.jsonText)"
-                )
+                    """
+                    status suggests after_id=\(suggested), but the client received messages only up to \
+                    \(lastReceived): resuming there would skip \(skipped). Status: \(status.jsonText)
+                    """)
             }
 
             // The close record counts as delivered only frames that reached the client.
@@ -181,8 +186,10 @@ extension SlowConsumerTests {
             let delivered = stream.envelopes.filter { $0.string("type") != "status" }.count
             #expect(
                 record.int("frames") == delivered,
-                "record says \(record.int("frames") ?? -1) frames delivered; the client read \(delivered) envelopes (plus the status) up to the close frame: \(record.jsonText)"
-            )
+                """
+                the record says \(record.int("frames") ?? -1) frames delivered; the client read \(delivered) \
+                envelopes (and the status) up to the close frame: \(record.jsonText)
+                """)
 
             // Resuming with the client's own last cursor loses nothing.
             let resumed = try LiveStream.open(
@@ -253,7 +260,10 @@ extension SlowConsumerTests {
             for batch in 0..<4 {
                 ids += try api.post(
                     (1...120).map {
-                        ["channel": "bulk", "user": "alice", "text": String("backlog \(batch * 120 + $0) \(padding)".prefix(8000))]
+                        [
+                            "channel": "bulk", "user": "alice",
+                            "text": String("backlog \(batch * 120 + $0) \(padding)".prefix(8000)),
+                        ]
                     })
             }
             let channelID = try api.channelID(named: "bulk")
@@ -264,8 +274,10 @@ extension SlowConsumerTests {
             let clients = try (0..<20).map { _ in
                 try WebSocketClient.connect(port: server.port, path: path, receiveBufferSize: 4096)
             }
-            defer { clients.forEach { $0.socket.close() } }
-            // Let the worker do its worst: wait until RSS stops moving (three equal samples 100 ms apart), at most 3 s.
+            defer {
+                for client in clients { client.socket.close() }
+            }
+            // Let the worker do its worst: until RSS stops moving (three equal samples 100 ms apart), at most 3 s.
             var samples: [Int] = []
             let deadline = ContinuousClock.now + .seconds(3)
             while ContinuousClock.now < deadline {
@@ -276,7 +288,8 @@ extension SlowConsumerTests {
             let peak = samples.max() ?? rssBefore
             #expect(
                 peak - rssBefore < 12 << 20,
-                "worker RSS grew by \((peak - rssBefore) >> 10) KiB (from \(rssBefore) to \(peak) bytes) for 20 stalled resumers")
+                "worker RSS grew by \((peak - rssBefore) >> 10) KiB (\(rssBefore) to \(peak) bytes), 20 stalled clients"
+            )
 
             // And each of them can still be served: one client, reading now, gets the whole backlog in order.
             let reader = LiveStream(client: clients[0], path: path)

@@ -73,7 +73,8 @@ enum HTMLFragment {
         while let amp = rest.firstIndex(of: "&") {
             out += rest[..<amp]
             guard let semi = rest[amp...].firstIndex(of: ";"), rest.distance(from: amp, to: semi) <= 10 else {
-                throw HTMLParseError(description: "unterminated character reference in \(s.prefix(80).debugDescription)")
+                throw HTMLParseError(
+                    description: "unterminated character reference in \(s.prefix(80).debugDescription)")
             }
             let name = rest[rest.index(after: amp)..<semi]
             switch name {
@@ -138,7 +139,8 @@ enum HTMLFragment {
                     i += 1
                     guard name == closing else {
                         throw HTMLParseError(
-                            description: "</\(name)> while \(closing.map { "<\($0)>" } ?? "nothing") is open near \(context())")
+                            description:
+                                "</\(name)> while \(closing.map { "<\($0)>" } ?? "nothing") is open near \(context())")
                     }
                     return nodes
                 } else if let next = peek(1), next.properties.isAlphabetic {
@@ -189,7 +191,9 @@ enum HTMLFragment {
 
         mutating func readName() -> String {
             var name = ""
-            while let c = peek(), c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "-" || c == "_" || c == ":" {
+            while let c = peek(),
+                c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "-" || c == "_" || c == ":"
+            {
                 name.unicodeScalars.append(c)
                 i += 1
             }

@@ -59,7 +59,8 @@ final class LiveStream {
                 throw ended
             } catch {
                 let seen = envelopes[start...].map(\.jsonText).joined(separator: "\n")
-                throw TimedOut(description: "\(path): no envelope \(description): \(error); received meanwhile:\n\(seen)")
+                throw TimedOut(
+                    description: "\(path): no envelope \(description): \(error); received meanwhile:\n\(seen)")
             }
             if predicate(envelope) { return envelope }
         }
@@ -133,8 +134,9 @@ final class LiveStream {
             Issue.record("\(path): error envelope \(envelope.jsonText)", sourceLocation: sourceLocation)
         }
         if let expectedEpoch, type != "status", type != "error", envelope.string("epoch") != expectedEpoch {
+            let epoch = envelope.string("epoch") ?? "missing"
             Issue.record(
-                "\(path): epoch \(envelope.string("epoch") ?? "missing"), expected \(expectedEpoch): \(envelope.jsonText)",
+                "\(path): epoch \(epoch), expected \(expectedEpoch): \(envelope.jsonText)",
                 sourceLocation: sourceLocation)
         }
         if let cursor = envelope.int("cursor") {
