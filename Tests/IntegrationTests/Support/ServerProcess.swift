@@ -45,12 +45,15 @@ final class ServerProcess {
     ]
 
     /// Starts a server and waits for its `ready` record.
-    static func start(workers: Int = 2, arguments: [String] = [], readyTimeout: Duration = .seconds(30)) throws
-        -> ServerProcess
-    {
+    /// `environment` is added to the test process's own (minus systemd's variables).
+    static func start(
+        workers: Int = 2, arguments: [String] = [], environment extra: [String: String] = [:],
+        readyTimeout: Duration = .seconds(30)
+    ) throws -> ServerProcess {
         let executable = try LivefeedBinaries.directory() + "/livefeed"
         let directory = try Subprocess.makeTemporaryDirectory(prefix: "livefeed-itest-")
         let environment = ProcessInfo.processInfo.environment.filter { !systemdVariables.contains($0.key) }
+            .merging(extra) { _, new in new }
         let spawnedPID: pid_t
         do {
             spawnedPID = try Subprocess.spawn(
@@ -271,10 +274,10 @@ final class ServerProcess {
 /// Starts a server, runs `body` with it, and tears it down (checking a clean exit) whatever `body` does.
 @discardableResult
 func withLivefeed<Result>(
-    workers: Int = 2, arguments: [String] = [], sourceLocation: SourceLocation = #_sourceLocation,
-    _ body: (ServerProcess) throws -> Result
+    workers: Int = 2, arguments: [String] = [], environment: [String: String] = [:],
+    sourceLocation: SourceLocation = #_sourceLocation, _ body: (ServerProcess) throws -> Result
 ) throws -> Result {
-    let server = try ServerProcess.start(workers: workers, arguments: arguments)
+    let server = try ServerProcess.start(workers: workers, arguments: arguments, environment: environment)
     defer { server.tearDown(sourceLocation: sourceLocation) }
     do {
         return try body(server)
