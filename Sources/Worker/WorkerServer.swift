@@ -235,7 +235,7 @@ final class WorkerServer {
         unsubscribe(c)
         // Frames still queued were never delivered.
         let unsent = c.out.chunkCount + c.pendingSnapshots.count
-        if c.mode == .webSocket && c.closeCode == nil { c.framesDropped += unsent }
+        if c.mode == .webSocket { c.framesDropped += unsent }
         c.fd.close()
         let now = clock.nowMilliseconds
         var fields: [String: RecordValue] = [
