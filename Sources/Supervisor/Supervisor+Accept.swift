@@ -60,8 +60,9 @@ extension Supervisor {
         advance(p)
     }
 
-    /// Peeks at what the client has sent so far and acts once the head is complete.
-    func advance(_ p: PendingConnection) {
+    /// Peeks at what the client has sent so far and acts once the head is complete. `events` are the epoll events
+    /// that woke us (none right after accept).
+    func advance(_ p: PendingConnection, _ events: Epoll.Events = []) {
         let outcome: IOResult<Int>
         do {
             outcome = try peekBuffer.withUnsafeMutableBytes { raw throws(SystemError) in try p.fd.peek(into: raw) }
@@ -78,7 +79,13 @@ extension Supervisor {
         do throws(HTTPHeadError) {
             switch try parser.feed(peekBuffer[0..<n]) {
             case .needMore:
-                if n > config.maxHeadBytes { refuse(p, status: 431, reason: "head_too_large") }
+                if n > config.maxHeadBytes {
+                    refuse(p, status: 431, reason: "head_too_large")
+                } else if !events.isDisjoint(with: [.readHangup, .hangup, .error]) {
+                    // The peer stopped sending with half a head; a peek keeps returning those bytes rather than
+                    // end of file, so without this the slot would stay taken until the head deadline.
+                    dropPending(p, reason: "closed_before_request")
+                }
             case .complete(let head, _):
                 route(p, head)
             }

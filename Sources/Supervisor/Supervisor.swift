@@ -138,7 +138,7 @@ final class Supervisor {
         case Token.workerBase..<Token.demoWriter:
             if let slot = workers.slot(token: token) { readRecords(from: slot, events) }
         default:
-            if let p = pending[token] { advance(p) }
+            if let p = pending[token] { advance(p, events) }
         }
     }
 

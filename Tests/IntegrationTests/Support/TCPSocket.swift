@@ -42,12 +42,31 @@ final class TCPSocket {
     private(set) var fd: Int32
     private var inbox: [UInt8] = []
 
-    /// Connects to 127.0.0.1:`port`.
-    init(connectingToPort port: UInt16, timeout: Duration = .seconds(5)) throws {
+    /// Connects to 127.0.0.1:`port`, from `sourceAddress` (another loopback address such as 127.0.0.2, so a test can
+    /// play several clients) when given.
+    init(connectingToPort port: UInt16, from sourceAddress: String? = nil, timeout: Duration = .seconds(5)) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SocketError.system(call: "socket", errno: errno) }
         self.fd = fd
         try setTimeout(SO_SNDTIMEO, timeout)
+        if let sourceAddress {
+            var source = sockaddr_in()
+            source.sin_family = sa_family_t(AF_INET)
+            guard inet_pton(AF_INET, sourceAddress, &source.sin_addr) == 1 else {
+                close()
+                throw SocketError.protocolViolation("not an IPv4 address: \(sourceAddress)")
+            }
+            let bound = withUnsafePointer(to: &source) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            if bound != 0 {
+                let code = errno
+                close()
+                throw SocketError.system(call: "bind to \(sourceAddress)", errno: code)
+            }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
