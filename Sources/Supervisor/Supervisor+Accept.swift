@@ -24,8 +24,11 @@ extension Supervisor {
                     return
                 }
             }
-            endAcceptEpisode()
-            guard let (fd, peer) = accepted else { return }
+            guard let (fd, peer) = accepted else {
+                // The backlog is empty: accepting has caught up, so a descriptor shortage is over.
+                endAcceptEpisode()
+                return
+            }
             arrive(fd, peer)
         }
     }

@@ -71,6 +71,9 @@ extension Supervisor {
         perWorker("worker_records_queued", "gauge", "Records waiting in the worker's pipe queue (worker gauge).") {
             $0.gauges?.recordsQueued ?? 0
         }
+        perWorker("worker_records_queued_peak", "gauge", "Most records that ever waited in the worker's pipe queue.") {
+            $0.gauges?.recordsQueuedPeak ?? 0
+        }
         perWorker("worker_restarts_total", "counter", "Unplanned worker exits, each followed by a restart.") {
             Int64(metrics.workerRestarts[$0.index] ?? 0)
         }

@@ -18,6 +18,7 @@ final class Reporter {
     var hasPending: Bool { !outbox.isEmpty }
     var droppedRecords: Int64 { outbox.dropped }
     var queuedRecords: Int { outbox.count }
+    var peakQueuedRecords: Int { outbox.peakCount }
 
     func send(_ record: Record) {
         let bytes = RecordCodec.encode(record)

@@ -44,7 +44,8 @@ extension WorkerServer {
         guard now >= nextGauges else { return }
         nextGauges = now + Self.gaugesIntervalMilliseconds
         var gauges = WorkerGauges(
-            recordsQueued: Int64(reporter.queuedRecords), recordsDropped: reporter.droppedRecords)
+            recordsQueued: Int64(reporter.queuedRecords), recordsQueuedPeak: Int64(reporter.peakQueuedRecords),
+            recordsDropped: reporter.droppedRecords)
         for c in connections.values {
             gauges.connections[c.handedView, default: 0] += 1
             gauges.queuedBytes += Int64(c.out.byteCount)

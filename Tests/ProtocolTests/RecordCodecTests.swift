@@ -16,7 +16,7 @@ import Testing
         .workerGauges(
             WorkerGauges(
                 connections: [.http: 3, .channel: 40, .echo: 0], queuedBytes: 1 << 20, recordsQueued: 7,
-                recordsDropped: 12)),
+                recordsQueuedPeak: 4000, recordsDropped: 12)),
     ]
 
     @Test(arguments: samples)

@@ -28,6 +28,7 @@ import Testing
         }
         #expect(outbox.count == 101)
         #expect(outbox.dropped == 99)
+        #expect(outbox.peakCount == 101)
     }
 
     @Test func gaugesCoalesceInPlace() {

@@ -47,7 +47,7 @@ package enum RecordCodec {
         case .workerGauges(let g):
             fields = [
                 ("queued_bytes", .int(g.queuedBytes)), ("records_queued", .int(g.recordsQueued)),
-                ("records_dropped", .int(g.recordsDropped)),
+                ("records_queued_peak", .int(g.recordsQueuedPeak)), ("records_dropped", .int(g.recordsDropped)),
             ]
             for view in ConnectionView.allCases {
                 if let n = g.connections[view] { fields.append((WorkerGauges.connectionsKey(view), .int(n))) }
@@ -168,7 +168,7 @@ package enum RecordCodec {
         case .workerGauges:
             var g = WorkerGauges(
                 queuedBytes: try int("queued_bytes"), recordsQueued: try int("records_queued"),
-                recordsDropped: try int("records_dropped"))
+                recordsQueuedPeak: try int("records_queued_peak"), recordsDropped: try int("records_dropped"))
             for view in ConnectionView.allCases {
                 guard let value = fields[WorkerGauges.connectionsKey(view)] else { continue }
                 guard let n = value.intValue, n >= 0 else { throw .badValue(WorkerGauges.connectionsKey(view)) }

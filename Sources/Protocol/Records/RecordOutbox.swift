@@ -30,6 +30,8 @@ package struct RecordOutbox {
     package private(set) var dropped: Int64 = 0
     /// Bytes of every waiting record.
     package private(set) var byteCount = 0
+    /// The most records that ever waited at once.
+    package private(set) var peakCount = 0
 
     package init(maxDroppable: Int = 4096, maxDroppableBytes: Int = 1 << 20) {
         self.maxDroppable = maxDroppable
@@ -70,6 +72,7 @@ package struct RecordOutbox {
         }
         entries.append(Entry(bytes: bytes, delivery: delivery))
         byteCount += bytes.count
+        peakCount = max(peakCount, count)
         return true
     }
 
