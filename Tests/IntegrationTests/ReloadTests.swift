@@ -80,7 +80,8 @@ struct ReloadTests {
             var attempts = 0
             var failures: [String] = []
             let deadline = ContinuousClock.now + .seconds(20)
-            while ContinuousClock.now < deadline && attempts < 400 {
+            // Until the old workers are gone (their live client is closed with 1012 and has up to 2 s to answer).
+            while ContinuousClock.now < deadline && attempts < 2000 {
                 attempts += 1
                 do {
                     if attempts % 10 == 0 {
@@ -96,6 +97,7 @@ struct ReloadTests {
                 }
                 let reloaded = server.logLines().contains { $0.string("event") == "reload_complete" }
                 if reloaded && oldWorkers.allSatisfy({ !Subprocess.isAlive($0) }) { break }
+                usleep(5_000)
             }
             #expect(failures.isEmpty, "\(failures.count) of \(attempts) attempts failed: \(failures.prefix(5))")
             #expect(oldWorkers.allSatisfy { !Subprocess.isAlive($0) }, "old workers still alive after \(attempts) attempts")
