@@ -36,6 +36,7 @@ extension Supervisor {
             try epoll.add(mine, events: [.readable], token: slot.token)
             journal.emit(.info, "worker_started", workerFields(slot))
         } catch {
+            nextWorkerCheck = 0
             slot.consecutiveFailures += 1
             slot.nextStartAt = now + WorkerTable.backoffMilliseconds(failures: slot.consecutiveFailures)
             journal.emit(.error, "worker_start_failed", [
@@ -62,13 +63,18 @@ extension Supervisor {
     }
 
     /// Starts workers whose backoff has passed; kills workers that went silent or outlived their drain; clears
-    /// the crash-loop mark of workers that stayed up.
+    /// the crash-loop mark of workers that stayed up. Sets when it needs to run again.
     func superviseWorkers(now: UInt64) {
+        var next = now + 250
+        defer { nextWorkerCheck = next }
         for slot in workers.all {
             guard slot.hasProcess else {
-                if slot.want == .up && !stopping && now >= slot.nextStartAt { start(slot) }
+                if slot.want == .up && !stopping {
+                    if now >= slot.nextStartAt { start(slot) } else { next = min(next, slot.nextStartAt) }
+                }
                 continue
             }
+            if slot.state == .stopping && slot.drainDeadline > now { next = min(next, slot.drainDeadline) }
             if !slot.killSent && now - slot.lastHeardAt >= config.workerTimeoutMilliseconds {
                 metrics.workerTimeouts[slot.index, default: 0] += 1
                 var fields = workerFields(slot)
@@ -111,6 +117,7 @@ extension Supervisor {
     /// restart backoff) simply stays down.
     func retire(_ slot: WorkerSlot, retryAfterMilliseconds: Int64, now: UInt64) {
         slot.want = .down
+        nextWorkerCheck = 0
         switch slot.state {
         case .running, .starting:
             slot.state = .stopping

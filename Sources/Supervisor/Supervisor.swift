@@ -61,6 +61,9 @@ final class Supervisor {
     var stopDeadline: UInt64 = 0
     var killSent = false
     var reload: Reload?
+    /// When the worker table next needs a look (a restart, a drain deadline, the silence check). Worker events set
+    /// it to 0; other wakeups leave the table alone, so a connection costs the same however many workers there are.
+    var nextWorkerCheck: UInt64 = 0
     /// While set, the listener is out of the epoll set (descriptors ran out) until this time.
     var acceptPausedUntil: UInt64?
     /// The current descriptor-exhaustion episode: when it began and how many pauses it took.
@@ -101,7 +104,7 @@ final class Supervisor {
             let after = clock.nowMilliseconds
             expirePending(now: after)
             resumeAcceptingIfDue(now: after)
-            superviseWorkers(now: after)
+            if after >= nextWorkerCheck { superviseWorkers(now: after) }
             checkReload(now: after)
             if stopping {
                 if workers.all.allSatisfy({ !$0.hasProcess }) && demoWriterPID == 0 { break }
@@ -121,10 +124,7 @@ final class Supervisor {
         for deadline in [pendingDeadlines.nextDeadline, overCapDeadlines.nextDeadline, acceptPausedUntil] {
             if let deadline { wake = min(wake, deadline) }
         }
-        for slot in workers.all {
-            if !slot.hasProcess && slot.want == .up { wake = min(wake, slot.nextStartAt) }
-            if slot.state == .stopping && slot.drainDeadline != 0 { wake = min(wake, slot.drainDeadline) }
-        }
+        wake = min(wake, nextWorkerCheck)
         if let reload { wake = min(wake, reload.deadline) }
         if stopping { wake = min(wake, now + 100) }
         return Int(wake > now ? wake - now : 0)
@@ -154,7 +154,9 @@ final class Supervisor {
         }
         for sig in received {
             switch sig {
-            case SIGCHLD: reapChildren()
+            case SIGCHLD:
+                reapChildren()
+                nextWorkerCheck = 0
             case SIGTERM, SIGINT: beginStop(signal: sig)
             case SIGHUP: beginReload()
             default: break
