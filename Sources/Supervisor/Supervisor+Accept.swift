@@ -56,7 +56,8 @@ extension Supervisor {
                 refuseForCap(p, .client, head: nil)
                 return
             }
-            overCapDeadlines.append(id, deadline: now + min(config.headTimeoutMilliseconds, Self.overCapGraceMilliseconds))
+            overCapDeadlines.append(
+                id, deadline: now + min(config.headTimeoutMilliseconds, Self.overCapGraceMilliseconds))
         } else {
             pendingDeadlines.append(id, deadline: now + config.headTimeoutMilliseconds)
         }
@@ -231,11 +232,13 @@ extension Supervisor {
         }
         acceptEpisode = (now, 1)
         metrics.acceptPauses += 1
-        journal.emit(.warning, "accept_paused", [
-            "error": .string("\(error)"), "errno": .int(Int64(error.errno)),
-            "pending": .int(Int64(pending.count)), "connections": .int(Int64(caps.total)),
-            "pause_ms": .int(Int64(Self.acceptPauseMilliseconds)),
-        ])
+        journal.emit(
+            .warning, "accept_paused",
+            [
+                "error": .string("\(error)"), "errno": .int(Int64(error.errno)),
+                "pending": .int(Int64(pending.count)), "connections": .int(Int64(caps.total)),
+                "pause_ms": .int(Int64(Self.acceptPauseMilliseconds)),
+            ])
         recentWorkerEvents.add(time: Timestamp.now(), "accept paused", "\(error)")
     }
 
@@ -258,8 +261,10 @@ extension Supervisor {
     private func endAcceptEpisode() {
         guard let episode = acceptEpisode else { return }
         acceptEpisode = nil
-        journal.emit(.info, "accept_resumed", [
-            "paused_ms": .int(Int64(clock.nowMilliseconds - episode.start)), "pauses": .int(Int64(episode.pauses)),
-        ])
+        journal.emit(
+            .info, "accept_resumed",
+            [
+                "paused_ms": .int(Int64(clock.nowMilliseconds - episode.start)), "pauses": .int(Int64(episode.pauses)),
+            ])
     }
 }

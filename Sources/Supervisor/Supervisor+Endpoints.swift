@@ -21,7 +21,8 @@ extension Supervisor {
             response = DoorResponse(status: healthy ? 200 : 503, contentType: "application/json", body: body)
         case .metrics:
             response = DoorResponse(
-                status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(prometheusText().utf8))
+                status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(prometheusText().utf8)
+            )
         case .status:
             response = DoorResponse(
                 status: 200, contentType: "text/html; charset=utf-8", body: Array(statusPage().utf8))

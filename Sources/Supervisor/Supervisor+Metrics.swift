@@ -17,7 +17,8 @@ extension Supervisor {
         m.family("live_connections_max", "gauge", "Cap on connections per live view.")
         for v in liveViews { m.sample("live_connections_max", [("view", v.rawValue)], caps.limits.limit(for: v) ?? 0) }
         m.single("client_connections_max", "gauge", "Cap on connections per client address.", caps.limits.perClient)
-        m.single("pending_connections", "gauge", "Connections waiting at the door for their request head.", pending.count)
+        m.single(
+            "pending_connections", "gauge", "Connections waiting at the door for their request head.", pending.count)
         m.single("client_addresses", "gauge", "Client addresses holding at least one connection.", caps.byClient.count)
         m.single(
             "busiest_client_connections", "gauge", "Most connections held by one client address.", caps.busiestClient)
@@ -42,15 +43,19 @@ extension Supervisor {
         let current = workers.current
         m.single("workers_configured", "gauge", "Workers per generation.", current.count)
         m.single("workers_up", "gauge", "Workers of the current generation serving.", workers.runningCount)
-        m.single("workers_crash_looping", "gauge", "Workers failing quickly again and again.", crashLoopingWorkers.count)
-        m.single("workers_retiring", "gauge", "Workers of older generations still draining.",
+        m.single(
+            "workers_crash_looping", "gauge", "Workers failing quickly again and again.", crashLoopingWorkers.count)
+        m.single(
+            "workers_retiring", "gauge", "Workers of older generations still draining.",
             workers.retiring.filter(\.hasProcess).count)
-        m.single("retiring_worker_connections", "gauge", "Connections still held by draining older workers.",
+        m.single(
+            "retiring_worker_connections", "gauge", "Connections still held by draining older workers.",
             workers.retiring.reduce(0) { $0 + $1.connections.count })
         m.single("generation", "gauge", "Worker generation; each SIGHUP starts a new one.", workers.generation)
         m.single("reload_in_progress", "gauge", "1 while a SIGHUP reload waits for new workers.", reload == nil ? 0 : 1)
         m.single("reloads_total", "counter", "Reloads begun (SIGHUP).", metrics.reloads)
-        m.single("reload_failures_total", "counter", "Reloads abandoned because new workers were not ready.",
+        m.single(
+            "reload_failures_total", "counter", "Reloads abandoned because new workers were not ready.",
             metrics.reloadFailures)
 
         func perWorker(_ name: String, _ type: String, _ help: String, _ value: (WorkerSlot) -> Int64) {
@@ -86,12 +91,15 @@ extension Supervisor {
         perWorker("worker_timeouts_total", "counter", "Workers killed for going silent.") {
             Int64(metrics.workerTimeouts[$0.index] ?? 0)
         }
-        m.single("worker_drain_kills_total", "counter", "Draining workers killed at the drain deadline.",
+        m.single(
+            "worker_drain_kills_total", "counter", "Draining workers killed at the drain deadline.",
             metrics.drainKills)
-        m.single("accept_paused", "gauge", "1 while accepting is paused for lack of descriptors.",
+        m.single(
+            "accept_paused", "gauge", "1 while accepting is paused for lack of descriptors.",
             acceptEpisode == nil ? 0 : 1)
         m.single("accept_pauses_total", "counter", "Episodes of descriptor exhaustion at accept.", metrics.acceptPauses)
-        m.single("slot_accounting_errors_total", "counter", "Slots released twice (a bug; should stay 0).",
+        m.single(
+            "slot_accounting_errors_total", "counter", "Slots released twice (a bug; should stay 0).",
             metrics.accountingErrors)
         m.single("uptime_seconds", "gauge", "Seconds since the supervisor started.", (now - startedAt) / 1000)
         return m.text

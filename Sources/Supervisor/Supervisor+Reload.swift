@@ -18,11 +18,14 @@ extension Supervisor {
         reload = Reload(startedAt: now, deadline: now + config.reloadTimeoutMilliseconds)
         metrics.reloads += 1
         let incoming = workers.beginGeneration(count: config.workers)
-        Notify.send("RELOADING=1\nMONOTONIC_USEC=\(clock.nowNanoseconds / 1000)\nSTATUS=reloading: starting new workers")
-        journal.emit(.info, "reload_started", [
-            "generation": .int(Int64(workers.generation)), "workers": .int(Int64(incoming.count)),
-            "connections": .int(Int64(handed.count)),
-        ])
+        Notify.send(
+            "RELOADING=1\nMONOTONIC_USEC=\(clock.nowNanoseconds / 1000)\nSTATUS=reloading: starting new workers")
+        journal.emit(
+            .info, "reload_started",
+            [
+                "generation": .int(Int64(workers.generation)), "workers": .int(Int64(incoming.count)),
+                "connections": .int(Int64(handed.count)),
+            ])
         recentWorkerEvents.add(time: Timestamp.now(), "reload started", "generation \(workers.generation)")
         for slot in incoming { start(slot) }
     }
@@ -34,10 +37,12 @@ extension Supervisor {
         }
         if !announcedReady && workers.runningCount == workers.current.count {
             announcedReady = true
-            journal.emit(.info, "ready", [
-                "address": .string(address.description), "workers": .int(Int64(workers.current.count)),
-                "db": .string(config.databasePath),
-            ])
+            journal.emit(
+                .info, "ready",
+                [
+                    "address": .string(address.description), "workers": .int(Int64(workers.current.count)),
+                    "db": .string(config.databasePath),
+                ])
             Notify.send("READY=1\nSTATUS=serving on \(address) with \(workers.current.count) workers")
         }
     }
@@ -49,10 +54,12 @@ extension Supervisor {
         let moving = old.reduce(0) { $0 + $1.connections.count }
         for slot in old { retire(slot, retryAfterMilliseconds: config.reloadRetryAfterMilliseconds, now: now) }
         reload = nil
-        journal.emit(.info, "reload_complete", [
-            "generation": .int(Int64(workers.generation)), "duration_ms": .int(Int64(now - r.startedAt)),
-            "retiring": .int(Int64(old.count)), "connections_on_retiring": .int(Int64(moving)),
-        ])
+        journal.emit(
+            .info, "reload_complete",
+            [
+                "generation": .int(Int64(workers.generation)), "duration_ms": .int(Int64(now - r.startedAt)),
+                "retiring": .int(Int64(old.count)), "connections_on_retiring": .int(Int64(moving)),
+            ])
         recentWorkerEvents.add(
             time: Timestamp.now(), "reload complete",
             "generation \(workers.generation); \(moving) connections on the old workers")
@@ -67,10 +74,12 @@ extension Supervisor {
         for slot in abandoned { retire(slot, retryAfterMilliseconds: config.reloadRetryAfterMilliseconds, now: now) }
         reload = nil
         metrics.reloadFailures += 1
-        journal.emit(.error, "reload_failed", [
-            "generation": .int(Int64(workers.generation)), "waited_ms": .int(Int64(now - r.startedAt)),
-            "not_ready": .string(notReady.joined(separator: ",")),
-        ])
+        journal.emit(
+            .error, "reload_failed",
+            [
+                "generation": .int(Int64(workers.generation)), "waited_ms": .int(Int64(now - r.startedAt)),
+                "not_ready": .string(notReady.joined(separator: ",")),
+            ])
         recentWorkerEvents.add(
             time: Timestamp.now(), "reload failed", "workers \(notReady.joined(separator: ", ")) never became ready")
         Notify.send("READY=1\nSTATUS=reload failed; still serving on \(address) with the previous workers")

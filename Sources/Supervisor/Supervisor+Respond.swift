@@ -56,10 +56,12 @@ extension Supervisor {
     func write(_ p: PendingConnection, _ r: DoorResponse, status: Int, reason: String, view: ConnectionView?) {
         if !reason.isEmpty {
             metrics.countRefused(view: view, reason: reason)
-            journal.emit(status >= 500 ? .warning : .info, "connection_refused", [
-                "reason": .string(reason), "status": .int(Int64(status)), "client": .string(p.client),
-                "conn": .int(Int64(p.id)), "view": .string(view?.rawValue ?? "unknown"),
-            ])
+            journal.emit(
+                status >= 500 ? .warning : .info, "connection_refused",
+                [
+                    "reason": .string(reason), "status": .int(Int64(status)), "client": .string(p.client),
+                    "conn": .int(Int64(p.id)), "view": .string(view?.rawValue ?? "unknown"),
+                ])
             recentRefusals.add(
                 time: Timestamp.now(), "\(status) \(reason)", "\(p.client) view \(view?.rawValue ?? "unknown")")
         }

@@ -12,9 +12,11 @@ extension Supervisor {
         var banner = ""
         let (healthy, _) = health()
         for slot in crashLoopingWorkers {
-            banner += "<p class=\"bad\" id=\"crash-loop-\(slot.index)\">Worker \(slot.index) is crash-looping: "
-                + "\(slot.consecutiveFailures) quick failures in a row, last \(HTMLText.escape(slot.lastExit?.description ?? "start failed"))"
-                + ", next start in \(slot.nextStartAt > now ? (slot.nextStartAt - now) : 0) ms.</p>"
+            let last = HTMLText.escape(slot.lastExit?.description ?? "start failed")
+            let wait = slot.nextStartAt > now ? slot.nextStartAt - now : 0
+            banner +=
+                "<p class=\"bad\" id=\"crash-loop-\(slot.index)\">Worker \(slot.index) is crash-looping: "
+                + "\(slot.consecutiveFailures) quick failures in a row, last \(last), next start in \(wait) ms.</p>"
         }
         if acceptEpisode != nil { banner += "<p class=\"bad\">Accepting is paused: out of file descriptors.</p>" }
         if let reload { banner += "<p>Reload in progress for \(now - reload.startedAt) ms.</p>" }
@@ -30,11 +32,14 @@ extension Supervisor {
         capRows += row(["waiting at the door", String(pending.count), "-"])
 
         var workerRows = ""
-        for (role, slots) in [("current", workers.current), ("incoming", workers.incoming), ("retiring", workers.retiring)] {
+        for (role, slots) in [
+            ("current", workers.current), ("incoming", workers.incoming), ("retiring", workers.retiring),
+        ] {
             for s in slots {
                 workerRows += row([
                     String(s.index), String(s.generation), role, s.hasProcess ? String(s.pid) : "-", s.state.rawValue,
-                    s.hasProcess ? "\((now - s.startedAt) / 1000) s" : "-", String(metrics.workerRestarts[s.index] ?? 0),
+                    s.hasProcess ? "\((now - s.startedAt) / 1000) s" : "-",
+                    String(metrics.workerRestarts[s.index] ?? 0),
                     String(s.connections.count), String(s.gauges?.queuedBytes ?? 0),
                     String(metrics.recordsDropped[s.index] ?? 0), s.crashLooping ? "yes" : "no",
                     s.lastExit?.description ?? "",
@@ -42,13 +47,19 @@ extension Supervisor {
             }
         }
 
+        let workerHeader = header([
+            "#", "generation", "role", "pid", "state", "uptime", "restarts", "connections", "queued bytes",
+            "records dropped", "crash loop", "last exit",
+        ])
         func events(_ list: RecentEvents) -> String {
             if list.total == 0 { return "<p>None.</p>" }
             let rows = list.newestFirst.map { row([$0.time, $0.summary, $0.detail]) }.joined()
             return "<p>\(list.total) in all; the newest:</p><table>\(header(["time", "what", "detail"]))\(rows)</table>"
         }
         var refusalCounts = ""
-        for (k, n) in metrics.refused.sorted(by: { $0.key < $1.key }) { refusalCounts += row([k.reason, k.view, String(n)]) }
+        for (k, n) in metrics.refused.sorted(by: { $0.key < $1.key }) {
+            refusalCounts += row([k.reason, k.view, String(n)])
+        }
         let drops = ConnectionView.allCases.filter(\.isLive).map { metrics.framesDropped[$0] ?? 0 }.reduce(0, +)
         let recordDrops = metrics.recordsDropped.values.reduce(0, +)
 
@@ -60,8 +71,7 @@ extension Supervisor {
             up \((now - startedAt) / 1000) s, worker generation \(workers.generation), \
             \(workers.runningCount) of \(workers.current.count) workers serving.</p>\(banner)
             <h2>Connections and caps</h2><table id="caps">\(header(["what", "now", "cap"]))\(capRows)</table>
-            <h2>Workers</h2><table id="workers">\(header(["#", "generation", "role", "pid", "state", "uptime", "restarts",
-                "connections", "queued bytes", "records dropped", "crash loop", "last exit"]))\(workerRows)</table>
+            <h2>Workers</h2><table id="workers">\(workerHeader)\(workerRows)</table>
             <h2>Refusals</h2><table id="refusals">\(header(["reason", "view", "count"]))\(refusalCounts)</table>
             \(events(recentRefusals))
             <h2>Drops</h2><p>\(drops) frames dropped for slow clients; \(recordDrops) worker records dropped.</p>

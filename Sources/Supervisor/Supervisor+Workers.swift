@@ -39,10 +39,12 @@ extension Supervisor {
             nextWorkerCheck = 0
             slot.consecutiveFailures += 1
             slot.nextStartAt = now + WorkerTable.backoffMilliseconds(failures: slot.consecutiveFailures)
-            journal.emit(.error, "worker_start_failed", [
-                "worker": .int(Int64(slot.index)), "generation": .int(Int64(slot.generation)),
-                "error": .string("\(error)"), "path": .string(config.workerPath),
-            ])
+            journal.emit(
+                .error, "worker_start_failed",
+                [
+                    "worker": .int(Int64(slot.index)), "generation": .int(Int64(slot.generation)),
+                    "error": .string("\(error)"), "path": .string(config.workerPath),
+                ])
             noteCrashLoop(slot)
         }
     }
@@ -53,7 +55,10 @@ extension Supervisor {
             defer { theirs.close() }
             demoWriterPID = try ChildProcess.spawn(
                 path: config.workerPath,
-                arguments: ["demo-writer", "--db", config.databasePath, "--interval-ms", String(config.demoIntervalMilliseconds)],
+                arguments: [
+                    "demo-writer", "--db", config.databasePath, "--interval-ms",
+                    String(config.demoIntervalMilliseconds),
+                ],
                 control: theirs)
             demoWriterControl = mine
             journal.emit(.info, "demo_writer_started", ["pid": .int(Int64(demoWriterPID))])
@@ -83,7 +88,8 @@ extension Supervisor {
                 journal.emit(.error, "worker_unresponsive", fields)
                 recentWorkerEvents.add(time: Timestamp.now(), "worker \(slot.index) unresponsive", "pid \(slot.pid)")
                 forceKill(slot)
-            } else if !slot.killSent && slot.state == .stopping && slot.drainDeadline != 0 && now >= slot.drainDeadline {
+            } else if !slot.killSent && slot.state == .stopping && slot.drainDeadline != 0 && now >= slot.drainDeadline
+            {
                 metrics.drainKills += 1
                 var fields = workerFields(slot)
                 fields["connections"] = .int(Int64(slot.connections.count))
@@ -196,11 +202,13 @@ extension Supervisor {
         var fields = workerFields(slot)
         fields["failures_in_a_row"] = .int(Int64(slot.consecutiveFailures))
         fields["last_exit"] = .string(slot.lastExit?.description ?? "start failed")
-        fields["restart_in_ms"] = .int(Int64(slot.nextStartAt > clock.nowMilliseconds ? slot.nextStartAt - clock.nowMilliseconds : 0))
+        fields["restart_in_ms"] = .int(
+            Int64(slot.nextStartAt > clock.nowMilliseconds ? slot.nextStartAt - clock.nowMilliseconds : 0))
         journal.emit(.error, "worker_crash_loop", fields)
         recentWorkerEvents.add(
             time: Timestamp.now(), "worker \(slot.index) crash loop",
-            "\(slot.consecutiveFailures) quick failures in a row; last: \(slot.lastExit?.description ?? "start failed")")
+            "\(slot.consecutiveFailures) quick failures in a row; last: \(slot.lastExit?.description ?? "start failed")"
+        )
     }
 
     /// Sends the drain command if it has not gone out yet; a full socket (handoffs queued) is retried on the

@@ -23,7 +23,8 @@ do {
 
 // Workers inherit the raised limit; each holds its share of the connections.
 let descriptorLimit = ResourceLimits.raiseDescriptorLimit()
-if descriptorLimit > 0, UInt64(config.caps.global) > UInt64(config.workers) * (descriptorLimit - min(descriptorLimit, 64)) {
+let descriptorsForClients = UInt64(config.workers) * (descriptorLimit - min(descriptorLimit, 64))
+if descriptorLimit > 0, UInt64(config.caps.global) > descriptorsForClients {
     journal.emit(.warning, "caps_exceed_descriptor_limit", [
         "max_connections": .int(Int64(config.caps.global)), "workers": .int(Int64(config.workers)),
         "nofile": .int(Int64(descriptorLimit)),

@@ -32,7 +32,8 @@ struct CapsTests {
 
             let scrape = try server.scrapeMetrics()
             #expect(scrape.count("livefeed_connections_refused_total", ["view": "http", "reason": "global_cap"]) == 3)
-            #expect(scrape.count("livefeed_connections_refused_total", ["view": "channel", "reason": "global_cap"]) == 1)
+            #expect(
+                scrape.count("livefeed_connections_refused_total", ["view": "channel", "reason": "global_cap"]) == 1)
             #expect(scrape.value("livefeed_connections_max") == 3)
             for c in held { c.close() }
             try server.waitForGaugesAtZero()
@@ -134,10 +135,12 @@ struct CapsTests {
                 defer { c.close() }
                 #expect(try c.get("/api/metrics").status == 200)
                 let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
-                let response = try c.request("GET", path, headers: [
-                    ("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Key", key),
-                    ("Sec-WebSocket-Version", "13"), ("Origin", "http://127.0.0.1:\(server.port)"),
-                ])
+                let response = try c.request(
+                    "GET", path,
+                    headers: [
+                        ("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Key", key),
+                        ("Sec-WebSocket-Version", "13"), ("Origin", "http://127.0.0.1:\(server.port)"),
+                    ])
                 return (response, c.serverClosed(within: .seconds(5)))
             }
             let (full, fullClosed) = try upgradeOnKeepAlive()
@@ -173,7 +176,8 @@ struct CapsTests {
             let path = "/live/channels/\(channel)?after_id=\(first)"
             var streams = try (0..<6).map { _ in try LiveStream.open(port: server.port, path: path) }
             defer { streams.forEach { $0.close() } }
-            expectRefusal(try refusedUpgrade(port: server.port, path: path), status: 503, code: "global_cap", json: true)
+            expectRefusal(
+                try refusedUpgrade(port: server.port, path: path), status: 503, code: "global_cap", json: true)
 
             var owners: [pid_t] = []
             try eventually(timeout: .seconds(5), "every stream held by one worker") {
@@ -217,7 +221,8 @@ struct CapsTests {
             for stream in zip(streams, owners).filter({ $0.1 == victim }).map(\.0) { stream.close() }
             streams = survivors
             for _ in 0..<victimCount { streams.append(try LiveStream.open(port: server.port, path: path)) }
-            expectRefusal(try refusedUpgrade(port: server.port, path: path), status: 503, code: "global_cap", json: true)
+            expectRefusal(
+                try refusedUpgrade(port: server.port, path: path), status: 503, code: "global_cap", json: true)
 
             streams.forEach { $0.close() }
             streams = []

@@ -54,20 +54,24 @@ struct DoorTests {
                     let response = try HTTPResponse.read(
                         from: slow[i].socket, requestMethod: "GET", deadline: .now + .seconds(5))
                     #expect(response.status == 408, "\(response)")
-                    #expect(!(try slow[i].socket.fill(deadline: .now + .seconds(5), waitingFor: "EOF")), "closed after 408")
+                    #expect(
+                        !(try slow[i].socket.fill(deadline: .now + .seconds(5), waitingFor: "EOF")), "closed after 408")
                 }
                 if normal.count >= 100 { usleep(5_000) }
             }
             let times = cut.compactMap { $0 }
             #expect(times.count == 200, "\(200 - times.count) slow connections never cut")
-            #expect(times.allSatisfy { $0 >= deadline - .milliseconds(100) }, "cut before the deadline: \(times.min()!)")
+            #expect(
+                times.allSatisfy { $0 >= deadline - .milliseconds(100) }, "cut before the deadline: \(times.min()!)")
             #expect(times.allSatisfy { $0 <= deadline + .seconds(3) }, "cut long after the deadline: \(times.max()!)")
             #expect(failures.isEmpty, "normal clients failed: \(failures.prefix(5))")
             #expect(normal.count >= 10, "only \(normal.count) normal requests while the slow ones waited")
             #expect(normal.max()! < .seconds(2), "slowest normal request took \(normal.max()!)")
 
             let scrape = try server.waitForGaugesAtZero()
-            #expect(scrape.count("livefeed_connections_refused_total", ["view": "unknown", "reason": "head_timeout"]) == 200)
+            #expect(
+                scrape.count("livefeed_connections_refused_total", ["view": "unknown", "reason": "head_timeout"]) == 200
+            )
         }
     }
 

@@ -38,8 +38,11 @@ struct ObservabilityTests {
             #expect(scrape.count("livefeed_connections_accepted_total", ["view": "channel"]) == 3)
             #expect(scrape.count("livefeed_live_connections_opened_total", ["view": "channel"]) == 3)
             #expect(scrape.count("livefeed_connections_refused_total", ["view": "channel", "reason": "view_cap"]) == 3)
-            #expect(scrape.count("livefeed_connections_refused_total", ["view": "unknown", "reason": "head_too_large"]) == 1)
-            #expect(scrape.count("livefeed_connections_refused_total", ["view": "unknown", "reason": "bad_request"]) == 1)
+            #expect(
+                scrape.count("livefeed_connections_refused_total", ["view": "unknown", "reason": "head_too_large"]) == 1
+            )
+            #expect(
+                scrape.count("livefeed_connections_refused_total", ["view": "unknown", "reason": "bad_request"]) == 1)
             #expect(scrape.sum("livefeed_connections_refused_total") == 5)
             #expect(scrape.sum("livefeed_connections_closed_total", matching: ["view": "http"]) == 8)
             #expect(scrape.sum("livefeed_connections_closed_total", matching: ["view": "channel"]) == 3)
@@ -57,7 +60,8 @@ struct ObservabilityTests {
             let refusals = server.logLines().filter { $0.string("event") == "connection_refused" }
             #expect(refusals.count == 5)
             #expect(refusals.filter { $0.string("reason") == "view_cap" && $0.string("view") == "channel" }.count == 3)
-            #expect(refusals.allSatisfy { $0.string("client") != nil && $0.int("status") != nil && $0.int("conn") != nil })
+            #expect(
+                refusals.allSatisfy { $0.string("client") != nil && $0.int("status") != nil && $0.int("conn") != nil })
         }
     }
 

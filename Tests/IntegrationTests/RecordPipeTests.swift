@@ -70,8 +70,11 @@ struct RecordPipeTests {
 
             let violations = server.logLines().filter { $0.string("event") == "worker_protocol_violation" }
             #expect(violations.count >= 8, "\(violations.map(\.jsonText))")
-            let reasons = Set(violations.compactMap { $0.string("error")?.split(separator: ":").first.map(String.init) })
-            for expected in ["bad record", "worker sent a descriptor", "worker sent a supervisor command", "ready twice"] {
+            let reasons = Set(
+                violations.compactMap { $0.string("error")?.split(separator: ":").first.map(String.init) })
+            for expected in [
+                "bad record", "worker sent a descriptor", "worker sent a supervisor command", "ready twice",
+            ] {
                 #expect(reasons.contains { $0.hasPrefix(expected) }, "no violation '\(expected)' among \(reasons)")
             }
             #expect(reasons.contains { $0.hasPrefix("oversized, truncated or foreign") }, "\(reasons)")
@@ -79,7 +82,8 @@ struct RecordPipeTests {
             let exits = server.logLines().filter {
                 $0.string("event") == "worker_exited" && [0, 1].contains($0.int("worker") ?? -1)
             }
-            #expect(exits.count >= 8 && exits.allSatisfy { $0.int("signal") == Int(SIGKILL) }, "\(exits.map(\.jsonText))")
+            #expect(
+                exits.count >= 8 && exits.allSatisfy { $0.int("signal") == Int(SIGKILL) }, "\(exits.map(\.jsonText))")
 
             let health = try server.http.get("/healthz")
             #expect(health.status == 503, "\(health)")
@@ -132,7 +136,8 @@ struct RecordPipeTests {
 
             kill(server.pid, SIGCONT)
             stopped = false
-            let scrape = try eventuallyValue(timeout: .seconds(15), "every close record arrived") { () -> MetricsScrape? in
+            let scrape = try eventuallyValue(timeout: .seconds(15), "every close record arrived") {
+                () -> MetricsScrape? in
                 let scrape = try server.scrapeMetrics()
                 return scrape.value("livefeed_connections_open") == 2 ? scrape : nil
             }
@@ -174,7 +179,8 @@ struct RecordPipeTests {
             let scrape = try server.waitForGaugesAtZero()
             let index = try #require(workers.first { $0.value == owner }?.key)
             #expect(scrape.count("livefeed_worker_timeouts_total", ["worker": String(index)]) == 1)
-            #expect(scrape.count("livefeed_connections_closed_total", ["view": "channel", "reason": "worker_exit"]) == 1)
+            #expect(
+                scrape.count("livefeed_connections_closed_total", ["view": "channel", "reason": "worker_exit"]) == 1)
         }
     }
 }

@@ -30,7 +30,8 @@ struct ReloadTests {
                     Issue.record("live client ended with \(ending.ending), not 1012")
                     continue
                 }
-                #expect((stream.lastRetryAfterMilliseconds ?? 0) > 0, "status before 1012: \(stream.envelopes.last ?? [:])")
+                #expect(
+                    (stream.lastRetryAfterMilliseconds ?? 0) > 0, "status before 1012: \(stream.envelopes.last ?? [:])")
             }
             let times = endings.map(\.at)
             let spread = times.max()! - times.min()!
@@ -100,7 +101,8 @@ struct ReloadTests {
                 usleep(5_000)
             }
             #expect(failures.isEmpty, "\(failures.count) of \(attempts) attempts failed: \(failures.prefix(5))")
-            #expect(oldWorkers.allSatisfy { !Subprocess.isAlive($0) }, "old workers still alive after \(attempts) attempts")
+            #expect(
+                oldWorkers.allSatisfy { !Subprocess.isAlive($0) }, "old workers still alive after \(attempts) attempts")
             #expect(attempts >= 2)
             let ending = try stream.awaitEnding(timeout: .seconds(10))
             #expect(ending == .closeFrame(code: 1012, reason: "restart"), "\(ending)")

@@ -34,13 +34,22 @@ import Testing
 
     @Test func viewCapsAreIndependentAndPlainHTTPHasNone() {
         var caps = Self.caps(live: 5, perView: [.channel: 2])
-        for _ in 0..<2 { let r9 = caps.admit(view: .channel); #expect(r9 == nil) }
+        for _ in 0..<2 {
+            let r9 = caps.admit(view: .channel)
+            #expect(r9 == nil)
+        }
         let r10 = caps.admit(view: .channel)
         #expect(r10 == .view)
-        for _ in 0..<5 { let r11 = caps.admit(view: .echo); #expect(r11 == nil) }
+        for _ in 0..<5 {
+            let r11 = caps.admit(view: .echo)
+            #expect(r11 == nil)
+        }
         let r12 = caps.admit(view: .echo)
         #expect(r12 == .view)
-        for _ in 0..<20 { let r13 = caps.admit(view: .http); #expect(r13 == nil) }
+        for _ in 0..<20 {
+            let r13 = caps.admit(view: .http)
+            #expect(r13 == nil)
+        }
         #expect(caps.byView[.channel] == 2 && caps.byView[.echo] == 5 && caps.total == 27)
     }
 
@@ -88,7 +97,12 @@ import Testing
             case 1 where !waiting.isEmpty:
                 let client = waiting.remove(at: Int.random(in: 0..<waiting.count, using: &rng))
                 let view = ConnectionView.allCases.randomElement(using: &rng)!
-                if caps.admit(view: view) == nil { held.append((view, client)) } else { let r23 = caps.leave(client: client); #expect(r23) }
+                if caps.admit(view: view) == nil {
+                    held.append((view, client))
+                } else {
+                    let r23 = caps.leave(client: client)
+                    #expect(r23)
+                }
             case 2 where !held.isEmpty:
                 let (view, client) = held.remove(at: Int.random(in: 0..<held.count, using: &rng))
                 let r24 = caps.release(view: view, client: client)
@@ -101,8 +115,14 @@ import Testing
             }
             #expect(caps.total <= 20 && caps.busiestClient <= 7)
         }
-        for client in waiting { let r26 = caps.leave(client: client); #expect(r26) }
-        for (view, client) in held { let r27 = caps.release(view: view, client: client); #expect(r27) }
+        for client in waiting {
+            let r26 = caps.leave(client: client)
+            #expect(r26)
+        }
+        for (view, client) in held {
+            let r27 = caps.release(view: view, client: client)
+            #expect(r27)
+        }
         #expect(caps.total == 0 && caps.byView.values.allSatisfy { $0 == 0 } && caps.byClient.isEmpty)
     }
 }

@@ -15,18 +15,26 @@ import Testing
             "LIVEFEED_MAX_LIVE_PER_VIEW": "channel=5, echo=2",
         ]
         let fromEnv = try SupervisorConfig.parse([], environment: env)
-        #expect(fromEnv.caps == ConnectionCaps.Limits(global: 100, live: 30, perView: [.channel: 5, .echo: 2], perClient: 9))
+        #expect(
+            fromEnv.caps
+                == ConnectionCaps.Limits(global: 100, live: 30, perView: [.channel: 5, .echo: 2], perClient: 9))
         let flags = try SupervisorConfig.parse(
-            ["--max-connections", "7", "--max-live-per-view", "channel=3", "--max-live-per-view", "users=4",
-             "--max-per-client", "2"],
+            [
+                "--max-connections", "7", "--max-live-per-view", "channel=3", "--max-live-per-view", "users=4",
+                "--max-per-client", "2",
+            ],
             environment: env)
-        #expect(flags.caps == ConnectionCaps.Limits(
-            global: 7, live: 30, perView: [.channel: 3, .echo: 2, .users: 4], perClient: 2))
+        #expect(
+            flags.caps
+                == ConnectionCaps.Limits(
+                    global: 7, live: 30, perView: [.channel: 3, .echo: 2, .users: 4], perClient: 2))
     }
 
     @Test func badCapsAreUsageErrors() {
-        for args in [["--max-connections", "0"], ["--max-live-per-view", "http=3"], ["--max-live-per-view", "channel"],
-                     ["--max-live-per-view", "nope=1"], ["--max-per-client", "x"]] {
+        for args in [
+            ["--max-connections", "0"], ["--max-live-per-view", "http=3"], ["--max-live-per-view", "channel"],
+            ["--max-live-per-view", "nope=1"], ["--max-per-client", "x"],
+        ] {
             #expect(throws: SupervisorConfig.ParseError.self, "\(args)") {
                 try SupervisorConfig.parse(args, environment: [:])
             }

@@ -28,7 +28,8 @@ struct MetricsScrape {
             }
             if line.hasPrefix("# TYPE ") {
                 let parts = line.split(separator: " ")
-                guard parts.count == 4, ["counter", "gauge", "histogram", "summary", "untyped"].contains(parts[3]) else {
+                guard parts.count == 4, ["counter", "gauge", "histogram", "summary", "untyped"].contains(parts[3])
+                else {
                     problems.append("bad TYPE: \(line)")
                     continue
                 }
@@ -71,7 +72,9 @@ struct MetricsScrape {
             guard let close = line.lastIndex(of: "}") else { return nil }
             var body = line[line.index(after: brace)..<close]
             while !body.isEmpty {
-                guard let eq = body.firstIndex(of: "="), body[body.index(after: eq)...].first == "\"" else { return nil }
+                guard let eq = body.firstIndex(of: "="), body[body.index(after: eq)...].first == "\"" else {
+                    return nil
+                }
                 let key = String(body[..<eq])
                 var value = ""
                 var i = body.index(eq, offsetBy: 2)
@@ -169,7 +172,9 @@ func expectRefusal(
 }
 
 /// Upgrades `path` and expects a refusal (not a 101); returns the response.
-func refusedUpgrade(port: UInt16, path: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> HTTPResponse {
+func refusedUpgrade(port: UInt16, path: String, sourceLocation: SourceLocation = #_sourceLocation) throws
+    -> HTTPResponse
+{
     switch try WebSocketClient.handshake(port: port, path: path) {
     case .upgraded(let client):
         client.close()

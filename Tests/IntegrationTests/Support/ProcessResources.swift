@@ -21,7 +21,8 @@ enum ProcessResources {
     /// prlimit(2) on RLIMIT_NOFILE of `pid`: sets the soft limit (the hard one stays), returns the previous soft
     /// limit. Looked up with dlsym because Swift's Glibc module does not declare prlimit.
     static func setDescriptorSoftLimit(_ pid: pid_t, _ soft: UInt64) throws -> UInt64 {
-        typealias Prlimit = @convention(c) (pid_t, Int32, UnsafePointer<rlimit>?, UnsafeMutablePointer<rlimit>?) -> Int32
+        typealias Prlimit =
+            @convention(c) (pid_t, Int32, UnsafePointer<rlimit>?, UnsafeMutablePointer<rlimit>?) -> Int32
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "prlimit") else {
             throw SubprocessError(description: "prlimit not found")
         }
