@@ -2,10 +2,13 @@ import Glibc
 import LivefeedProtocol
 
 /// The address a per-client cap counts by: the IPv4 address (also when it arrives IPv4-mapped on an IPv6
-/// socket), or the /64 prefix of an IPv6 address, since one IPv6 host usually owns a whole /64.
+/// socket), or the /64 prefix of an IPv6 address, since one IPv6 host usually owns a whole /64. Peers without an
+/// IP address (a Unix socket handed over by the service manager) share `unknown`, which no per-client cap limits.
 enum ClientKey {
+    static let unknown = "unknown"
+
     static func of(_ address: SocketAddress?) -> String {
-        guard let host = address?.host else { return "unknown" }
+        guard let host = address?.host else { return unknown }
         return of(host: host)
     }
 

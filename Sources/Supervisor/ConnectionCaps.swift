@@ -37,10 +37,11 @@ struct ConnectionCaps {
 
     init(limits: Limits) { self.limits = limits }
 
-    /// A connection from `client` arrived. Counted unless the address already holds its cap.
+    /// A connection from `client` arrived. Counted unless the address already holds its cap (peers without an
+    /// address are counted but never capped: they are not one client).
     mutating func arrive(client: String) -> Refusal? {
         let held = byClient[client, default: 0]
-        guard held < limits.perClient else { return .client }
+        guard held < limits.perClient || client == ClientKey.unknown else { return .client }
         byClient[client] = held + 1
         return nil
     }

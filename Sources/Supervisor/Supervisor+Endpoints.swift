@@ -28,7 +28,7 @@ extension Supervisor {
                 status: 200, contentType: "text/html; charset=utf-8", body: Array(statusPage().utf8))
         }
         var r = response
-        if head.method == "HEAD" { r.body = [] }
+        r.headOnly = head.method == "HEAD"
         write(p, r, status: r.status, reason: "", view: nil)
     }
 

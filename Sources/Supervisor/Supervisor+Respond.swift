@@ -8,6 +8,8 @@ extension Supervisor {
         var contentType: String
         var body: [UInt8]
         var headers: [(String, String)] = []
+        /// Answer to a HEAD request: the headers of the full body, without it.
+        var headOnly = false
     }
 
     /// A refusal body: JSON `{"error":{"code","message"}}` for /api, /live and unknown paths, a small HTML page
@@ -69,7 +71,8 @@ extension Supervisor {
         headers.add("Content-Type", r.contentType)
         headers.add("Cache-Control", "no-store")
         for (k, v) in r.headers { headers.add(k, v) }
-        let bytes = HTTPResponse(status: status, headers: headers, body: r.body).encode(keepAlive: false)
+        let bytes = HTTPResponse(status: status, headers: headers, body: r.body)
+            .encode(keepAlive: false, headOnly: r.headOnly)
         _ = try? peekBuffer.withUnsafeMutableBytes { raw throws(SystemError) in try p.fd.read(into: raw) }
         _ = try? bytes.withUnsafeBytes { raw throws(SystemError) in try p.fd.write(raw) }
         p.fd.shutdownWrite()

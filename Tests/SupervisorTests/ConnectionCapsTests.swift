@@ -70,6 +70,20 @@ import Testing
         #expect(r19 == nil)
     }
 
+    @Test func peersWithoutAnAddressAreCountedButNotCappedTogether() {
+        var caps = Self.caps(perClient: 2)
+        for _ in 0..<5 {
+            let refusal = caps.arrive(client: ClientKey.unknown)
+            #expect(refusal == nil)
+        }
+        #expect(caps.byClient[ClientKey.unknown] == 5)
+        for _ in 0..<5 {
+            let left = caps.leave(client: ClientKey.unknown)
+            #expect(left)
+        }
+        #expect(caps.byClient.isEmpty)
+    }
+
     @Test func releasingTwiceIsReportedAndNeverGoesNegative() {
         var caps = Self.caps()
         let r20 = caps.arrive(client: "a")
