@@ -2,8 +2,9 @@ import Glibc
 import LivefeedProtocol
 
 /// The door: accept, count the client's address, peek at the request head without consuming it, check the
-/// caps, then hand over or answer. Every pending connection leaves through `handOff` (its client slot moves
-/// with it) or `respondAndClose`/`dropPending` (its client slot is freed): exactly one of them, once.
+/// caps, then hand over or answer. Every pending connection leaves through `takePending` exactly once: in
+/// `handOff` (its client slot moves with it), or through `releasePending` in `refuse`, `refuseForCap`, `answer`
+/// and `dropPending` (its client slot is freed).
 extension Supervisor {
     func acceptAll() {
         guard let listener, acceptPausedUntil == nil else { return }
@@ -182,8 +183,10 @@ extension Supervisor {
         write(p, response, status: refusal.status, reason: refusal.rawValue, view: view)
     }
 
+    /// Closes a connection that left before its head was complete (or when stopping), without an answer.
     func dropPending(_ p: PendingConnection, reason: String) {
         guard releasePending(p) else { return }
+        metrics.abandoned[reason, default: 0] += 1
         p.fd.close()
     }
 

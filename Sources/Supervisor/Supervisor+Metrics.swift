@@ -33,6 +33,11 @@ extension Supervisor {
         for (k, n) in metrics.refused.sorted(by: { $0.key < $1.key }) {
             m.sample("connections_refused_total", [("view", k.view), ("reason", k.reason)], n)
         }
+        m.family(
+            "connections_abandoned_total", "counter", "Connections that ended at the door before a complete head.")
+        for (r, n) in metrics.abandoned.sorted(by: { $0.key < $1.key }) {
+            m.sample("connections_abandoned_total", [("reason", r)], n)
+        }
         m.family("connections_closed_total", "counter", "Handed connections that ended, by view and reason.")
         for (k, n) in metrics.closed.sorted(by: { $0.key < $1.key }) {
             m.sample("connections_closed_total", [("view", k.view), ("reason", k.reason)], n)

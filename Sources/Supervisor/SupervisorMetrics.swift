@@ -17,6 +17,8 @@ struct SupervisorMetrics {
     var accepted: [ConnectionView: Int] = [:]
     var liveOpened: [ConnectionView: Int] = [:]
     var refused: [ViewReason: Int] = [:]
+    /// Connections closed at the door without an answer, by reason (the client hung up first, …).
+    var abandoned: [String: Int] = [:]
     var closed: [ViewReason: Int] = [:]
     var framesDropped: [ConnectionView: Int64] = [:]
     /// Per worker index, across generations.
