@@ -66,7 +66,7 @@ struct DoorTests {
             #expect(times.allSatisfy { $0 <= deadline + .seconds(3) }, "cut long after the deadline: \(times.max()!)")
             #expect(failures.isEmpty, "normal clients failed: \(failures.prefix(5))")
             #expect(normal.count >= 10, "only \(normal.count) normal requests while the slow ones waited")
-            #expect(normal.max()! < .seconds(2), "slowest normal request took \(normal.max()!)")
+            #expect(normal.max()! < .seconds(5), "slowest normal request took \(normal.max()!)")
 
             let scrape = try server.waitForGaugesAtZero()
             #expect(

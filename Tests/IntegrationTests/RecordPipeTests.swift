@@ -154,7 +154,7 @@ struct RecordPipeTests {
     }
 
     @Test func silentWorkerIsKilledAtItsDeadlineAndItsSlotsFreed() throws {
-        try withLivefeed(workers: 2, arguments: ["--worker-timeout-ms", "1500"]) { server in
+        try withLivefeed(workers: 2, arguments: ["--worker-timeout-ms", "2500"]) { server in
             let api = LivefeedAPI(server)
             let first = try api.post(text: "creates the channel")
             let channel = try api.channelID(named: "general")
