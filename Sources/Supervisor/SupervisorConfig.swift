@@ -40,15 +40,17 @@ struct SupervisorConfig {
           --close-spread-ms MS      window over which draining workers close live clients (default 1000)
           --reload-timeout-ms MS    how long SIGHUP waits for new workers before giving up (default 30000)
           --worker-timeout-ms MS    a worker silent this long is killed and restarted (default 20000)
-          --max-connections N       connections held by workers, all views (default 4096)   LIVEFEED_MAX_CONNECTIONS
-          --max-live N              live connections per live view (default 1024)            LIVEFEED_MAX_LIVE
-          --max-live-per-view VIEW=N[,VIEW=N]  override one view's cap (repeatable)  LIVEFEED_MAX_LIVE_PER_VIEW
+          --max-connections N       connections held by workers, all views (default 4096)
+          --max-live N              live connections per live view (default 1024)
+          --max-live-per-view VIEW=N[,VIEW=N]
+                                    cap of single live views, overriding --max-live (repeatable)
           --max-per-client N        connections per client address, waiting or served (default 64)
-                                                                                  LIVEFEED_MAX_PER_CLIENT
           --poll-ms MS              workers' database poll interval (default 5)
           --replay-batch N          rows per catch-up query (default 500)
           --max-body-bytes N        request body limit (default 1048576)
           --max-queue-bytes N       per-connection outgoing bound (default 4194304)
+        The caps can also be set by LIVEFEED_MAX_CONNECTIONS, LIVEFEED_MAX_LIVE, LIVEFEED_MAX_LIVE_PER_VIEW and
+        LIVEFEED_MAX_PER_CLIENT; flags win.
         """
 
     enum ParseError: Error, CustomStringConvertible {
