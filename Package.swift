@@ -23,6 +23,8 @@ let package = Package(
         .executableTarget(
             name: "Worker", dependencies: ["LivefeedProtocol", "CLinux", "CSQLite"], path: "Sources/Worker"),
         .testTarget(name: "ProtocolTests", dependencies: ["LivefeedProtocol"], path: "Tests/ProtocolTests"),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "LivefeedProtocol"], path: "Tests/SupervisorTests"),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "LivefeedProtocol"], path: "Tests/WorkerTests"),
         .testTarget(
             name: "IntegrationTests", dependencies: ["LivefeedProtocol", "Supervisor", "Worker"], path: "Tests/IntegrationTests"),
     ]

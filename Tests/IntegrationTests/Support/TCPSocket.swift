@@ -44,9 +44,13 @@ final class TCPSocket {
     /// Every byte recv(2) returned on this socket so far, consumed or not.
     private(set) var bytesReceived = 0
 
-    /// Connects to 127.0.0.1:`port`. `receiveBufferSize` sets SO_RCVBUF before connecting (so the window the
+    /// Connects to 127.0.0.1:`port`, from `sourceAddress` (another loopback address such as 127.0.0.2, so a test can
+    /// play several clients) when given. `receiveBufferSize` sets SO_RCVBUF before connecting (so the window the
     /// client advertises is small from the first segment); the kernel doubles the value and applies its minimum.
-    init(connectingToPort port: UInt16, timeout: Duration = .seconds(5), receiveBufferSize: Int32? = nil) throws {
+    init(
+        connectingToPort port: UInt16, from sourceAddress: String? = nil, timeout: Duration = .seconds(5),
+        receiveBufferSize: Int32? = nil
+    ) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SocketError.system(call: "socket", errno: errno) }
         self.fd = fd
@@ -57,6 +61,24 @@ final class TCPSocket {
                 Glibc.close(fd)
                 self.fd = -1
                 throw SocketError.system(call: "setsockopt SO_RCVBUF", errno: code)
+            }
+        }
+        if let sourceAddress {
+            var source = sockaddr_in()
+            source.sin_family = sa_family_t(AF_INET)
+            guard inet_pton(AF_INET, sourceAddress, &source.sin_addr) == 1 else {
+                close()
+                throw SocketError.protocolViolation("not an IPv4 address: \(sourceAddress)")
+            }
+            let bound = withUnsafePointer(to: &source) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            if bound != 0 {
+                let code = errno
+                close()
+                throw SocketError.system(call: "bind to \(sourceAddress)", errno: code)
             }
         }
         var address = sockaddr_in()
