@@ -46,6 +46,11 @@ extension BenchRun {
         print("  latency                   p50 \(ms(r.latency.quantileNanoseconds(0.5)))  p99 \(ms(r.latency.quantileNanoseconds(0.99)))"
             + "  p99.9 \(ms(r.latency.quantileNanoseconds(0.999)))  max \(ms(r.latency.maxNanoseconds))"
             + "  mean \(ms(r.latency.meanNanoseconds))")
+        let (first, spread) = r.perMessage()
+        print("  per message               first receipt p50 \(ms(first.quantileNanoseconds(0.5))) p99 \(ms(first.quantileNanoseconds(0.99)));"
+            + " first-to-last receipt (fan-out spread) p50 \(ms(spread.quantileNanoseconds(0.5)))"
+            + " p99 \(ms(spread.quantileNanoseconds(0.99))) max \(ms(spread.maxNanoseconds))")
+        print("  latency distribution      \(distribution(r.latency))")
         print("  gaps                      \(r.gapMessages) messages in \(r.gapEvents) places")
         print("  duplicates                \(r.duplicates)")
         print("  missing at end            \(missingLive) on live subscribers"
@@ -114,8 +119,15 @@ extension BenchRun {
         if let a = baseline.tcpKiB, let b = idle.tcpKiB {
             print("  kernel TCP memory         \(b - a) KiB for \(k) idle connections, both ends (sockstat; not in RSS)")
         }
-        print("  bench client CPU          \(fmt(windowEnd.benchCPUSeconds - windowStart.benchCPUSeconds)) s over the window"
-            + " (it shares the machine's cores with the server)")
+        let benchCPU = windowEnd.benchCPUSeconds - windowStart.benchCPUSeconds
+        print("  bench client CPU          \(fmt(benchCPU)) s over the window (it shares the machine's cores with the server)")
+        if let a = windowStart.host, let b = windowEnd.host {
+            let busy = b.busy - a.busy
+            let cores = (b.total - a.total) / max(window, 0.001)
+            print("  host CPU                  \(fmt(busy)) s busy of \(fmt(b.total - a.total)) s (\(Int(cores.rounded())) CPUs);"
+                + " other programs \(fmt(max(0, busy - serverCPU() - benchCPU))) s"
+                + " (more than a little means the latency figures are disturbed)")
+        }
         if let log = server?.log {
             print("  server log                errors \(log.levels["error"] ?? 0), warnings \(log.levels["warning"] ?? 0),"
                 + " worker starts \(log.workerStarts); close reasons \(describe(log.reasons)); exit: \(serverExit.map { "\($0)" } ?? "?")")
@@ -133,6 +145,19 @@ extension BenchRun {
     func peakRSSKiB() -> Int { windowEnd.processes.reduce(0) { $0 + ($1.sample?.peakRSSKiB ?? 0) } }
 
     // MARK: formatting
+
+    /// Share of receipts per latency band, e.g. "<1ms 12% | 1-2ms 40% | …", empty bands left out.
+    private func distribution(_ h: LatencyHistogram) -> String {
+        let edgesMs: [UInt64] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
+        let counts = h.counts(below: edgesMs.map { $0 * 1_000_000 })
+        guard h.count > 0 else { return "none" }
+        var parts: [String] = []
+        for (i, n) in counts.enumerated() where n > 0 {
+            let label = i == 0 ? "<\(edgesMs[0])ms" : i == edgesMs.count ? ">=\(edgesMs[i - 1])ms" : "\(edgesMs[i - 1])-\(edgesMs[i])ms"
+            parts.append("\(label) \(String(format: "%.1f", Double(n) * 100 / Double(h.count)))%")
+        }
+        return parts.joined(separator: " | ")
+    }
 
     private func fmt(_ v: Double) -> String { String(format: v < 10 ? "%.2f" : "%.1f", v) }
     private func ms(_ ns: UInt64) -> String { msValue(ns) + " ms" }

@@ -15,6 +15,7 @@ final class BenchRun {
         var processes: [(name: String, sample: ProcessSample?)] = []
         var tcpKiB: Int?
         var benchCPUSeconds = 0.0
+        var host: (busy: Double, total: Double)?
 
         func sample(_ name: String) -> ProcessSample? { processes.first { $0.name == name }?.sample ?? nil }
         var totalRSSKiB: Int { processes.reduce(0) { $0 + ($1.sample?.rssKiB ?? 0) } }
@@ -232,6 +233,7 @@ final class BenchRun {
             }
         }
         s.tcpKiB = SocketMemory.tcpKiB()
+        s.host = HostCPU.seconds()
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         s.benchCPUSeconds = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6

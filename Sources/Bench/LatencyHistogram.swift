@@ -21,6 +21,20 @@ struct LatencyHistogram {
 
     var meanNanoseconds: UInt64 { count == 0 ? 0 : UInt64(sumNanoseconds / Double(count)) }
 
+    /// How many latencies fall below each of `edges` (ascending, in nanoseconds) and not below the previous one;
+    /// one more count at the end for the rest.
+    func counts(below edges: [UInt64]) -> [Int] {
+        var result = [Int](repeating: 0, count: edges.count + 1)
+        var e = 0
+        for (i, n) in bins.enumerated() where n > 0 {
+            let low = UInt64(i) * Self.binNanoseconds
+            while e < edges.count && low >= edges[e] { e += 1 }
+            result[e] += Int(n)
+        }
+        result[edges.count] += overflow
+        return result
+    }
+
     /// The upper edge of the bin holding the `fraction` quantile (so at most 10 µs pessimistic), capped at max.
     func quantileNanoseconds(_ fraction: Double) -> UInt64 {
         guard count > 0 else { return 0 }

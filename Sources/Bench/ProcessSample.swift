@@ -56,6 +56,23 @@ struct ProcessSample {
     }
 }
 
+/// Whole-host CPU time from the first line of /proc/stat, to see how much of the machine other programs took
+/// while the bench ran (on a shared host they distort every latency figure).
+enum HostCPU {
+    /// Busy and total seconds summed over all CPUs since boot (busy = everything but idle and iowait).
+    static func seconds() -> (busy: Double, total: Double)? {
+        guard let text = ProcFile.read("/proc/stat"), let line = text.split(separator: "\n").first, line.hasPrefix("cpu ")
+        else { return nil }
+        let values = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard values.count >= 5 else { return nil }
+        // user nice system idle iowait irq softirq steal (guest time is already inside user).
+        let total = values.prefix(8).reduce(0, +)
+        let idle = values[3] + values[4]
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return ((total - idle) / ticks, total / ticks)
+    }
+}
+
 /// Kernel TCP memory from /proc/net/sockstat, for every socket on the host (client and server ends alike).
 enum SocketMemory {
     /// The `mem` figure of the `TCP:` line, converted from pages to KiB.

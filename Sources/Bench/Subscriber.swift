@@ -56,13 +56,34 @@ final class Receipts {
     var closeCodes: [Int: Int] = [:]
     /// Message id per bench sequence number, as first received (0: never received).
     var sequenceIDs: [Int64]
+    /// Per bench sequence number: its send stamp, and the first and last time any subscriber received it.
+    var sentAt: [UInt64]
+    var firstSeen: [UInt64]
+    var lastSeen: [UInt64]
     var firstReceipt: UInt64 = 0
     var lastReceipt: UInt64 = 0
     /// Set when ingest is over; subscribers reaching it are counted in `complete`.
     var finalSequence = Int.max
     var complete = 0
 
-    init(totalMessages: Int) { sequenceIDs = [Int64](repeating: 0, count: totalMessages) }
+    init(totalMessages: Int) {
+        sequenceIDs = [Int64](repeating: 0, count: totalMessages)
+        sentAt = [UInt64](repeating: 0, count: totalMessages)
+        firstSeen = [UInt64](repeating: 0, count: totalMessages)
+        lastSeen = [UInt64](repeating: 0, count: totalMessages)
+    }
+
+    /// Per message: latency to its first receipt, and the spread from its first to its last receipt (how long
+    /// the fan-out to every subscriber took, as the client saw it).
+    func perMessage() -> (first: LatencyHistogram, spread: LatencyHistogram) {
+        var first = LatencyHistogram()
+        var spread = LatencyHistogram()
+        for i in 0..<sequenceIDs.count where firstSeen[i] != 0 {
+            first.record(firstSeen[i] > sentAt[i] ? firstSeen[i] - sentAt[i] : 0)
+            spread.record(lastSeen[i] - firstSeen[i])
+        }
+        return (first, spread)
+    }
 
     /// Accounts one bench message frame received by `s` at `now`.
     func record(_ s: Subscriber, id: Int64, sequence: Int, sentNanoseconds: UInt64, now: UInt64) {
@@ -75,9 +96,12 @@ final class Receipts {
         if sequence >= 0 && sequence < sequenceIDs.count {
             if sequenceIDs[sequence] == 0 {
                 sequenceIDs[sequence] = id
+                sentAt[sequence] = sentNanoseconds
+                firstSeen[sequence] = now
             } else if sequenceIDs[sequence] != id {
                 idMismatches += 1
             }
+            lastSeen[sequence] = now
         }
         if sequence <= s.lastSequence {
             duplicates += 1
