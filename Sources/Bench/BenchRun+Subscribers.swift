@@ -48,14 +48,17 @@ extension BenchRun {
 
     private func sendRequest(_ s: Subscriber) {
         guard let fd = s.fd else { return }
-        let n = s.request[s.requestSent...].withUnsafeBytes { Glibc.send(fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        let n = s.request[s.requestSent...].withUnsafeBytes {
+            Glibc.send(fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+        }
         if n > 0 {
             s.requestSent += n
         } else if n < 0 && errno != EAGAIN && errno != EINTR {
             return fail(s, "send: \(String(cString: strerror(errno)))")
         }
         s.phase = .handshaking
-        let events: Epoll.Events = s.requestSent < s.request.count ? [.readable, .readHangup, .writable] : [.readable, .readHangup]
+        let events: Epoll.Events =
+            s.requestSent < s.request.count ? [.readable, .readHangup, .writable] : [.readable, .readHangup]
         try? epoll.modify(fd, events: events, token: UInt64(s.index))
     }
 

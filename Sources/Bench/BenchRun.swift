@@ -82,7 +82,8 @@ final class BenchRun {
     func execute() throws(BenchError) {
         let serverPath = options.serverPath.isEmpty ? Self.executableDirectory() + "/livefeed" : options.serverPath
         guard access(serverPath, X_OK) == 0 else { throw .setup("no server binary at \(serverPath)") }
-        let arguments = ["--listen", "127.0.0.1:0", "--workers", String(options.workers), "--db", directory + "/bench.db"]
+        let arguments =
+            ["--listen", "127.0.0.1:0", "--workers", String(options.workers), "--db", directory + "/bench.db"]
             + options.serverArguments
         let server = try ServerProcess(executable: serverPath, arguments: arguments, logPath: logPath)
         self.server = server
@@ -119,7 +120,8 @@ final class BenchRun {
         let body = Array(#"{"channel":"bench","user":"bench","text":"warmup"}"#.utf8)
         let created = try ClientSocket.exchange(address, method: "POST", path: "/api/messages", body: body)
         guard created.status == 201, let id = IngestClient.ids(in: created.body).first else {
-            throw .server("warmup POST answered \(created.status): \(String(decoding: created.body.prefix(300), as: UTF8.self))")
+            throw .server(
+                "warmup POST answered \(created.status): \(String(decoding: created.body.prefix(300), as: UTF8.self))")
         }
         warmupID = id
         let list = try ClientSocket.exchange(address, method: "GET", path: "/api/channels")
@@ -138,7 +140,8 @@ final class BenchRun {
         let writer = try IngestClient(server: address, channelID: channelID)
         ingest = writer
         do {
-            try epoll.add(writer.fd, events: writer.wantsWrite ? [.readable, .writable] : [.readable], token: Self.ingestToken)
+            try epoll.add(
+                writer.fd, events: writer.wantsWrite ? [.readable, .writable] : [.readable], token: Self.ingestToken)
         } catch {
             throw .setup("epoll: \(error)")
         }
@@ -154,9 +157,13 @@ final class BenchRun {
         while clock.nowNanoseconds < hardEnd && !writer.failed && !(writer.sent == total && !writer.outstanding) {
             let now = clock.nowNanoseconds
             let due = min(total, Int(Double(now - ingestStart) * rate / 1e9) + 1)
-            if !writer.outstanding && writer.connected && (due - writer.sent >= batch || (due == total && due > writer.sent)) {
+            if !writer.outstanding && writer.connected
+                && (due - writer.sent >= batch || (due == total && due > writer.sent))
+            {
                 writer.post(count: min(1000, due - writer.sent), now: now)
-                try? epoll.modify(writer.fd, events: writer.wantsWrite ? [.readable, .writable] : [.readable], token: Self.ingestToken)
+                try? epoll.modify(
+                    writer.fd, events: writer.wantsWrite ? [.readable, .writable] : [.readable], token: Self.ingestToken
+                )
             }
             var timeout: Int64 = 50
             if !writer.outstanding && writer.sent < total {
@@ -167,7 +174,8 @@ final class BenchRun {
             if clock.nowNanoseconds >= nextProgress {
                 nextProgress += 1_000_000_000
                 if options.progress {
-                    let line = "  t=\(Int((clock.nowNanoseconds - ingestStart) / 1_000_000_000))s sent=\(writer.sent)"
+                    let line =
+                        "  t=\(Int((clock.nowNanoseconds - ingestStart) / 1_000_000_000))s sent=\(writer.sent)"
                         + " acked=\(writer.ids.count) frames/s=\(receipts.frames - lastFrames) live=\(live)\n"
                     FileHandle.standardError.write(Data(line.utf8))
                 }
@@ -218,7 +226,8 @@ final class BenchRun {
         if events.contains(.readable) || events.contains(.readHangup) || events.contains(.hangup) {
             _ = writer.onReadable(scratch: scratch, now: clock.nowNanoseconds)
         }
-        try? epoll.modify(writer.fd, events: writer.wantsWrite ? [.readable, .writable] : [.readable], token: Self.ingestToken)
+        try? epoll.modify(
+            writer.fd, events: writer.wantsWrite ? [.readable, .writable] : [.readable], token: Self.ingestToken)
     }
 
     // MARK: measuring
@@ -236,7 +245,8 @@ final class BenchRun {
         s.host = HostCPU.seconds()
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        s.benchCPUSeconds = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        s.benchCPUSeconds =
+            Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
             + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
         return s
     }

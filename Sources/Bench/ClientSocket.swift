@@ -89,7 +89,9 @@ enum ClientSocket {
             var p = pollfd(fd: fd.rawValue, events: Int16(sent < bytes.count ? POLLOUT : POLLIN), revents: 0)
             _ = poll(&p, 1, 50)
             if sent < bytes.count {
-                let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                let n = bytes[sent...].withUnsafeBytes {
+                    Glibc.send(fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                }
                 if n > 0 {
                     sent += n
                 } else if n < 0 && errno != EAGAIN && errno != EINPROGRESS && errno != ENOTCONN && errno != EINTR {

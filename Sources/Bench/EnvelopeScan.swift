@@ -36,7 +36,9 @@ enum EnvelopeScan {
             guard let r = find(reasonKey, in: p, from: statusType.count) else { return .status(reason: "?") }
             var end = r + reasonKey.count
             while end < p.count && p[end] != UInt8(ascii: "\"") && end - r < 80 { end += 1 }
-            return .status(reason: String(decoding: UnsafeRawBufferPointer(rebasing: p[(r + reasonKey.count)..<end]), as: UTF8.self))
+            return .status(
+                reason: String(
+                    decoding: UnsafeRawBufferPointer(rebasing: p[(r + reasonKey.count)..<end]), as: UTF8.self))
         }
         return .other
     }

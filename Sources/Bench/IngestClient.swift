@@ -62,11 +62,13 @@ final class IngestClient {
         body.append(UInt8(ascii: "["))
         for i in 0..<count {
             if i > 0 { body.append(UInt8(ascii: ",")) }
-            let item = #"{"channel":\#(channelID),"user":"bench","text":"\#(EnvelopeScan.textPrefix)\#(sent + i):\#(now)"}"#
+            let item =
+                #"{"channel":\#(channelID),"user":"bench","text":"\#(EnvelopeScan.textPrefix)\#(sent + i):\#(now)"}"#
             body.append(contentsOf: item.utf8)
         }
         body.append(UInt8(ascii: "]"))
-        let head = "POST /api/messages HTTP/1.1\r\nHost: \(host)\r\nContent-Type: application/json\r\n"
+        let head =
+            "POST /api/messages HTTP/1.1\r\nHost: \(host)\r\nContent-Type: application/json\r\n"
             + "Content-Length: \(body.count)\r\n\r\n"
         out = Array(head.utf8) + body
         outSent = 0

@@ -61,7 +61,8 @@ struct ProcessSample {
 enum HostCPU {
     /// Busy and total seconds summed over all CPUs since boot (busy = everything but idle and iowait).
     static func seconds() -> (busy: Double, total: Double)? {
-        guard let text = ProcFile.read("/proc/stat"), let line = text.split(separator: "\n").first, line.hasPrefix("cpu ")
+        guard let text = ProcFile.read("/proc/stat"), let line = text.split(separator: "\n").first,
+            line.hasPrefix("cpu ")
         else { return nil }
         let values = line.split(separator: " ").dropFirst().compactMap { Double($0) }
         guard values.count >= 5 else { return nil }

@@ -41,7 +41,8 @@ enum ServerFrameReader {
         if length > maxPayload { return .violation("frame of \(length) bytes") }
         guard p.count - offset >= header + length else { return .needMore }
         let start = offset + header
-        return .frame(Frame(fin: b0 & 0x80 != 0, opcode: b0 & 0x0F, payload: start..<(start + length), end: start + length))
+        return .frame(
+            Frame(fin: b0 & 0x80 != 0, opcode: b0 & 0x0F, payload: start..<(start + length), end: start + length))
     }
 
     /// A client frame: FIN, `opcode`, masked with a fresh key as RFC 6455 §5.3 requires of clients.

@@ -36,7 +36,11 @@ final class ServerProcess {
         sigfillset(&all)
         posix_spawnattr_setsigmask(&attributes, &none)
         posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        // Its own process group: a Ctrl-C (or timeout(1)) signals the bench's group, and the bench then stops
+        // the server in order instead of the server's processes dying one by one.
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(
+            &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
 
         let cArgs = argv.map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) } }
@@ -89,7 +93,9 @@ final class ServerProcess {
         // Workers exit on their own when the supervisor's end of their socket closes; make sure of it.
         // Checked by name first: a reaped worker's pid could in principle belong to someone else by now.
         for workerPID in log.workerPIDs.values where kill(workerPID, 0) == 0 {
-            if ProcFile.read("/proc/\(workerPID)/cmdline")?.contains("livefeed-worker") == true { kill(workerPID, SIGKILL) }
+            if ProcFile.read("/proc/\(workerPID)/cmdline")?.contains("livefeed-worker") == true {
+                kill(workerPID, SIGKILL)
+            }
         }
         return exit
     }

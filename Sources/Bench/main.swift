@@ -23,7 +23,8 @@ getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
 limit.rlim_cur = limit.rlim_max
 setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
 if options.subscribers + 64 > Int(limit.rlim_cur) {
-    FileHandle.standardError.write(Data("livefeed-bench: \(options.subscribers) subscribers need more than the \(limit.rlim_cur) open files allowed\n".utf8))
+    let message = "\(options.subscribers) subscribers need more than the \(limit.rlim_cur) open files allowed"
+    FileHandle.standardError.write(Data("livefeed-bench: \(message)\n".utf8))
     exit(2)
 }
 
