@@ -144,6 +144,8 @@ final class WorkerServer {
         let c = Connection(id: id, fd: fd, view: view, client: client, now: clock.nowMilliseconds)
         do {
             try fd.setNonBlocking()
+            // Frames are written whole, one writev per tick: Nagle would only hold the last one back for an ACK.
+            try? fd.setOption(level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
             try epoll.add(fd, events: [.readable, .readHangup], token: id)
         } catch {
             fd.close()
