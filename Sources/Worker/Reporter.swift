@@ -26,8 +26,8 @@ final class Reporter {
         outbox.enqueue(bytes, RecordOutbox.delivery(of: record))
     }
 
-    func log(_ level: LogLevel, _ event: String, _ fields: [String: RecordValue] = [:]) {
-        send(.log(level: level, event: event, fields: fields))
+    func log(_ level: LogLevel, _ event: LogEvent, _ fields: [String: RecordValue] = [:]) {
+        send(.log(level: level, event: event.rawValue, fields: fields))
     }
 
     /// Called when the socket is writable again.

@@ -127,7 +127,7 @@ extension WorkerServer {
     func ingest(_ c: Connection, _ head: HTTPRequestHead, _ body: [UInt8]) {
         let keepAlive = head.keepAlive
         guard access.tokenAccepted(head) else {
-            reporter.log(.info, "connection_refused", [
+            reporter.log(.info, .connectionRefused, [
                 "reason": .string("unauthorized"), "status": .int(401), "view": .string("http"),
                 "client": .string(c.client), "conn": .int(Int64(bitPattern: c.id)),
             ])
@@ -173,7 +173,7 @@ extension WorkerServer {
                 body: apiError("busy", "the database is busy; retry"), keepAlive: keepAlive,
                 extraHeaders: [("Retry-After", "1")])
         } catch {
-            reporter.log(.error, "ingest_failed", ["error": .string("\(error)")])
+            reporter.log(.error, .ingestFailed, ["error": .string("\(error)")])
             respond(c, status: 500, json: apiError("internal_error", "the messages were not stored"), keepAlive: keepAlive)
         }
     }

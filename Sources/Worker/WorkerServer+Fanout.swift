@@ -110,7 +110,7 @@ extension WorkerServer {
                 channelSubscribers[id, default: [:]][c.id] = c
             }
         } catch {
-            reporter.log(.warning, "subscribe_failed", ["error": .string("\(error)")])
+            reporter.log(.warning, .subscribeFailed, ["error": .string("\(error)")])
             closeLive(c, code: .internalError, state: "error", reason: "the database is unavailable", retryAfterMilliseconds: 1000)
             return
         }
@@ -282,7 +282,7 @@ extension WorkerServer {
                 flush(c)
             }
         } catch {
-            reporter.log(.warning, "poll_failed", ["error": .string("\(error)")])
+            reporter.log(.warning, .pollFailed, ["error": .string("\(error)")])
         }
     }
 
@@ -377,7 +377,7 @@ extension WorkerServer {
                     sendChannelCount(c, channel)
                 }
             } catch {
-                reporter.log(.warning, "replay_failed", ["error": .string("\(error)")])
+                reporter.log(.warning, .replayFailed, ["error": .string("\(error)")])
             }
             flush(c)
             if c.writeRegistered { replaying[c.id] = nil }

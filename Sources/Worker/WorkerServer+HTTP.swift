@@ -143,7 +143,7 @@ extension WorkerServer {
                 fail(status, code, message)
             }
         } catch {
-            reporter.log(.error, "request_failed", ["path": .string(head.path), "error": .string("\(error)")])
+            reporter.log(.error, .requestFailed, ["path": .string(head.path), "error": .string("\(error)")])
             fail(500, "internal_error", "the request could not be served")
         }
     }

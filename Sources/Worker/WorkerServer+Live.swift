@@ -6,7 +6,7 @@ import LivefeedProtocol
 extension WorkerServer {
     func upgrade(_ c: Connection, _ head: HTTPRequestHead, segments: [String]) {
         func refuse(_ status: Int, _ code: String, _ message: String, headers: [(String, String)] = []) {
-            reporter.log(.info, "connection_refused", [
+            reporter.log(.info, .connectionRefused, [
                 "reason": .string(code), "status": .int(Int64(status)), "view": .string(c.handedView.rawValue),
                 "client": .string(c.client), "conn": .int(Int64(bitPattern: c.id)),
             ])

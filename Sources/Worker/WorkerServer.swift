@@ -116,7 +116,7 @@ final class WorkerServer {
                 switch record {
                 case .handoff(let id, let view, let client):
                     guard let fd = r.descriptor else {
-                        reporter.log(.error, "handoff_without_descriptor", ["conn": .int(Int64(bitPattern: id))])
+                        reporter.log(.error, .handoffWithoutDescriptor, ["conn": .int(Int64(bitPattern: id))])
                         continue
                     }
                     adopt(fd, id: id, view: view, client: client)
@@ -125,11 +125,11 @@ final class WorkerServer {
                     beginDrain(spreadMilliseconds: spread, retryAfterMilliseconds: retry)
                 default:
                     r.descriptor?.close()
-                    reporter.log(.warning, "unexpected_record", ["kind": .string("\(record.kind)")])
+                    reporter.log(.warning, .unexpectedRecord, ["kind": .string("\(record.kind)")])
                 }
             } catch {
                 r.descriptor?.close()
-                reporter.log(.error, "bad_control_record", ["error": .string("\(error)")])
+                reporter.log(.error, .badControlRecord, ["error": .string("\(error)")])
             }
         }
     }
@@ -314,7 +314,7 @@ final class WorkerServer {
         schedule.add(live, now: now)
         drainSchedule = schedule
         nextDrainScan = now + 50
-        reporter.log(.info, "worker_draining", [
+        reporter.log(.info, .workerDraining, [
             "connections": .int(Int64(connections.count)), "live": .int(Int64(live.count)),
             "spread_ms": .int(spreadMilliseconds), "retry_after_ms": .int(retryAfterMilliseconds),
         ])

@@ -3,11 +3,12 @@ import Glibc
 
 /// Starting and reaping child processes.
 package enum ChildProcess {
-    /// posix_spawn(3) of `path` with `arguments`, the current environment plus `extraEnvironment`, and
-    /// `control` placed at descriptor `controlTarget` in the child (every other descriptor is close-on-exec).
+    /// posix_spawn(3) of `path` with `arguments`, the current environment without the variables named in
+    /// `withoutEnvironment` plus `extraEnvironment`, and `control` placed at descriptor `controlTarget` in the
+    /// child (every other descriptor is close-on-exec).
     package static func spawn(
         path: String, arguments: [String], control: FileDescriptor, controlTarget: Int32 = 3,
-        extraEnvironment: [String] = []
+        extraEnvironment: [String] = [], withoutEnvironment: Set<String> = []
     ) throws(SystemError) -> pid_t {
         // dup2 onto itself would keep FD_CLOEXEC set, so make sure the source differs from the target.
         var source = control
@@ -25,6 +26,7 @@ package enum ChildProcess {
         }
         // An extra entry replaces an inherited one of the same name (getenv would find the first).
         let overridden = Set(extraEnvironment.compactMap { $0.split(separator: "=", maxSplits: 1).first.map(String.init) })
+            .union(withoutEnvironment)
         environment.removeAll { entry in overridden.contains(where: { entry.hasPrefix($0 + "=") }) }
         environment += extraEnvironment
         let argv = ([path] + arguments).map { strdup($0) } + [nil]

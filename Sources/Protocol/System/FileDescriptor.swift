@@ -21,6 +21,12 @@ package struct FileDescriptor: Hashable, Sendable, CustomStringConvertible {
         _ = try checked("fcntl") { fcntl(rawValue, F_SETFL, flags | O_NONBLOCK) }
     }
 
+    /// Wraps fcntl(F_SETFD, FD_CLOEXEC), for descriptors this process did not open itself.
+    package func setCloseOnExec() throws(SystemError) {
+        let flags = try checked("fcntl") { fcntl(rawValue, F_GETFD) }
+        _ = try checked("fcntl") { fcntl(rawValue, F_SETFD, flags | FD_CLOEXEC) }
+    }
+
     /// Wraps read(2). `.done(0)` is end of file.
     package func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<Int> {
         try retryingInterrupts("read") { Glibc.read(rawValue, buffer.baseAddress, buffer.count) }
