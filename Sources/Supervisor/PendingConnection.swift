@@ -12,10 +12,12 @@ final class PendingConnection {
     /// Set when the address was already at its cap on arrival: the connection holds no slot, and is answered
     /// 429 as soon as its head arrives (or its short grace runs out).
     let overClientCap: Bool
+    /// What the socket it arrived on serves.
+    let role: ListenerRole
 
     init(
         id: UInt64, fd: FileDescriptor, client: SocketAddress?, clientKey: String, acceptedAt: UInt64,
-        overClientCap: Bool
+        overClientCap: Bool, role: ListenerRole = .http
     ) {
         self.id = id
         self.fd = fd
@@ -23,5 +25,6 @@ final class PendingConnection {
         self.clientKey = clientKey
         self.acceptedAt = acceptedAt
         self.overClientCap = overClientCap
+        self.role = role
     }
 }

@@ -6,13 +6,23 @@ import LivefeedProtocol
 /// `handOff` (its client slot moves with it), or through `releasePending` in `refuse`, `refuseForCap`, `answer`
 /// and `dropPending` (its client slot is freed).
 extension Supervisor {
-    func acceptAll() {
-        guard let listener, acceptPausedUntil == nil else { return }
+    /// Starts accepting on every listener; see `doorOpen`.
+    func openDoor() {
+        guard !doorOpen, !stopping else { return }
+        doorOpen = true
+        // Level-triggered: what waits in the backlog wakes the next epoll_wait; not accepted here, in the middle of
+        // a worker's records.
+        _ = addListeners(now: clock.nowMilliseconds)
+    }
+
+    func acceptAll(from index: Int) {
+        guard listeners.indices.contains(index), acceptPausedUntil == nil else { return }
+        let socket = listeners[index]
         // Bounded per wakeup so a flood of connections cannot starve workers' records and signals.
         for _ in 0..<256 {
             let accepted: (FileDescriptor, SocketAddress?)?
             do {
-                accepted = try listener.accept()
+                accepted = try socket.listener.accept()
             } catch {
                 switch error.errno {
                 case EMFILE, ENFILE, ENOBUFS, ENOMEM:
@@ -21,7 +31,7 @@ extension Supervisor {
                 case ECONNABORTED, EPROTO, EPERM:
                     continue  // that one connection is gone; the next may be fine
                 default:
-                    journal.emit(.warning, "accept_failed", ["error": .string("\(error)")])
+                    journal.emit(.warning, .acceptFailed, ["error": .string("\(error)")])
                     return
                 }
             }
@@ -30,18 +40,18 @@ extension Supervisor {
                 endAcceptEpisode()
                 return
             }
-            arrive(fd, peer)
+            arrive(fd, peer, role: socket.role)
         }
     }
 
-    private func arrive(_ fd: FileDescriptor, _ peer: SocketAddress?) {
+    private func arrive(_ fd: FileDescriptor, _ peer: SocketAddress?, role: ListenerRole) {
         let now = clock.nowMilliseconds
         let id = nextConnectionID
         nextConnectionID += 1
         let key = ClientKey.of(peer)
         let over = caps.arrive(client: key) != nil
         let p = PendingConnection(
-            id: id, fd: fd, client: peer, clientKey: key, acceptedAt: now, overClientCap: over)
+            id: id, fd: fd, client: peer, clientKey: key, acceptedAt: now, overClientCap: over, role: role)
         do {
             // Edge-triggered: a peeked-but-incomplete head stays readable, so level-triggered would spin.
             try epoll.add(fd, events: [.readable, .readHangup, .edgeTriggered], token: id)
@@ -117,9 +127,15 @@ extension Supervisor {
         }
         switch route {
         case .supervisor(let endpoint):
-            answer(p, endpoint, head)
+            if p.role == .http && hasMetricsSocket && endpoint != .healthz {
+                notOnThisSocket(p, head)
+            } else {
+                answer(p, endpoint, head)
+            }
         case .worker(let view):
-            if let refusal = caps.admit(view: view) {
+            if p.role == .metrics {
+                notOnThisSocket(p, head)
+            } else if let refusal = caps.admit(view: view) {
                 refuseForCap(p, refusal, head: head, view: view)
             } else {
                 handOff(p, view: view, head: head)
@@ -216,16 +232,28 @@ extension Supervisor {
 
     func accountingError(_ what: String, _ id: UInt64) {
         metrics.accountingErrors += 1
-        journal.emit(.error, "slot_accounting_error", ["where": .string(what), "conn": .int(Int64(id))])
+        journal.emit(.error, .slotAccountingError, ["where": .string(what), "conn": .int(Int64(id))])
+    }
+
+    /// 404 for what this socket does not serve: pages, API and live streams on the metrics socket; /metrics and
+    /// /status on the http socket when a metrics socket keeps them private (/healthz stays, for load balancers).
+    private func notOnThisSocket(_ p: PendingConnection, _ head: HTTPRequestHead) {
+        guard releasePending(p) else { return }
+        let message =
+            p.role == .metrics
+            ? "this socket serves only /metrics, /healthz and /status" : "not found on this socket"
+        var r = DoorResponse(status: 404, contentType: "application/json", body: errorJSON("not_found", message))
+        r.headOnly = head.method == "HEAD"
+        write(p, r, status: 404, reason: "", view: nil)
     }
 
     // MARK: descriptor exhaustion
 
-    /// Out of descriptors: take the listener out of the epoll set for a moment instead of spinning on it, and
+    /// Out of descriptors: take the listeners out of the epoll set for a moment instead of spinning on them, and
     /// say so once per episode.
     private func pauseAccepting(_ error: SystemError) {
-        guard let listener else { return }
-        epoll.remove(listener.fd)
+        guard !listeners.isEmpty, acceptPausedUntil == nil else { return }
+        for l in listeners { epoll.remove(l.listener.fd) }
         let now = clock.nowMilliseconds
         acceptPausedUntil = now + Self.acceptPauseMilliseconds
         if var episode = acceptEpisode {
@@ -236,7 +264,7 @@ extension Supervisor {
         acceptEpisode = (now, 1)
         metrics.acceptPauses += 1
         journal.emit(
-            .warning, "accept_paused",
+            .warning, .acceptPaused,
             [
                 "error": .string("\(error)"), "errno": .int(Int64(error.errno)),
                 "pending": .int(Int64(pending.count)), "connections": .int(Int64(caps.total)),
@@ -247,25 +275,33 @@ extension Supervisor {
 
     func resumeAcceptingIfDue(now: UInt64) {
         guard let until = acceptPausedUntil, now >= until else { return }
-        guard let listener else {
-            acceptPausedUntil = nil
-            return
+        if addListeners(now: now) {
+            for i in listeners.indices { acceptAll(from: i) }
         }
+    }
+
+    /// Puts every listener in the epoll set; on failure none, and accepting is retried after a pause.
+    private func addListeners(now: UInt64) -> Bool {
+        var added = 0
         do {
-            try epoll.add(listener.fd, events: [.readable], token: Token.listener)
+            for (i, l) in listeners.enumerated() {
+                try epoll.add(l.listener.fd, events: [.readable], token: Token.listenerBase + UInt64(i))
+                added += 1
+            }
         } catch {
+            for l in listeners.prefix(added) { epoll.remove(l.listener.fd) }
             acceptPausedUntil = now + Self.acceptPauseMilliseconds
-            return
+            return false
         }
         acceptPausedUntil = nil
-        acceptAll()
+        return true
     }
 
     private func endAcceptEpisode() {
         guard let episode = acceptEpisode else { return }
         acceptEpisode = nil
         journal.emit(
-            .info, "accept_resumed",
+            .info, .acceptResumed,
             [
                 "paused_ms": .int(Int64(clock.nowMilliseconds - episode.start)), "pauses": .int(Int64(episode.pauses)),
             ])

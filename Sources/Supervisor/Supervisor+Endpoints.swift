@@ -36,14 +36,10 @@ extension Supervisor {
     /// a crash loop must never hide behind a healthy-looking supervisor.
     func health() -> (Bool, [UInt8]) {
         let up = workers.runningCount
-        let needed = max(1, (workers.current.count + 1) / 2)
         let looping = crashLoopingWorkers
         var problems: [String] = []
         if stopping { problems.append("stopping") }
-        if up < needed { problems.append("only \(up) of \(workers.current.count) workers serve") }
-        if !looping.isEmpty {
-            problems.append("worker \(looping.map { String($0.index) }.joined(separator: ", ")) crash-looping")
-        }
+        if let problem = poolProblem() { problems.append(problem) }
         var w = JSONWriter()
         w.beginObject()
         w.field("status", problems.isEmpty ? "ok" : "unhealthy")

@@ -47,7 +47,7 @@ extension Supervisor {
         metrics.protocolViolations[slot.index, default: 0] += 1
         var fields = workerFields(slot)
         fields["error"] = .string(why)
-        journal.emit(.error, "worker_protocol_violation", fields)
+        journal.emit(.error, .workerProtocolViolation, fields)
         recentWorkerEvents.add(time: Timestamp.now(), "worker \(slot.index) protocol violation", why)
         forceKill(slot)
     }
@@ -65,19 +65,19 @@ extension Supervisor {
             }
             slot.state = .running
             workers.refreshReady()
-            journal.emit(.info, "worker_ready", fields)
+            journal.emit(.info, .workerReady, fields)
             workerBecameReady(slot)
         case .connectionOpened(let id, let view):
             metrics.liveOpened[view, default: 0] += 1
             fields["conn"] = .int(Int64(bitPattern: id))
             fields["view"] = .string(view.rawValue)
             fields["client"] = .string(handed[id]?.client ?? "")
-            journal.emit(.info, "connection_opened", fields)
+            journal.emit(.info, .connectionOpened, fields)
         case .connectionClosed(let id, _, let extra):
             // Only the worker that holds a connection may close it; a stray or repeated report frees nothing.
             guard let h = handed[id], h.worker === slot else {
                 fields["conn"] = .int(Int64(bitPattern: id))
-                journal.emit(.warning, "unknown_connection_closed", fields)
+                journal.emit(.warning, .unknownConnectionClosed, fields)
                 return
             }
             fields.merge(extra) { a, _ in a }
@@ -88,22 +88,25 @@ extension Supervisor {
             release(id, reason: reason)
             if let dropped = extra["dropped"]?.intValue, dropped > 0 {
                 metrics.framesDropped[h.view, default: 0] += dropped
+                let now = clock.nowMilliseconds
+                dropsLastMinute.add("frames", dropped, nowMilliseconds: now)
+                dropsLastMinute.add("connections", nowMilliseconds: now)
                 recentDrops.add(
                     time: Timestamp.now(), "\(dropped) frames dropped",
                     "\(h.client) view \(h.view.rawValue), \(reason)")
             }
-            journal.emit(extra["live_view"] != nil ? .info : .debug, "connection_closed", fields)
+            journal.emit(extra["live_view"] != nil ? .info : .debug, .connectionClosed, fields)
         case .log(let level, let event, let extra):
-            journal.emit(level, event, fields.merging(extra) { a, _ in a })
+            journal.emit(level, workerEvent: event, fields.merging(extra) { a, _ in a })
         case .workerGauges(let g):
             slot.gauges = g
             if g.recordsDropped > slot.recordsDroppedCounted {
                 let delta = g.recordsDropped - slot.recordsDroppedCounted
                 slot.recordsDroppedCounted = g.recordsDropped
                 metrics.recordsDropped[slot.index, default: 0] += delta
-                fields["dropped"] = .int(delta)
-                fields["dropped_total"] = .int(g.recordsDropped)
-                journal.emit(.warning, "records_dropped", fields)
+                fields["records"] = .int(delta)
+                fields["records_total"] = .int(g.recordsDropped)
+                journal.emit(.warning, .recordsDropped, fields)
                 recentDrops.add(
                     time: Timestamp.now(), "\(delta) records dropped", "worker \(slot.index) pid \(slot.pid)")
             }

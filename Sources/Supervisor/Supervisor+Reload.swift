@@ -11,17 +11,19 @@ extension Supervisor {
         guard !stopping else { return }
         if reload != nil {
             reload?.again = true
-            journal.emit(.info, "reload_queued", ["generation": .int(Int64(workers.generation))])
+            journal.emit(.info, .reloadQueued, ["generation": .int(Int64(workers.generation))])
             return
         }
         let now = clock.nowMilliseconds
         reload = Reload(startedAt: now, deadline: now + config.reloadTimeoutMilliseconds)
         metrics.reloads += 1
         let incoming = workers.beginGeneration(count: config.workers)
-        Notify.send(
-            "RELOADING=1\nMONOTONIC_USEC=\(clock.nowNanoseconds / 1000)\nSTATUS=reloading: starting new workers")
+        notifier.send([
+            .reloading(monotonicMicroseconds: clock.nowNanoseconds / 1000), .status(statusLine(now: now)),
+            .extendTimeout(microseconds: (config.reloadTimeoutMilliseconds + Self.stopGraceMilliseconds) * 1000),
+        ])
         journal.emit(
-            .info, "reload_started",
+            .info, .reloadStarted,
             [
                 "generation": .int(Int64(workers.generation)), "workers": .int(Int64(incoming.count)),
                 "connections": .int(Int64(handed.count)),
@@ -37,13 +39,14 @@ extension Supervisor {
         }
         if !announcedReady && workers.runningCount == workers.current.count {
             announcedReady = true
+            openDoor()
             journal.emit(
-                .info, "ready",
+                .info, .ready,
                 [
                     "address": .string(address.description), "workers": .int(Int64(workers.current.count)),
                     "db": .string(config.databasePath),
                 ])
-            Notify.send("READY=1\nSTATUS=serving on \(address) with \(workers.current.count) workers")
+            notifier.send([.ready, .status(statusLine(now: clock.nowMilliseconds))])
         }
     }
 
@@ -55,7 +58,7 @@ extension Supervisor {
         for slot in old { retire(slot, retryAfterMilliseconds: config.reloadRetryAfterMilliseconds, now: now) }
         reload = nil
         journal.emit(
-            .info, "reload_complete",
+            .info, .reloadComplete,
             [
                 "generation": .int(Int64(workers.generation)), "duration_ms": .int(Int64(now - r.startedAt)),
                 "retiring": .int(Int64(old.count)), "connections_on_retiring": .int(Int64(moving)),
@@ -63,7 +66,7 @@ extension Supervisor {
         recentWorkerEvents.add(
             time: Timestamp.now(), "reload complete",
             "generation \(workers.generation); \(moving) connections on the old workers")
-        Notify.send("READY=1\nSTATUS=serving on \(address) with \(workers.current.count) workers")
+        notifier.send([.ready, .status(statusLine(now: now))])
         if r.again { beginReload() }
     }
 
@@ -75,14 +78,14 @@ extension Supervisor {
         reload = nil
         metrics.reloadFailures += 1
         journal.emit(
-            .error, "reload_failed",
+            .error, .reloadFailed,
             [
                 "generation": .int(Int64(workers.generation)), "waited_ms": .int(Int64(now - r.startedAt)),
                 "not_ready": .string(notReady.joined(separator: ",")),
             ])
         recentWorkerEvents.add(
             time: Timestamp.now(), "reload failed", "workers \(notReady.joined(separator: ", ")) never became ready")
-        Notify.send("READY=1\nSTATUS=reload failed; still serving on \(address) with the previous workers")
+        notifier.send([.ready, .status("reload failed, previous workers kept; " + statusLine(now: now))])
         if r.again { beginReload() }
     }
 }

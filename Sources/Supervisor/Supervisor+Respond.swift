@@ -58,8 +58,9 @@ extension Supervisor {
     func write(_ p: PendingConnection, _ r: DoorResponse, status: Int, reason: String, view: ConnectionView?) {
         if !reason.isEmpty {
             metrics.countRefused(view: view, reason: reason)
+            refusalsLastMinute.add(reason, nowMilliseconds: clock.nowMilliseconds)
             journal.emit(
-                status >= 500 ? .warning : .info, "connection_refused",
+                status >= 500 ? .warning : .info, .connectionRefused,
                 [
                     "reason": .string(reason), "status": .int(Int64(status)), "client": .string(p.client),
                     "conn": .int(Int64(p.id)), "view": .string(view?.rawValue ?? "unknown"),

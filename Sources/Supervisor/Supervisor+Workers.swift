@@ -18,7 +18,8 @@ extension Supervisor {
             do {
                 pid = try ChildProcess.spawn(
                     path: config.workerPath, arguments: args, control: theirs,
-                    extraEnvironment: config.accessToken.map { ["LIVEFEED_ACCESS_TOKEN=\($0)"] } ?? [])
+                    extraEnvironment: config.accessToken.map { ["LIVEFEED_ACCESS_TOKEN=\($0)"] } ?? [],
+                    withoutEnvironment: Notifier.inheritedVariables)
             } catch {
                 mine.close()
                 theirs.close()
@@ -36,13 +37,13 @@ extension Supervisor {
             slot.gauges = nil
             slot.recordsDroppedCounted = 0
             try epoll.add(mine, events: [.readable], token: slot.token)
-            journal.emit(.info, "worker_started", workerFields(slot))
+            journal.emit(.info, .workerStarted, workerFields(slot))
         } catch {
             nextWorkerCheck = 0
             slot.consecutiveFailures += 1
             slot.nextStartAt = now + WorkerTable.backoffMilliseconds(failures: slot.consecutiveFailures)
             journal.emit(
-                .error, "worker_start_failed",
+                .error, .workerStartFailed,
                 [
                     "worker": .int(Int64(slot.index)), "generation": .int(Int64(slot.generation)),
                     "error": .string("\(error)"), "path": .string(config.workerPath),
@@ -61,11 +62,11 @@ extension Supervisor {
                     "demo-writer", "--db", config.databasePath, "--interval-ms",
                     String(config.demoIntervalMilliseconds),
                 ],
-                control: theirs)
+                control: theirs, withoutEnvironment: Notifier.inheritedVariables)
             demoWriterControl = mine
-            journal.emit(.info, "demo_writer_started", ["pid": .int(Int64(demoWriterPID))])
+            journal.emit(.info, .demoWriterStarted, ["writer_pid": .int(Int64(demoWriterPID))])
         } catch {
-            journal.emit(.error, "demo_writer_failed", ["error": .string("\(error)")])
+            journal.emit(.error, .demoWriterFailed, ["error": .string("\(error)")])
         }
     }
 
@@ -87,7 +88,7 @@ extension Supervisor {
                 var fields = workerFields(slot)
                 fields["silent_ms"] = .int(Int64(now - slot.lastHeardAt))
                 fields["state"] = .string(slot.state.rawValue)
-                journal.emit(.error, "worker_unresponsive", fields)
+                journal.emit(.error, .workerUnresponsive, fields)
                 recentWorkerEvents.add(time: Timestamp.now(), "worker \(slot.index) unresponsive", "pid \(slot.pid)")
                 forceKill(slot)
             } else if !slot.killSent && slot.state == .stopping && slot.drainDeadline != 0 && now >= slot.drainDeadline
@@ -95,7 +96,7 @@ extension Supervisor {
                 metrics.drainKills += 1
                 var fields = workerFields(slot)
                 fields["connections"] = .int(Int64(slot.connections.count))
-                journal.emit(.warning, "worker_drain_timeout", fields)
+                journal.emit(.warning, .workerDrainTimeout, fields)
                 forceKill(slot)
             }
             if slot.state == .stopping { sendDrainIfPending(slot) }
@@ -105,7 +106,7 @@ extension Supervisor {
                 slot.consecutiveFailures = 0
                 if slot.crashLooping {
                     slot.crashLooping = false
-                    journal.emit(.info, "worker_recovered", workerFields(slot))
+                    journal.emit(.info, .workerRecovered, workerFields(slot))
                     recentWorkerEvents.add(time: Timestamp.now(), "worker \(slot.index) recovered", "pid \(slot.pid)")
                 }
             }
@@ -146,7 +147,7 @@ extension Supervisor {
             if pid == demoWriterPID {
                 demoWriterPID = 0
                 if !stopping {
-                    journal.emit(.warning, "demo_writer_exited", ["status": .string(exit.description)])
+                    journal.emit(.warning, .demoWriterExited, ["status": .string(exit.description)])
                 }
                 continue
             }
@@ -181,7 +182,7 @@ extension Supervisor {
         case .signaled(let signal): fields["signal"] = .int(Int64(signal))
         }
         if expected {
-            journal.emit(.info, "worker_exited", fields)
+            journal.emit(.info, .workerExited, fields)
             workers.forget(slot)
             return
         }
@@ -191,7 +192,7 @@ extension Supervisor {
         slot.nextStartAt = now + delay
         fields["restart_in_ms"] = .int(Int64(delay))
         fields["failures_in_a_row"] = .int(Int64(slot.consecutiveFailures))
-        journal.emit(.warning, "worker_exited", fields)
+        journal.emit(.warning, .workerExited, fields)
         recentWorkerEvents.add(
             time: Timestamp.now(), "worker \(slot.index) exited", "\(exit.description), lost \(lost.count) connections")
         noteCrashLoop(slot)
@@ -206,7 +207,8 @@ extension Supervisor {
         fields["last_exit"] = .string(slot.lastExit?.description ?? "start failed")
         fields["restart_in_ms"] = .int(
             Int64(slot.nextStartAt > clock.nowMilliseconds ? slot.nextStartAt - clock.nowMilliseconds : 0))
-        journal.emit(.error, "worker_crash_loop", fields)
+        journal.emit(.error, .workerCrashLoop, fields)
+        openDoor()
         recentWorkerEvents.add(
             time: Timestamp.now(), "worker \(slot.index) crash loop",
             "\(slot.consecutiveFailures) quick failures in a row; last: \(slot.lastExit?.description ?? "start failed")"
@@ -225,7 +227,7 @@ extension Supervisor {
             slot.drainCommand = nil
             var fields = workerFields(slot)
             fields["error"] = .string("\(error)")
-            journal.emit(.warning, "worker_command_failed", fields)
+            journal.emit(.warning, .workerCommandFailed, fields)
         }
     }
 

@@ -1,14 +1,16 @@
 import Glibc
 import LivefeedProtocol
 
-/// The supervisor: one epoll set over the listener, a signalfd and every worker's control socket.
+/// The supervisor: one epoll set over the listeners, a signalfd and every worker's control socket.
 /// Accepts, peeks at request heads, enforces the caps, hands descriptors to workers, restarts and replaces
-/// workers, answers /healthz, /metrics and /status itself. Owns the listener, the signalfd, and each pending
-/// connection until its handoff or refusal.
+/// workers, answers /healthz, /metrics and /status itself, and keeps the service manager informed (readiness,
+/// status, watchdog). Owns the listeners (bound or passed by systemd), the signalfd, and each pending connection
+/// until its handoff or refusal.
 final class Supervisor {
     enum Token {
-        static let listener: UInt64 = 1
         static let signals: UInt64 = 2
+        /// Listener i has token listenerBase + i (at most `SocketActivation.maxSockets`).
+        static let listenerBase: UInt64 = 4
         static let workerBase: UInt64 = 1 << 40
         static let demoWriter: UInt64 = 1 << 41
         // Pending connections use their connection id (< 2^40).
@@ -40,9 +42,21 @@ final class Supervisor {
     let config: SupervisorConfig
     let epoll: Epoll
     let signals: SignalFD
-    var listener: Listener?
+    /// Open until the stop begins; then empty.
+    var listeners: [ListeningSocket]
+    /// The listeners join the epoll set once the first generation serves (or a worker is found crash-looping,
+    /// so /healthz can say so): connections that arrive earlier wait in the listen backlog instead of finding no
+    /// worker. Under socket activation that includes those that came while the service was (re)starting.
+    var doorOpen = false
+    /// Where the http socket listens (the first, if systemd passed several), and the metrics socket if any.
     let address: SocketAddress
+    let metricsAddress: SocketAddress?
+    /// With a separate metrics socket, the http sockets no longer answer /metrics and /status.
+    let hasMetricsSocket: Bool
+    /// Whether the sockets came from systemd (LISTEN_FDS) rather than --listen.
+    let socketActivated: Bool
     let journal: Journal
+    let notifier: Notifier
     let clock = MonotonicClock()
     var workers: WorkerTable
     var caps: ConnectionCaps
@@ -56,6 +70,13 @@ final class Supervisor {
     var recentRefusals = RecentEvents()
     var recentDrops = RecentEvents()
     var recentWorkerEvents = RecentEvents()
+    /// Refusals by reason, and dropped frames (`frames`, `connections`), in the last minute: for STATUS=.
+    var refusalsLastMinute = MinuteCounts()
+    var dropsLastMinute = MinuteCounts()
+    var nextStatusAt: UInt64 = 0
+    var nextWatchdogAt: UInt64 = 0
+    /// Why WATCHDOG=1 is being withheld, while it is.
+    var watchdogWithheld: String?
     var announcedReady = false
     var stopping = false
     var stopDeadline: UInt64 = 0
@@ -74,26 +95,40 @@ final class Supervisor {
     var recordBuffer = [UInt8](repeating: 0, count: RecordCodec.headerSize + RecordCodec.maxPayload + 1)
     let startedAt: UInt64
 
-    init(config: SupervisorConfig, listener: Listener, journal: Journal) throws {
+    init(
+        config: SupervisorConfig, listeners: [ListeningSocket], socketActivated: Bool, journal: Journal,
+        notifier: Notifier
+    ) throws {
+        precondition(
+            listeners.contains { $0.role == .http } && listeners.count <= SocketActivation.maxSockets,
+            "an http listener, and at most \(SocketActivation.maxSockets)")
         self.config = config
-        self.listener = listener
+        self.listeners = listeners
+        self.socketActivated = socketActivated
         self.journal = journal
-        address = listener.localAddress() ?? config.listen
+        self.notifier = notifier
+        address = listeners.first { $0.role == .http }?.address ?? config.listen
+        metricsAddress = listeners.first { $0.role == .metrics }?.address
+        hasMetricsSocket = listeners.contains { $0.role == .metrics }
         epoll = try Epoll()
         signals = try SignalFD(signals: [SIGTERM, SIGINT, SIGHUP, SIGCHLD])
         workers = WorkerTable(count: config.workers)
         caps = ConnectionCaps(limits: config.caps)
         peekBuffer = [UInt8](repeating: 0, count: config.maxHeadBytes + 1)
         startedAt = MonotonicClock().nowMilliseconds
-        try epoll.add(listener.fd, events: [.readable], token: Token.listener)
         try epoll.add(signals.fd, events: [.readable], token: Token.signals)
     }
 
     func run() throws -> Int32 {
-        journal.emit(.info, "listening", [
+        var fields: [String: RecordValue] = [
             "address": .string(address.description), "max_connections": .int(Int64(config.caps.global)),
             "max_live": .int(Int64(config.caps.live)), "max_per_client": .int(Int64(config.caps.perClient)),
-        ])
+            "sockets": .string(socketActivated ? "systemd" : "bound"), "log_target": .string(journal.target.rawValue),
+        ]
+        if let metricsAddress { fields["metrics_address"] = .string(metricsAddress.description) }
+        if let period = notifier.watchdogPeriodMilliseconds { fields["watchdog_ping_ms"] = .int(Int64(period)) }
+        journal.emit(.info, .listening, fields)
+        notifier.update(status: statusLine(now: clock.nowMilliseconds))
         for slot in workers.current { start(slot) }
         if config.demo { startDemoWriter() }
         while true {
@@ -106,6 +141,7 @@ final class Supervisor {
             resumeAcceptingIfDue(now: after)
             if after >= nextWorkerCheck { superviseWorkers(now: after) }
             checkReload(now: after)
+            serviceManagerTick(now: after)
             if stopping {
                 if workers.all.allSatisfy({ !$0.hasProcess }) && demoWriterPID == 0 { break }
                 if after >= stopDeadline && !killSent {
@@ -115,7 +151,7 @@ final class Supervisor {
                 }
             }
         }
-        journal.emit(.info, "stopped", ["uptime_ms": .int(Int64(clock.nowMilliseconds - startedAt))])
+        journal.emit(.info, .stopped, ["uptime_ms": .int(Int64(clock.nowMilliseconds - startedAt))])
         return 0
     }
 
@@ -125,6 +161,7 @@ final class Supervisor {
             if let deadline { wake = min(wake, deadline) }
         }
         wake = min(wake, nextWorkerCheck)
+        if notifier.watchdogPeriodMilliseconds != nil { wake = min(wake, nextWatchdogAt) }
         if let reload { wake = min(wake, reload.deadline) }
         if stopping { wake = min(wake, now + 100) }
         return Int(wake > now ? wake - now : 0)
@@ -132,7 +169,8 @@ final class Supervisor {
 
     private func dispatch(_ token: UInt64, _ events: Epoll.Events) {
         switch token {
-        case Token.listener: acceptAll()
+        case Token.listenerBase..<Token.listenerBase + UInt64(listeners.count):
+            acceptAll(from: Int(token - Token.listenerBase))
         case Token.signals: handleSignals()
         case Token.demoWriter: break
         case Token.workerBase..<Token.demoWriter:
@@ -149,7 +187,7 @@ final class Supervisor {
         do {
             received = try signals.drain()
         } catch {
-            journal.emit(.error, "signalfd_failed", ["error": .string("\(error)")])
+            journal.emit(.error, .signalfdFailed, ["error": .string("\(error)")])
             return
         }
         for sig in received {
@@ -169,18 +207,17 @@ final class Supervisor {
         stopping = true
         let now = clock.nowMilliseconds
         stopDeadline = now + config.drainMilliseconds
-        Notify.send("STOPPING=1")
-        journal.emit(.info, "stopping", ["signal": .int(Int64(signal)), "connections": .int(Int64(handed.count))])
+        journal.emit(.info, .stopping, ["signal": .int(Int64(signal)), "connections": .int(Int64(handed.count))])
         if reload != nil {
-            journal.emit(.warning, "reload_abandoned", ["reason": .string("stopping")])
+            journal.emit(.warning, .reloadAbandoned, ["reason": .string("stopping")])
             reload = nil
         }
-        if let l = listener {
-            epoll.remove(l.fd)
-            l.fd.close()
-            listener = nil
-            acceptPausedUntil = nil
+        for l in listeners {
+            if doorOpen { epoll.remove(l.listener.fd) }
+            l.listener.fd.close()
         }
+        listeners = []
+        acceptPausedUntil = nil
         for p in Array(pending.values) { dropPending(p, reason: "shutdown") }
         for slot in workers.all where slot.want == .up {
             retire(slot, retryAfterMilliseconds: config.stopRetryAfterMilliseconds, now: now)
@@ -190,5 +227,7 @@ final class Supervisor {
             c.close()
             demoWriterControl = nil
         }
+        // After the workers were told to drain, so the status counts what is draining.
+        notifier.send([.stopping, .status(statusLine(now: now)), .extendTimeout(microseconds: stopTimeoutExtension(now: now))])
     }
 }

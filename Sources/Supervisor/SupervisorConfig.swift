@@ -5,6 +5,9 @@ import LivefeedProtocol
 /// Supervisor settings from flags (and, where noted, environment variables). `--help` prints them.
 struct SupervisorConfig {
     var listen = SocketAddress(host: "127.0.0.1", port: 8080)
+    /// A second socket that serves only /metrics, /healthz and /status (when not socket-activated).
+    var metricsListen: SocketAddress?
+    var logTarget = Journal.Setting.auto
     var workers = 2
     var databasePath = ""
     var workerPath = ""
@@ -30,7 +33,14 @@ struct SupervisorConfig {
 
     static let usage = """
         usage: livefeed [options]
-          --listen HOST:PORT        address to bind (default 127.0.0.1:8080; port 0 picks one)
+          --listen HOST:PORT        address to bind (default 127.0.0.1:8080; port 0 picks one); sockets passed
+                                    by systemd (LISTEN_FDS, names http and metrics) are used instead
+          --metrics-listen HOST:PORT
+                                    also bind a socket that serves only /metrics, /healthz and /status; the
+                                    main socket then no longer answers /metrics and /status
+          --log-target auto|journal|stderr
+                                    records to journald as fields, or JSON lines on stderr (default auto:
+                                    journald when stderr is the journal stream, JOURNAL_STREAM)
           --workers N               worker processes (default 2)
           --db PATH                 SQLite database (default $STATE_DIRECTORY/livefeed.db or ./state/livefeed.db)
           --demo                    seed sample data and keep inserting a message every --demo-interval-ms
@@ -109,6 +119,18 @@ struct SupervisorConfig {
                 let raw = try value(arg)
                 guard let a = SocketAddress(parsing: raw) else { throw .usage("--listen takes HOST:PORT, not '\(raw)'") }
                 c.listen = a
+            case "--metrics-listen":
+                let raw = try value(arg)
+                guard let a = SocketAddress(parsing: raw) else {
+                    throw .usage("--metrics-listen takes HOST:PORT, not '\(raw)'")
+                }
+                c.metricsListen = a
+            case "--log-target":
+                let raw = try value(arg)
+                guard let t = Journal.Setting(rawValue: raw) else {
+                    throw .usage("--log-target takes auto, journal or stderr, not '\(raw)'")
+                }
+                c.logTarget = t
             case "--workers": c.workers = try int(arg, 1...64)
             case "--db": c.databasePath = try value(arg)
             case "--demo": c.demo = true

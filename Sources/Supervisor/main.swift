@@ -2,8 +2,8 @@ import Foundation
 import Glibc
 import LivefeedProtocol
 
-// livefeed: the supervisor. Binds (or, later, takes a systemd socket), prepares the database, starts the
-// worker pool and serves until SIGTERM/SIGINT.
+// livefeed: the supervisor. Takes the sockets systemd passed (or binds --listen), prepares the database, starts
+// the worker pool and serves until SIGTERM/SIGINT.
 
 
 // `livefeed import FILE.jsonl [--db PATH]`: the worker binary does SQLite work; run it in our place.
@@ -30,7 +30,6 @@ if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "import" {
 // Before anything can start a thread: every thread must inherit these blocked, so they reach the signalfd.
 SignalSetup.block([SIGTERM, SIGINT, SIGHUP, SIGCHLD])
 SignalSetup.ignoreSIGPIPE()
-let journal = Journal()
 
 let config: SupervisorConfig
 do {
@@ -43,19 +42,37 @@ do {
     exit(2)
 }
 
+let journal = Journal(target: Journal.target(for: config.logTarget, journalStream: getenv("JOURNAL_STREAM").map { String(cString: $0) }))
+let notifier = Notifier()
+
+/// A fatal start-up error: one record, the reason in STATUS= for `systemctl status`, exit status 1.
+@MainActor func failStartup(_ event: LogEvent, _ fields: [String: RecordValue], status: String) -> Never {
+    journal.emit(.error, event, fields)
+    notifier.send([.status("failed: \(status)")])
+    exit(1)
+}
+
+// Sockets systemd passed are taken first: the variables naming them leave the environment before any child is
+// started, and the descriptors become close-on-exec.
+let activated: [ListeningSocket]?
+do {
+    activated = try SocketActivation.take()
+} catch {
+    failStartup(.socketActivationFailed, ["error": .string(error.description)], status: error.description)
+}
+
 // Workers inherit the raised limit; each holds its share of the connections.
 let descriptorLimit = ResourceLimits.raiseDescriptorLimit()
 let descriptorsForClients = UInt64(config.workers) * (descriptorLimit - min(descriptorLimit, 64))
 if descriptorLimit > 0, UInt64(config.caps.global) > descriptorsForClients {
-    journal.emit(.warning, "caps_exceed_descriptor_limit", [
+    journal.emit(.warning, .capsExceedDescriptorLimit, [
         "max_connections": .int(Int64(config.caps.global)), "workers": .int(Int64(config.workers)),
         "nofile": .int(Int64(descriptorLimit)),
     ])
 }
 
 guard access(config.workerPath, X_OK) == 0 else {
-    journal.emit(.error, "worker_binary_missing", ["path": .string(config.workerPath)])
-    exit(1)
+    failStartup(.workerBinaryMissing, ["path": .string(config.workerPath)], status: "no worker binary at \(config.workerPath)")
 }
 
 // The schema is created (and demo data seeded) by a short-lived worker before anything serves, so the
@@ -66,19 +83,29 @@ do {
     let outcome = try ChildProcess.run(
         path: config.workerPath, arguments: ["prepare-db", "--db", config.databasePath] + (config.demo ? ["--demo"] : []))
     guard outcome == .exited(0) else {
-        journal.emit(.error, "prepare_db_failed", ["db": .string(config.databasePath), "status": .string(outcome.description)])
-        exit(1)
+        failStartup(
+            .prepareDBFailed, ["db": .string(config.databasePath), "status": .string(outcome.description)],
+            status: "cannot prepare the database \(config.databasePath) (\(outcome))")
     }
 } catch {
-    journal.emit(.error, "prepare_db_failed", ["error": .string("\(error)")])
-    exit(1)
+    failStartup(.prepareDBFailed, ["error": .string("\(error)")], status: "cannot prepare the database: \(error)")
 }
 
 do {
-    let listener = try Listener.bind(config.listen)
-    let supervisor = try Supervisor(config: config, listener: listener, journal: journal)
+    var listeners = activated ?? []
+    if activated == nil {
+        let http = try Listener.bind(config.listen)
+        listeners.append(ListeningSocket(listener: http, role: .http, address: http.localAddress()))
+        if let address = config.metricsListen {
+            let metrics = try Listener.bind(address)
+            listeners.append(ListeningSocket(listener: metrics, role: .metrics, address: metrics.localAddress()))
+        }
+    }
+    let supervisor = try Supervisor(
+        config: config, listeners: listeners, socketActivated: activated != nil, journal: journal, notifier: notifier)
     exit(try supervisor.run())
 } catch {
-    journal.emit(.error, "startup_failed", ["error": .string("\(error)"), "listen": .string(config.listen.description)])
-    exit(1)
+    failStartup(
+        .startupFailed, ["error": .string("\(error)"), "listen": .string(config.listen.description)],
+        status: "\(error)")
 }

@@ -1,0 +1,107 @@
+import CSystemd
+import Glibc
+import LivefeedProtocol
+
+/// What a listening socket serves.
+enum ListenerRole: String {
+    /// Pages, API and live streams, and the supervisor's endpoints unless a metrics socket takes them.
+    case http
+    /// Only the supervisor's endpoints: /metrics, /healthz and /status.
+    case metrics
+}
+
+/// A listening socket the supervisor accepts on, and what it serves there.
+struct ListeningSocket {
+    let listener: Listener
+    let role: ListenerRole
+    let address: SocketAddress?
+}
+
+/// Listening sockets passed by the service manager (sd_listen_fds(3)): `LISTEN_FDS` descriptors from 3 up,
+/// named by `LISTEN_FDNAMES` (`FileDescriptorName=` in the socket unit). A socket named `http` serves
+/// everything, one named `metrics` only the supervisor's endpoints; when no socket carries either name (a socket
+/// unit without `FileDescriptorName=`), every socket is `http`. Each must be a listening TCP socket.
+enum SocketActivation {
+    static let maxSockets = 8
+
+    enum Failure: Error, Equatable, CustomStringConvertible {
+        case unreadable(errno: Int32)
+        case tooMany(Int)
+        case unknownName(fd: Int32, name: String)
+        case noHTTPSocket(names: [String])
+        case notAListeningTCPSocket(fd: Int32, name: String)
+        case setupFailed(fd: Int32, String)
+
+        var description: String {
+            switch self {
+            case .unreadable(let errno):
+                "LISTEN_FDS/LISTEN_FDNAMES could not be read: \(String(cString: strerror(errno)))"
+            case .tooMany(let n): "systemd passed \(n) sockets; livefeed takes at most \(maxSockets)"
+            case .unknownName(let fd, let name):
+                "socket \(fd) is named '\(name)'; livefeed takes sockets named http and metrics "
+                    + "(FileDescriptorName= in the socket unit)"
+            case .noHTTPSocket(let names):
+                "systemd passed only sockets named \(names.joined(separator: ", ")); one must be named http"
+            case .notAListeningTCPSocket(let fd, let name):
+                "socket \(fd) ('\(name)') is not a listening TCP socket (ListenStream= with Accept=no)"
+            case .setupFailed(let fd, let why): "socket \(fd): \(why)"
+            }
+        }
+    }
+
+    /// The role of each passed socket, from its name.
+    static func roles(for names: [String]) throws(Failure) -> [ListenerRole] {
+        guard names.count <= maxSockets else { throw .tooMany(names.count) }
+        let known = names.map { ListenerRole(rawValue: $0) }
+        if known.allSatisfy({ $0 == nil }) { return names.map { _ in .http } }
+        var roles: [ListenerRole] = []
+        for (i, role) in known.enumerated() {
+            guard let role else { throw .unknownName(fd: SD_LISTEN_FDS_START + Int32(i), name: names[i]) }
+            roles.append(role)
+        }
+        guard roles.contains(.http) else { throw .noHTTPSocket(names: names) }
+        return roles
+    }
+
+    /// Takes the sockets systemd passed, or returns nil when it passed none (`LISTEN_PID` must be this process).
+    /// The variables are removed from the environment either way, so workers never see them. The descriptors
+    /// become non-blocking and close-on-exec.
+    static func take() throws(Failure) -> [ListeningSocket]? {
+        var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+        let count = sd_listen_fds_with_names(1, &names)
+        var fdNames: [String] = []
+        if let names {
+            for i in 0..<Int(max(count, 0)) {
+                fdNames.append(names[i].map { String(cString: $0) } ?? "unknown")
+            }
+            var i = 0
+            while let name = names[i] {
+                free(name)
+                i += 1
+            }
+            free(names)
+        }
+        guard count >= 0 else { throw .unreadable(errno: -count) }
+        guard count > 0 else { return nil }
+        let roles = try roles(for: fdNames)
+        var sockets: [ListeningSocket] = []
+        for (i, role) in roles.enumerated() {
+            let raw = SD_LISTEN_FDS_START + Int32(i)
+            guard sd_is_socket_inet(raw, AF_UNSPEC, Int32(SOCK_STREAM.rawValue), 1, 0) > 0 else {
+                throw .notAListeningTCPSocket(fd: raw, name: fdNames[i])
+            }
+            let fd = FileDescriptor(owning: raw)
+            do {
+                // systemd passes blocking descriptors without FD_CLOEXEC: a blocking accept would stall the loop,
+                // and workers must not inherit the listener.
+                try fd.setNonBlocking()
+                try fd.setCloseOnExec()
+            } catch {
+                throw .setupFailed(fd: raw, "\(error)")
+            }
+            let listener = Listener(adopting: fd)
+            sockets.append(ListeningSocket(listener: listener, role: role, address: listener.localAddress()))
+        }
+        return sockets
+    }
+}
