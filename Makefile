@@ -1,0 +1,67 @@
+# livefeed: build and install. `make install` builds a release and installs the binaries, the systemd units,
+# the journal catalog and the operator docs; see docs/operations.md.
+#
+#   make install [PREFIX=/usr/local] [DESTDIR=/staging] [NOTIFY_RELOAD=auto|yes|no]
+#   make install-files BUILD=.build/debug PREFIX=/tmp/root   # install already-built binaries (no build)
+#   make uninstall [PREFIX=...]
+#
+# Units go to $(PREFIX)/lib/systemd/system and the catalog to $(PREFIX)/lib/systemd/catalog, both on systemd's
+# search paths for PREFIX=/usr/local and /usr. ExecStart= and Documentation= are rewritten for PREFIX.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+CATALOGDIR ?= $(PREFIX)/lib/systemd/catalog
+DOCDIR ?= $(PREFIX)/share/doc/livefeed
+SWIFT ?= swift
+BUILD ?= .build/release
+# The Type=notify-reload drop-in needs systemd 253 or later; auto asks the systemctl on this machine.
+NOTIFY_RELOAD ?= auto
+
+SYSTEMD_VERSION := $(shell systemctl --version 2>/dev/null | awk 'NR == 1 { print $$2 + 0 }')
+ifeq ($(NOTIFY_RELOAD),auto)
+  NOTIFY_RELOAD := $(shell [ "$(SYSTEMD_VERSION)" -ge 253 ] 2>/dev/null && echo yes || echo no)
+endif
+
+# Rewrites the paths in units and drop-ins for this PREFIX.
+SUBSTITUTE = sed -e 's|/usr/local/bin/|$(BINDIR)/|g' -e 's|file:/usr/local/share/doc/livefeed/|file:$(DOCDIR)/|g'
+
+.PHONY: all build install install-files uninstall
+
+all: build
+
+build:
+	$(SWIFT) build -c release --product livefeed
+	$(SWIFT) build -c release --product livefeed-worker
+
+install: build install-files
+	@echo "Installed. Next: systemctl daemon-reload; journalctl --update-catalog;"
+	@echo "      systemctl enable --now livefeed.socket   (see $(DOCDIR)/operations.md)"
+
+install-files:
+	test -x $(BUILD)/livefeed -a -x $(BUILD)/livefeed-worker
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(UNITDIR)/livefeed.service.d \
+		$(DESTDIR)$(CATALOGDIR) $(DESTDIR)$(DOCDIR)/dropins
+	install -m 0755 $(BUILD)/livefeed $(BUILD)/livefeed-worker $(DESTDIR)$(BINDIR)/
+	for unit in livefeed.service livefeed.socket livefeed-metrics.socket; do \
+		$(SUBSTITUTE) systemd/$$unit > $(DESTDIR)$(UNITDIR)/$$unit && chmod 0644 $(DESTDIR)$(UNITDIR)/$$unit || exit 1; \
+	done
+	for dropin in systemd/dropins/*.conf; do \
+		$(SUBSTITUTE) $$dropin > $(DESTDIR)$(DOCDIR)/dropins/$${dropin##*/} || exit 1; \
+	done
+	if [ "$(NOTIFY_RELOAD)" = yes ]; then \
+		install -m 0644 $(DESTDIR)$(DOCDIR)/dropins/notify-reload.conf $(DESTDIR)$(UNITDIR)/livefeed.service.d/; \
+	else \
+		rm -f $(DESTDIR)$(UNITDIR)/livefeed.service.d/notify-reload.conf; \
+	fi
+	install -m 0644 systemd/livefeed.catalog $(DESTDIR)$(CATALOGDIR)/livefeed.catalog
+	install -m 0644 docs/operations.md $(DESTDIR)$(DOCDIR)/operations.md
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/livefeed $(DESTDIR)$(BINDIR)/livefeed-worker
+	rm -f $(DESTDIR)$(UNITDIR)/livefeed.service $(DESTDIR)$(UNITDIR)/livefeed.socket \
+		$(DESTDIR)$(UNITDIR)/livefeed-metrics.socket $(DESTDIR)$(UNITDIR)/livefeed.service.d/notify-reload.conf
+	-rmdir $(DESTDIR)$(UNITDIR)/livefeed.service.d
+	rm -f $(DESTDIR)$(CATALOGDIR)/livefeed.catalog
+	rm -rf $(DESTDIR)$(DOCDIR)
