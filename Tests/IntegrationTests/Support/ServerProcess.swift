@@ -44,12 +44,28 @@ final class ServerProcess {
         "WATCHDOG_PID", "INVOCATION_ID",
     ]
 
+    /// How the server process is started: directly (binding 127.0.0.1:0), or through a program that sets up what
+    /// systemd would (passed sockets, a mount namespace with a journald) and then execs livefeed in place, so the
+    /// spawned pid is the supervisor's.
+    struct Launch {
+        /// Program and arguments that exec livefeed, given as the arguments that follow (e.g.
+        /// systemd-socket-activate, nsenter); empty to run livefeed itself.
+        var wrapper: [String] = []
+        /// Where livefeed listens; empty when the wrapper passes sockets.
+        var listenArguments = ["--listen", "127.0.0.1:0"]
+        /// Runs right after the spawn, with the pid (e.g. the first connection, on which systemd-socket-activate
+        /// execs livefeed).
+        var afterSpawn: (pid_t) throws -> Void = { _ in }
+        /// For servers whose records do not go to stderr: the port once the server is ready, nil until then.
+        var readyPort: ((pid_t) throws -> UInt16?)?
+    }
+
     /// Starts a server and waits for its `ready` record (or, with `untilReady: false`, only for `listening`, for
     /// servers whose workers are not expected to all come up). `prepare` may write files into the server's
     /// directory (e.g. a fake worker) before it starts; it gets the directory and returns extra arguments.
     static func start(
         workers: Int = 2, arguments: [String] = [], environment extraEnvironment: [String: String] = [:],
-        untilReady: Bool = true, readyTimeout: Duration = .seconds(30),
+        untilReady: Bool = true, readyTimeout: Duration = .seconds(30), launch: Launch = Launch(),
         prepare: (String) throws -> [String] = { _ in [] }
     ) throws -> ServerProcess {
         let executable = try LivefeedBinaries.directory() + "/livefeed"
@@ -65,14 +81,21 @@ final class ServerProcess {
         }
         let spawnedPID: pid_t
         do {
+            let command =
+                launch.wrapper + [executable] + launch.listenArguments
+                + ["--workers", "\(workers)", "--db", "\(directory)/livefeed.db"] + arguments + preparedArguments
             spawnedPID = try Subprocess.spawn(
-                executable: executable,
-                arguments: ["--listen", "127.0.0.1:0", "--workers", "\(workers)", "--db", "\(directory)/livefeed.db"]
-                    + arguments + preparedArguments,
+                executable: command[0], arguments: Array(command.dropFirst()),
                 environment: environment, stdoutPath: "\(directory)/stdout.log",
                 stderrPath: "\(directory)/stderr.log", newProcessGroup: true)
         } catch {
             try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+        do {
+            try launch.afterSpawn(spawnedPID)
+        } catch {
+            ServerProcess(pid: spawnedPID, port: 0, directory: directory, executablePath: executable).abandon()
             throw error
         }
 
@@ -80,7 +103,18 @@ final class ServerProcess {
         while true {
             let probe = ServerProcess(pid: spawnedPID, port: 0, directory: directory, executablePath: executable)
             let readyEvent = untilReady ? "ready" : "listening"
-            if let ready = probe.logLines().first(where: { $0.string("event") == readyEvent }) {
+            if let readyPort = launch.readyPort {
+                let port: UInt16?
+                do {
+                    port = try readyPort(spawnedPID)
+                } catch {
+                    probe.abandon()
+                    throw error
+                }
+                if let port {
+                    return ServerProcess(pid: spawnedPID, port: port, directory: directory, executablePath: executable)
+                }
+            } else if let ready = probe.logLines().first(where: { $0.string("event") == readyEvent }) {
                 guard let address = ready.string("address"), let colon = address.lastIndex(of: ":"),
                     let port = UInt16(address[address.index(after: colon)...]), port != 0
                 else {
@@ -285,11 +319,12 @@ final class ServerProcess {
 @discardableResult
 func withLivefeed<Result>(
     workers: Int = 2, arguments: [String] = [], environment: [String: String] = [:], untilReady: Bool = true,
-    prepare: (String) throws -> [String] = { _ in [] }, sourceLocation: SourceLocation = #_sourceLocation,
-    _ body: (ServerProcess) throws -> Result
+    launch: ServerProcess.Launch = ServerProcess.Launch(), prepare: (String) throws -> [String] = { _ in [] },
+    sourceLocation: SourceLocation = #_sourceLocation, _ body: (ServerProcess) throws -> Result
 ) throws -> Result {
     let server = try ServerProcess.start(
-        workers: workers, arguments: arguments, environment: environment, untilReady: untilReady, prepare: prepare)
+        workers: workers, arguments: arguments, environment: environment, untilReady: untilReady, launch: launch,
+        prepare: prepare)
     defer { server.tearDown(sourceLocation: sourceLocation) }
     do {
         return try body(server)
