@@ -276,6 +276,19 @@ struct SystemdTests {
         }
     }
 
+    @Test func withoutSystemdMetricsListenBindsTheSameKindOfPrivateSocket() throws {
+        try withLivefeed(workers: 1, arguments: ["--metrics-listen", "127.0.0.1:0"]) { server in
+            let listening = try server.waitForLog("listening") { $0.string("event") == "listening" }
+            #expect(listening.string("sockets") == "bound")
+            let address = try #require(listening.string("metrics_address"), "\(listening.jsonText)")
+            let metrics = HTTPClient(port: try #require(UInt16(address.split(separator: ":").last ?? "")))
+            #expect(try metrics.get("/metrics").status == 200)
+            #expect(try metrics.get("/channels").status == 404)
+            #expect(try server.http.get("/metrics").status == 404)
+            #expect(try server.http.get("/channels").status == 200)
+        }
+    }
+
     @Test func aJournalStreamThatIsNotStderrLeavesRecordsOnStderr() throws {
         // JOURNAL_STREAM inherited through a shell whose stderr was redirected names another file.
         try withLivefeed(workers: 1, environment: ["JOURNAL_STREAM": "8:12345"]) { server in
