@@ -42,6 +42,8 @@ struct SupervisorConfig {
           --allowed-origins LIST    comma-separated Origins allowed on /live (default: same origin; * for any)
           --access-token-file PATH  require this token on /live/... and POST /api/messages
                                     (or set LIVEFEED_ACCESS_TOKEN)
+          --static-dir DIR          where livefeed.js is (default: static/ of the checkout holding the binaries)
+          --htmx-dir DIR            where htmx.min.js and ws.js are (default: vendor/htmx/ beside static/)
         """
 
     enum ParseError: Error, CustomStringConvertible {
@@ -88,7 +90,7 @@ struct SupervisorConfig {
             case "--poll-ms", "--replay-batch", "--max-body-bytes", "--max-queue-bytes", "--max-queue-frames",
                 "--max-backlog", "--ping-interval-ms", "--ping-timeout-ms":
                 c.workerOptions += [arg, String(try int(arg, 1...1 << 30))]
-            case "--allowed-origins":
+            case "--allowed-origins", "--static-dir", "--htmx-dir":
                 c.workerOptions += [arg, try value(arg)]
             case "--access-token-file":
                 let path = try value(arg)

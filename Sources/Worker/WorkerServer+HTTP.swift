@@ -55,11 +55,11 @@ extension WorkerServer {
 
     func respond(
         _ c: Connection, status: Int, contentType: String, body: [UInt8], keepAlive: Bool,
-        headOnly: Bool = false, extraHeaders: [(String, String)] = []
+        headOnly: Bool = false, extraHeaders: [(String, String)] = [], cacheControl: String = "no-store"
     ) {
         var headers = HTTPHeaders()
         headers.add("Content-Type", contentType)
-        headers.add("Cache-Control", "no-store")
+        headers.add("Cache-Control", cacheControl)
         for (k, v) in extraHeaders { headers.add(k, v) }
         let response = HTTPResponse(status: status, headers: headers, body: body)
         let keep = keepAlive && !draining
@@ -120,6 +120,10 @@ extension WorkerServer {
             return
         }
         let headOnly = head.method == "HEAD"
+        if segments.first == "static" {
+            serveStatic(c, head, segments: Array(segments.dropFirst()))
+            return
+        }
         do {
             let result: Routed
             if isAPI {
