@@ -329,7 +329,10 @@
         lastPollFull = spec.pollAfter && appended >= POLL_LIMIT;
       }
       keepPlace(appended, prepended);
-      if (changed.length) scheduleRefreshes(changed);
+      if (changed.length) {
+        scheduleRefreshes(changed);
+        Promise.resolve().then(agreeNouns);
+      }
       return template.innerHTML;
     }
   });
@@ -382,6 +385,15 @@
     }, { passive: true });
   }
 
+  // "1 message" / "2 messages" after a live count.
+  function agreeNouns() {
+    document.querySelectorAll('.noun[data-one]').forEach(function (noun) {
+      var count = noun.previousElementSibling;
+      if (!count) return;
+      noun.textContent = noun.getAttribute(count.textContent.trim() === '1' ? 'data-one' : 'data-many');
+    });
+  }
+
   // MARK: fragments that depend on others
 
   var refreshAt = {};
@@ -404,9 +416,9 @@
 
   // MARK: times in the reader's zone
 
-  var timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+  var timeFormat = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
   var dateTimeFormat = new Intl.DateTimeFormat(undefined, {
-    month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit'
+    month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit'
   });
   var fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' });
 

@@ -40,11 +40,11 @@ extension Fragments {
             + "<div class=\"xaxis\"><span>\(n) min ago</span><span>now</span></div></figure>"
     }
 
-    /// The smallest of 1, 2, 5 × 10ⁿ (at least 4) at or above `value`, so the axis reads in round numbers.
+    /// The smallest of 1, 2, 4, 6, 8 × 10ⁿ (at least 4) at or above `value`: round numbers with a whole half.
     static func niceCeiling(_ value: Int64) -> Int64 {
         var magnitude: Int64 = 1
         while true {
-            for step: Int64 in [1, 2, 5] where step * magnitude >= max(value, 4) { return step * magnitude }
+            for step: Int64 in [1, 2, 4, 6, 8] where step * magnitude >= max(value, 4) { return step * magnitude }
             magnitude *= 10
         }
     }

@@ -15,12 +15,12 @@ extension Pages {
         nav a:hover{background:#ffffff14;color:#fff;text-decoration:none}nav a[aria-current]{background:#ffffff1f;color:#fff}
         #live-status{margin-left:auto;display:inline-flex;align-items:center;gap:.45rem;font-size:.82rem;font-weight:600;\
         padding:.25rem .7rem .25rem .55rem;border-radius:99rem;background:#ffffff14;color:#e6e9f5;white-space:nowrap}
-        #live-status .dot{width:.55rem;height:.55rem;border-radius:50%;background:var(--idle);display:inline-block}
+        #live-status .dot{flex:none;width:.55rem;height:.55rem;border-radius:50%;background:var(--idle);display:inline-block}
         #live-status[data-state=connected] .dot{background:#22c55e;box-shadow:0 0 0 3px #22c55e33}
         #live-status[data-state=reconnecting] .dot{background:#f59e0b;animation:pulse 1s ease-in-out infinite}
         #live-status[data-state=fallback] .dot{background:#38bdf8}
         @keyframes pulse{50%{opacity:.25}}
-        .notice{max-width:60rem;margin:1rem auto 0;padding:.7rem 1rem;background:#fff7e6;border:1px solid #f5d38a;\
+        .notice{max-width:58rem;margin:1.25rem auto 0;padding:.7rem 1rem;background:#fff7e6;border:1px solid #f5d38a;\
         border-radius:.6rem;color:#5c4300;width:calc(100% - 2rem)}
         main{max-width:60rem;width:100%;margin:0 auto;padding:1.25rem 1rem 2rem;flex:1}
         footer{max-width:60rem;width:100%;margin:0 auto;padding:0 1rem 1.5rem;color:var(--muted);font-size:.8rem}
@@ -30,7 +30,7 @@ extension Pages {
         .card{background:var(--card);border:1px solid var(--line);border-radius:.8rem;padding:1rem 1.1rem;\
         margin:0 0 1rem;box-shadow:0 1px 2px #0000000a}
         .card.flush{padding:0;overflow:hidden}.empty{color:var(--muted)}
-        .columns{display:grid;grid-template-columns:1fr 1fr;gap:0 1rem}.columns.wide-left{grid-template-columns:2fr 1fr}
+        .columns{display:grid;grid-template-columns:1fr 1fr;gap:0 1rem;align-items:start}.columns.wide-left{grid-template-columns:2fr 1fr}
         .button{display:inline-block;padding:.35rem .8rem;border:1px solid var(--line);border-radius:.5rem;\
         background:#fff;font-weight:500;font-size:.88rem}.button:hover{background:var(--accent-soft);text-decoration:none}
         .totals{display:grid;grid-template-columns:repeat(3,1fr);gap:1rem;margin-bottom:1rem}
@@ -76,6 +76,8 @@ extension Pages {
         .when{color:var(--muted);font-size:.78rem;font-variant-numeric:tabular-nums}
         .text{margin:.1rem 0 0;overflow-wrap:anywhere;white-space:pre-wrap}
         ol.messages li.fresh{animation:fresh 2s ease-out}@keyframes fresh{from{background:#eef0ff}}
+        #user-messages li{grid-template-columns:1fr}#user-messages .avatar,#user-messages .who{display:none}
+        #user-messages .in{font-size:.88rem;font-weight:600}
         .stream{padding-top:.4rem;padding-bottom:.4rem}
         .history{text-align:center;padding:.5rem 0 .7rem;border-bottom:1px solid #f0f1f5;color:var(--muted);font-size:.85rem}
         .history.loading .button{opacity:.5;pointer-events:none}

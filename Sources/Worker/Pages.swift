@@ -75,6 +75,12 @@ enum Pages {
             """
     }
 
+    /// "1 message", "2 messages": a live count and its noun, which the page script keeps in agreement.
+    static func counted(_ kind: Fragments.CountKind, id: Int64, count: Int64, cursor: Int64) -> String {
+        Fragments.pageCount(kind, id: id, count: count, cursor: cursor)
+            + " <span class=\"noun\" data-one=\"message\" data-many=\"messages\">\(count == 1 ? "message" : "messages")</span>"
+    }
+
     static let logo = """
         <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true"><circle cx="6" cy="18" r="2.6" fill="currentColor"></circle>\
         <path d="M4 10.5a9.5 9.5 0 0 1 9.5 9.5M4 4a16 16 0 0 1 16 16" fill="none" stroke="currentColor" stroke-width="2.6" \
@@ -168,7 +174,7 @@ enum Pages {
     ) -> String {
         var s = "<div class=\"profile\">" + Fragments.avatar(userID: u.id, name: u.name, href: false, large: true)
             + "<div><h1>\(escape(u.name))</h1><p class=\"sub\">"
-            + Fragments.pageCount(.user, id: u.id, count: u.messageCount, cursor: cursor) + " messages</p></div></div>"
+            + counted(.user, id: u.id, count: u.messageCount, cursor: cursor) + "</p></div></div>"
         s += "<div class=\"columns wide-left\"><section class=\"card\"><h2>Latest messages</h2>"
             + Fragments.recent(id: "user-messages", recent, showChannel: true, cursor: cursor, oob: false) + "</section>"
         s += "<section class=\"card\"><h2>Writes most in</h2>" + Fragments.userChannels(channels, oob: false)
@@ -186,7 +192,7 @@ enum Pages {
         assets: StaticAssets
     ) -> String {
         var s = "<div class=\"page-head\"><h1>#\(escape(ch.name))</h1><p class=\"sub\">"
-            + Fragments.pageCount(.channel, id: ch.id, count: ch.messageCount, cursor: cursor) + " messages"
+            + counted(.channel, id: ch.id, count: ch.messageCount, cursor: cursor)
         if before != nil { s += " · <a href=\"/channels/\(ch.id)\">jump to the latest</a>" }
         s += "</p></div><div class=\"card stream\">"
         s += Fragments.olderLink(channel: ch.id, before: messages.first?.id, hasOlder: hasOlder, oob: false)
