@@ -301,6 +301,12 @@
         }
         var oob = el.getAttribute('hx-swap-oob');
         var current = el.id ? document.getElementById(el.id) : null;
+        if (oob === 'true' && !current) {
+          el.remove(); // a channel or person this page does not list yet
+          var grew = document.getElementById('list-grew');
+          if (grew) grew.hidden = false;
+          return;
+        }
         var at = el.getAttribute('data-cursor');
         if (oob === 'true' && current && at !== null &&
             Number(current.getAttribute('data-cursor')) > Number(at)) {

@@ -60,6 +60,7 @@ extension Pages {
         .list td{padding:.6rem 1.1rem;border-bottom:1px solid var(--line)}.list tr:last-child td{border-bottom:0}
         .list tr:hover td{background:#fafaff}.list .n{text-align:right;font-variant-numeric:tabular-nums}
         .list a.channel,.list a.person{font-weight:600;display:inline-flex;align-items:center;gap:.6rem}
+        .grew{margin:0 0 1rem;padding:.6rem 1rem;border-radius:.6rem;background:var(--accent-soft);color:#312e81}
         .count{font-variant-numeric:tabular-nums;border-radius:.3rem}
         .count.bumped{animation:bump 1.2s ease-out}@keyframes bump{from{background:#c7f5d4;color:#0b5a26}}
         .avatar{flex:none;display:inline-grid;place-items:center;width:2rem;height:2rem;border-radius:50%;color:#fff;\

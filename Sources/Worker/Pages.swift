@@ -81,6 +81,11 @@ enum Pages {
             + " <span class=\"noun\" data-one=\"message\" data-many=\"messages\">\(count == 1 ? "message" : "messages")</span>"
     }
 
+    /// Shown by the page script when a count arrives for a row this list does not have.
+    static func grewNotice(_ text: String) -> String {
+        "<p id=\"list-grew\" class=\"grew\" hidden>\(escape(text)) <a href=\"\">Reload to see them</a></p>"
+    }
+
     static let logo = """
         <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true"><circle cx="6" cy="18" r="2.6" fill="currentColor"></circle>\
         <path d="M4 10.5a9.5 9.5 0 0 1 9.5 9.5M4 4a16 16 0 0 1 16 16" fill="none" stroke="currentColor" stroke-width="2.6" \
@@ -134,6 +139,7 @@ enum Pages {
     static func channels(_ channels: [ChannelRow], cursor: Int64, epoch: String, assets: StaticAssets) -> String {
         var s = "<div class=\"page-head\"><h1>Channels</h1><p class=\"sub\">\(channels.count) "
             + "channel\(channels.count == 1 ? "" : "s") · message counts update live</p></div>"
+            + grewNotice("New channels have been created since this page loaded.")
         if channels.isEmpty {
             s += "<p class=\"card empty\">No channels yet. Post a message to create one.</p>"
         } else {
@@ -152,6 +158,7 @@ enum Pages {
     static func users(_ users: [UserRow], cursor: Int64, epoch: String, assets: StaticAssets) -> String {
         var s = "<div class=\"page-head\"><h1>People</h1><p class=\"sub\">\(users.count) "
             + "\(users.count == 1 ? "person" : "people") · message counts update live</p></div>"
+            + grewNotice("New people have written since this page loaded.")
         if users.isEmpty {
             s += "<p class=\"card empty\">Nobody has written yet.</p>"
         } else {
