@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "livefeed", targets: ["Supervisor"]),
         .executable(name: "livefeed-worker", targets: ["Worker"]),
+        .executable(name: "livefeed-bench", targets: ["Bench"]),
     ],
     targets: [
         .target(name: "CLinux", path: "Sources/CLinux"),
@@ -22,7 +23,10 @@ let package = Package(
             path: "Sources/Supervisor"),
         .executableTarget(
             name: "Worker", dependencies: ["LivefeedProtocol", "CLinux", "CSQLite"], path: "Sources/Worker"),
+        .executableTarget(name: "Bench", dependencies: ["LivefeedProtocol", "CLinux"], path: "Sources/Bench"),
         .testTarget(name: "ProtocolTests", dependencies: ["LivefeedProtocol"], path: "Tests/ProtocolTests"),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "LivefeedProtocol"], path: "Tests/SupervisorTests"),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "LivefeedProtocol"], path: "Tests/WorkerTests"),
         .testTarget(
             name: "IntegrationTests", dependencies: ["LivefeedProtocol", "Supervisor", "Worker"], path: "Tests/IntegrationTests"),
     ]

@@ -1,42 +1,73 @@
 import Glibc
 import LivefeedProtocol
 
-/// The door: accept, peek at the request head without consuming it, classify, hand over or answer.
+/// The door: accept, count the client's address, peek at the request head without consuming it, check the
+/// caps, then hand over or answer. Every pending connection leaves through `takePending` exactly once: in
+/// `handOff` (its client slot moves with it), or through `releasePending` in `refuse`, `refuseForCap`, `answer`
+/// and `dropPending` (its client slot is freed).
 extension Supervisor {
     func acceptAll() {
-        guard let listener else { return }
+        guard let listener, acceptPausedUntil == nil else { return }
         // Bounded per wakeup so a flood of connections cannot starve workers' records and signals.
         for _ in 0..<256 {
             let accepted: (FileDescriptor, SocketAddress?)?
             do {
                 accepted = try listener.accept()
             } catch {
-                if error.errno == EMFILE || error.errno == ENFILE {
-                    metrics.refused["descriptors_exhausted", default: 0] += 1
-                    journal.emit(.warning, "accept_paused", ["error": .string("\(error)")])
-                } else if error.errno != ECONNABORTED {
+                switch error.errno {
+                case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                    pauseAccepting(error)
+                    return
+                case ECONNABORTED, EPROTO, EPERM:
+                    continue  // that one connection is gone; the next may be fine
+                default:
                     journal.emit(.warning, "accept_failed", ["error": .string("\(error)")])
+                    return
                 }
+            }
+            guard let (fd, peer) = accepted else {
+                // The backlog is empty: accepting has caught up, so a descriptor shortage is over.
+                endAcceptEpisode()
                 return
             }
-            guard let (fd, peer) = accepted else { return }
-            let id = nextConnectionID
-            nextConnectionID += 1
-            let p = PendingConnection(id: id, fd: fd, client: peer, acceptedAt: clock.nowMilliseconds)
-            do {
-                // Edge-triggered: a peeked-but-incomplete head stays readable, so level-triggered would spin.
-                try epoll.add(fd, events: [.readable, .readHangup, .edgeTriggered], token: id)
-            } catch {
-                fd.close()
-                continue
-            }
-            pending[id] = p
-            advance(p)
+            arrive(fd, peer)
         }
     }
 
-    /// Peeks at what the client has sent so far and acts once the head is complete.
-    func advance(_ p: PendingConnection) {
+    private func arrive(_ fd: FileDescriptor, _ peer: SocketAddress?) {
+        let now = clock.nowMilliseconds
+        let id = nextConnectionID
+        nextConnectionID += 1
+        let key = ClientKey.of(peer)
+        let over = caps.arrive(client: key) != nil
+        let p = PendingConnection(
+            id: id, fd: fd, client: peer, clientKey: key, acceptedAt: now, overClientCap: over)
+        do {
+            // Edge-triggered: a peeked-but-incomplete head stays readable, so level-triggered would spin.
+            try epoll.add(fd, events: [.readable, .readHangup, .edgeTriggered], token: id)
+        } catch {
+            if !over { caps.leave(client: key) }
+            fd.close()
+            return
+        }
+        pending[id] = p
+        if over {
+            overCapWaiting += 1
+            if overCapWaiting > Self.maxOverCapWaiting {
+                refuseForCap(p, .client, head: nil)
+                return
+            }
+            overCapDeadlines.append(
+                id, deadline: now + min(config.headTimeoutMilliseconds, Self.overCapGraceMilliseconds))
+        } else {
+            pendingDeadlines.append(id, deadline: now + config.headTimeoutMilliseconds)
+        }
+        advance(p)
+    }
+
+    /// Peeks at what the client has sent so far and acts once the head is complete. `events` are the epoll events
+    /// that woke us (none right after accept).
+    func advance(_ p: PendingConnection, _ events: Epoll.Events = []) {
         let outcome: IOResult<Int>
         do {
             outcome = try peekBuffer.withUnsafeMutableBytes { raw throws(SystemError) in try p.fd.peek(into: raw) }
@@ -53,103 +84,190 @@ extension Supervisor {
         do throws(HTTPHeadError) {
             switch try parser.feed(peekBuffer[0..<n]) {
             case .needMore:
-                if n > config.maxHeadBytes { refuse(p, status: 431, reason: "head_too_large") }
-            case .complete(let head, let used):
-                route(p, head, headBytes: used)
+                if n > config.maxHeadBytes {
+                    refuse(p, status: 431, reason: "head_too_large")
+                } else if !events.isDisjoint(with: [.readHangup, .hangup, .error]) {
+                    // The peer stopped sending with half a head; a peek keeps returning those bytes rather than
+                    // end of file, so without this the slot would stay taken until the head deadline.
+                    dropPending(p, reason: "closed_before_request")
+                }
+            case .complete(let head, _):
+                route(p, head)
             }
         } catch {
-            refuse(p, status: error.status, reason: "bad_request")
+            let reason: String
+            switch error.status {
+            case 431: reason = "head_too_large"
+            case 414: reason = "uri_too_long"
+            default: reason = "bad_request"
+            }
+            refuse(p, status: error.status, reason: reason)
         }
     }
 
-    private func route(_ p: PendingConnection, _ head: HTTPRequestHead, headBytes: Int) {
-        switch ViewClassifier.classify(path: head.path) {
+    private func route(_ p: PendingConnection, _ head: HTTPRequestHead) {
+        let route = ViewClassifier.classify(path: head.path)
+        if p.overClientCap {
+            if case .worker(let view) = route {
+                refuseForCap(p, .client, head: head, view: view)
+            } else {
+                refuseForCap(p, .client, head: head)
+            }
+            return
+        }
+        switch route {
         case .supervisor(let endpoint):
-            answer(p, endpoint, head, headBytes: headBytes)
+            answer(p, endpoint, head)
         case .worker(let view):
-            handOff(p, view: view)
-        }
-    }
-
-    private func handOff(_ p: PendingConnection, view: ConnectionView) {
-        // The worker's copy shares this open file description: deregister before closing ours, or epoll keeps
-        // reporting the worker's socket under our stale token.
-        epoll.remove(p.fd)
-        pending[p.id] = nil
-        if !stopping {
-            let record = RecordCodec.encode(.handoff(connectionID: p.id, view: view, client: p.client))
-            for slot in workers.handoffOrder() {
-                guard let control = slot.control else { continue }
-                do {
-                    guard case .done = try FDPassing.send(on: control, record, descriptor: p.fd) else { continue }
-                } catch {
-                    continue
-                }
-                slot.connections.insert(p.id)
-                handed[p.id] = Handed(view: view, worker: slot.index, client: p.client, handedAt: clock.nowMilliseconds)
-                metrics.accepted[view, default: 0] += 1
-                p.fd.close()
-                return
+            if let refusal = caps.admit(view: view) {
+                refuseForCap(p, refusal, head: head, view: view)
+            } else {
+                handOff(p, view: view, head: head)
             }
         }
-        writeAndClose(p, status: 503, reason: "no_worker", body: errorJSON("unavailable", "no worker can take this connection; retry"),
-            contentType: "application/json", extraHeaders: [("Retry-After", "1")])
+    }
+
+    /// Sends the descriptor to a worker of the current generation. The connection already holds its slots
+    /// (`admit`); they stay held until the worker reports it closed or dies.
+    private func handOff(_ p: PendingConnection, view: ConnectionView, head: HTTPRequestHead) {
+        guard takePending(p) else { return }
+        let record = RecordCodec.encode(.handoff(connectionID: p.id, view: view, client: p.client))
+        func send(to slot: WorkerSlot) -> Bool {
+            guard let control = slot.control else { return false }
+            guard case .done? = try? FDPassing.send(on: control, record, descriptor: p.fd) else { return false }
+            slot.connections.insert(p.id)
+            handed[p.id] = Handed(
+                view: view, worker: slot, client: p.client, clientKey: p.clientKey, handedAt: clock.nowMilliseconds)
+            metrics.accepted[view, default: 0] += 1
+            p.fd.close()
+            return true
+        }
+        if !stopping {
+            // The picked worker nearly always takes it; the rest are tried only when its socket is full.
+            let first = workers.pick()
+            if let first, send(to: first) { return }
+            for slot in workers.ready where slot !== first {
+                if send(to: slot) { return }
+            }
+        }
+        if !caps.release(view: view, client: p.clientKey) { accountingError("handoff_failed", p.id) }
+        let refusal = refusalResponse(
+            status: 503, code: "no_worker", message: "no worker can take this connection now; retry shortly",
+            path: head.path, retryAfterSeconds: 1)
+        write(p, refusal, status: 503, reason: "no_worker", view: view)
     }
 
     /// Refuses at the door with an HTTP error (bad head, too large, too slow).
     func refuse(_ p: PendingConnection, status: Int, reason: String) {
-        epoll.remove(p.fd)
-        pending[p.id] = nil
-        writeAndClose(p, status: status, reason: reason, body: errorJSON(reason, HTTPResponse.reasonPhrase(status)),
-            contentType: "application/json", extraHeaders: [])
+        guard releasePending(p) else { return }
+        let body = refusalResponse(
+            status: status, code: reason, message: HTTPResponse.reasonPhrase(status), path: nil, retryAfterSeconds: nil)
+        write(p, body, status: status, reason: reason, view: nil)
     }
 
+    /// Refuses for a cap: 503 (429 for the per-address cap) with Retry-After, JSON for /api and /live, a page
+    /// otherwise (JSON too when the head never came).
+    func refuseForCap(
+        _ p: PendingConnection, _ refusal: ConnectionCaps.Refusal, head: HTTPRequestHead?, view: ConnectionView? = nil
+    ) {
+        guard releasePending(p) else { return }
+        let message: String
+        switch refusal {
+        case .global: message = "the server is at its connection limit; retry later"
+        case .view: message = "this live view is at its connection limit; retry later or poll"
+        case .client: message = "too many connections from your address; retry later"
+        }
+        let response = refusalResponse(
+            status: refusal.status, code: refusal.rawValue, message: message, path: head?.path,
+            retryAfterSeconds: config.capRetryAfterSeconds)
+        write(p, response, status: refusal.status, reason: refusal.rawValue, view: view)
+    }
+
+    /// Closes a connection that left before its head was complete (or when stopping), without an answer.
     func dropPending(_ p: PendingConnection, reason: String) {
-        epoll.remove(p.fd)
-        pending[p.id] = nil
+        guard releasePending(p) else { return }
+        metrics.abandoned[reason, default: 0] += 1
         p.fd.close()
+    }
+
+    /// Takes `p` out of the door's tables; false if it already left. The caller then owns `p.fd`.
+    func takePending(_ p: PendingConnection) -> Bool {
+        guard pending.removeValue(forKey: p.id) != nil else { return false }
+        epoll.remove(p.fd)
+        if p.overClientCap { overCapWaiting -= 1 }
+        return true
+    }
+
+    /// `takePending` for a connection that will not be handed over: its client slot is freed.
+    func releasePending(_ p: PendingConnection) -> Bool {
+        guard takePending(p) else { return false }
+        if !p.overClientCap && !caps.leave(client: p.clientKey) { accountingError("pending_release", p.id) }
+        return true
     }
 
     func expirePending(now: UInt64) {
-        guard !pending.isEmpty else { return }
-        for p in Array(pending.values) where now - p.acceptedAt >= config.headTimeoutMilliseconds {
-            refuse(p, status: 408, reason: "head_timeout")
+        for id in pendingDeadlines.popExpired(now: now) {
+            if let p = pending[id] { refuse(p, status: 408, reason: "head_timeout") }
+        }
+        for id in overCapDeadlines.popExpired(now: now) {
+            if let p = pending[id] { refuseForCap(p, .client, head: nil) }
         }
     }
 
-    func errorJSON(_ code: String, _ message: String) -> [UInt8] {
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("error")
-        w.beginObject()
-        w.field("code", code)
-        w.field("message", message)
-        w.endObject()
-        w.endObject()
-        return w.bytes
+    func accountingError(_ what: String, _ id: UInt64) {
+        metrics.accountingErrors += 1
+        journal.emit(.error, "slot_accounting_error", ["where": .string(what), "conn": .int(Int64(id))])
     }
 
-    /// Writes a short response and closes. The request bytes are read first: closing a socket with unread
-    /// input makes the kernel send RST, which can destroy the response before the client reads it.
-    func writeAndClose(
-        _ p: PendingConnection, status: Int, reason: String, body: [UInt8], contentType: String,
-        extraHeaders: [(String, String)]
-    ) {
-        if status >= 400 {
-            metrics.refused[reason, default: 0] += 1
-            journal.emit(status >= 500 ? .warning : .info, "connection_refused", [
-                "reason": .string(reason), "status": .int(Int64(status)), "client": .string(p.client),
-                "conn": .int(Int64(p.id)),
+    // MARK: descriptor exhaustion
+
+    /// Out of descriptors: take the listener out of the epoll set for a moment instead of spinning on it, and
+    /// say so once per episode.
+    private func pauseAccepting(_ error: SystemError) {
+        guard let listener else { return }
+        epoll.remove(listener.fd)
+        let now = clock.nowMilliseconds
+        acceptPausedUntil = now + Self.acceptPauseMilliseconds
+        if var episode = acceptEpisode {
+            episode.pauses += 1
+            acceptEpisode = episode
+            return
+        }
+        acceptEpisode = (now, 1)
+        metrics.acceptPauses += 1
+        journal.emit(
+            .warning, "accept_paused",
+            [
+                "error": .string("\(error)"), "errno": .int(Int64(error.errno)),
+                "pending": .int(Int64(pending.count)), "connections": .int(Int64(caps.total)),
+                "pause_ms": .int(Int64(Self.acceptPauseMilliseconds)),
             ])
+        recentWorkerEvents.add(time: Timestamp.now(), "accept paused", "\(error)")
+    }
+
+    func resumeAcceptingIfDue(now: UInt64) {
+        guard let until = acceptPausedUntil, now >= until else { return }
+        guard let listener else {
+            acceptPausedUntil = nil
+            return
         }
-        var headers = HTTPHeaders()
-        headers.add("Content-Type", contentType)
-        headers.add("Cache-Control", "no-store")
-        for (k, v) in extraHeaders { headers.add(k, v) }
-        let bytes = HTTPResponse(status: status, headers: headers, body: body).encode(keepAlive: false)
-        _ = try? peekBuffer.withUnsafeMutableBytes { raw throws(SystemError) in try p.fd.read(into: raw) }
-        _ = try? bytes.withUnsafeBytes { raw throws(SystemError) in try p.fd.write(raw) }
-        p.fd.shutdownWrite()
-        p.fd.close()
+        do {
+            try epoll.add(listener.fd, events: [.readable], token: Token.listener)
+        } catch {
+            acceptPausedUntil = now + Self.acceptPauseMilliseconds
+            return
+        }
+        acceptPausedUntil = nil
+        acceptAll()
+    }
+
+    private func endAcceptEpisode() {
+        guard let episode = acceptEpisode else { return }
+        acceptEpisode = nil
+        journal.emit(
+            .info, "accept_resumed",
+            [
+                "paused_ms": .int(Int64(clock.nowMilliseconds - episode.start)), "pauses": .int(Int64(episode.pauses)),
+            ])
     }
 }

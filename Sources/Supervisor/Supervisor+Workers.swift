@@ -1,8 +1,12 @@
 import Glibc
 import LivefeedProtocol
 
-/// Worker processes: start, read their records, reap, restart with backoff.
+/// Worker processes: start, reap, restart with backoff, notice crash loops and silent workers, drain.
 extension Supervisor {
+    func workerFields(_ slot: WorkerSlot) -> [String: RecordValue] {
+        ["worker": .int(Int64(slot.index)), "generation": .int(Int64(slot.generation)), "pid": .int(Int64(slot.pid))]
+    }
+
     func start(_ slot: WorkerSlot) {
         let now = clock.nowMilliseconds
         do {
@@ -25,14 +29,25 @@ extension Supervisor {
             slot.control = mine
             slot.state = .starting
             slot.startedAt = now
-            try epoll.add(mine, events: [.readable], token: Token.workerBase + UInt64(slot.index))
-            journal.emit(.info, "worker_started", ["worker": .int(Int64(slot.index)), "pid": .int(Int64(pid))])
+            slot.lastHeardAt = now
+            slot.killSent = false
+            slot.drainCommand = nil
+            slot.drainDeadline = 0
+            slot.gauges = nil
+            slot.recordsDroppedCounted = 0
+            try epoll.add(mine, events: [.readable], token: slot.token)
+            journal.emit(.info, "worker_started", workerFields(slot))
         } catch {
+            nextWorkerCheck = 0
             slot.consecutiveFailures += 1
             slot.nextStartAt = now + WorkerTable.backoffMilliseconds(failures: slot.consecutiveFailures)
-            journal.emit(.error, "worker_start_failed", [
-                "worker": .int(Int64(slot.index)), "error": .string("\(error)"), "path": .string(config.workerPath),
-            ])
+            journal.emit(
+                .error, "worker_start_failed",
+                [
+                    "worker": .int(Int64(slot.index)), "generation": .int(Int64(slot.generation)),
+                    "error": .string("\(error)"), "path": .string(config.workerPath),
+                ])
+            noteCrashLoop(slot)
         }
     }
 
@@ -42,7 +57,10 @@ extension Supervisor {
             defer { theirs.close() }
             demoWriterPID = try ChildProcess.spawn(
                 path: config.workerPath,
-                arguments: ["demo-writer", "--db", config.databasePath, "--interval-ms", String(config.demoIntervalMilliseconds)],
+                arguments: [
+                    "demo-writer", "--db", config.databasePath, "--interval-ms",
+                    String(config.demoIntervalMilliseconds),
+                ],
                 control: theirs)
             demoWriterControl = mine
             journal.emit(.info, "demo_writer_started", ["pid": .int(Int64(demoWriterPID))])
@@ -51,11 +69,76 @@ extension Supervisor {
         }
     }
 
-    /// Starts workers whose backoff has passed.
+    /// Starts workers whose backoff has passed; kills workers that went silent or outlived their drain; clears
+    /// the crash-loop mark of workers that stayed up. Sets when it needs to run again.
     func superviseWorkers(now: UInt64) {
-        for slot in workers.slots where slot.state == .stopped && slot.want == .up && !stopping {
-            if now >= slot.nextStartAt { start(slot) }
+        var next = now + 250
+        defer { nextWorkerCheck = next }
+        for slot in workers.all {
+            guard slot.hasProcess else {
+                if slot.want == .up && !stopping {
+                    if now >= slot.nextStartAt { start(slot) } else { next = min(next, slot.nextStartAt) }
+                }
+                continue
+            }
+            if slot.state == .stopping && slot.drainDeadline > now { next = min(next, slot.drainDeadline) }
+            if !slot.killSent && now - slot.lastHeardAt >= config.workerTimeoutMilliseconds {
+                metrics.workerTimeouts[slot.index, default: 0] += 1
+                var fields = workerFields(slot)
+                fields["silent_ms"] = .int(Int64(now - slot.lastHeardAt))
+                fields["state"] = .string(slot.state.rawValue)
+                journal.emit(.error, "worker_unresponsive", fields)
+                recentWorkerEvents.add(time: Timestamp.now(), "worker \(slot.index) unresponsive", "pid \(slot.pid)")
+                forceKill(slot)
+            } else if !slot.killSent && slot.state == .stopping && slot.drainDeadline != 0 && now >= slot.drainDeadline
+            {
+                metrics.drainKills += 1
+                var fields = workerFields(slot)
+                fields["connections"] = .int(Int64(slot.connections.count))
+                journal.emit(.warning, "worker_drain_timeout", fields)
+                forceKill(slot)
+            }
+            if slot.state == .stopping { sendDrainIfPending(slot) }
+            if slot.state == .running && slot.consecutiveFailures > 0
+                && now - slot.startedAt >= WorkerTable.stableAfterMilliseconds
+            {
+                slot.consecutiveFailures = 0
+                if slot.crashLooping {
+                    slot.crashLooping = false
+                    journal.emit(.info, "worker_recovered", workerFields(slot))
+                    recentWorkerEvents.add(time: Timestamp.now(), "worker \(slot.index) recovered", "pid \(slot.pid)")
+                }
+            }
         }
+    }
+
+    /// SIGKILL; the exit is handled when SIGCHLD arrives. The control socket leaves the epoll set now, so
+    /// nothing more is read from a worker already judged.
+    func forceKill(_ slot: WorkerSlot) {
+        guard slot.hasProcess, slot.pid > 0, !slot.killSent else { return }
+        slot.killSent = true
+        if let c = slot.control { epoll.remove(c) }
+        kill(slot.pid, SIGKILL)
+    }
+
+    /// Tells a worker to drain and exit; it gets SIGKILL at its drain deadline. A slot without a process (in
+    /// restart backoff) simply stays down.
+    func retire(_ slot: WorkerSlot, retryAfterMilliseconds: Int64, now: UInt64) {
+        slot.want = .down
+        nextWorkerCheck = 0
+        switch slot.state {
+        case .running, .starting:
+            slot.state = .stopping
+            slot.drainDeadline = now + config.drainMilliseconds
+            slot.drainCommand = .drain(
+                spreadMilliseconds: config.closeSpreadMilliseconds, retryAfterMilliseconds: retryAfterMilliseconds)
+            sendDrainIfPending(slot)
+        case .stopping:
+            break
+        case .stopped:
+            workers.forget(slot)
+        }
+        workers.refreshReady()
     }
 
     func reapChildren() {
@@ -86,121 +169,66 @@ extension Supervisor {
         slot.connections = []
         slot.state = .stopped
         slot.lastExit = exit
+        slot.gauges = nil
+        workers.refreshReady()
         let uptime = now - slot.startedAt
-        var fields: [String: RecordValue] = [
-            "worker": .int(Int64(slot.index)), "pid": .int(Int64(slot.pid)), "status": .string(exit.description),
-            "uptime_ms": .int(Int64(uptime)), "connections_lost": .int(Int64(lost.count)),
-        ]
+        var fields = workerFields(slot)
+        fields["status"] = .string(exit.description)
+        fields["uptime_ms"] = .int(Int64(uptime))
+        fields["connections_lost"] = .int(Int64(lost.count))
+        switch exit {
+        case .exited(let code): fields["exit_code"] = .int(Int64(code))
+        case .signaled(let signal): fields["signal"] = .int(Int64(signal))
+        }
         if expected {
             journal.emit(.info, "worker_exited", fields)
+            workers.forget(slot)
             return
         }
-        slot.restarts += 1
-        metrics.workerRestarts += 1
-        slot.consecutiveFailures = uptime >= 10_000 ? 1 : slot.consecutiveFailures + 1
+        metrics.workerRestarts[slot.index, default: 0] += 1
+        slot.consecutiveFailures = uptime >= WorkerTable.stableAfterMilliseconds ? 1 : slot.consecutiveFailures + 1
         let delay = WorkerTable.backoffMilliseconds(failures: slot.consecutiveFailures)
         slot.nextStartAt = now + delay
         fields["restart_in_ms"] = .int(Int64(delay))
-        journal.emit(slot.consecutiveFailures >= 5 ? .error : .warning, "worker_exited", fields)
+        fields["failures_in_a_row"] = .int(Int64(slot.consecutiveFailures))
+        journal.emit(.warning, "worker_exited", fields)
+        recentWorkerEvents.add(
+            time: Timestamp.now(), "worker \(slot.index) exited", "\(exit.description), lost \(lost.count) connections")
+        noteCrashLoop(slot)
     }
 
-    func send(_ record: Record, to slot: WorkerSlot) {
-        guard let control = slot.control else { return }
+    /// Marks (and reports, once) a worker that keeps failing quickly.
+    private func noteCrashLoop(_ slot: WorkerSlot) {
+        guard !slot.crashLooping, slot.consecutiveFailures >= WorkerTable.crashLoopFailures else { return }
+        slot.crashLooping = true
+        var fields = workerFields(slot)
+        fields["failures_in_a_row"] = .int(Int64(slot.consecutiveFailures))
+        fields["last_exit"] = .string(slot.lastExit?.description ?? "start failed")
+        fields["restart_in_ms"] = .int(
+            Int64(slot.nextStartAt > clock.nowMilliseconds ? slot.nextStartAt - clock.nowMilliseconds : 0))
+        journal.emit(.error, "worker_crash_loop", fields)
+        recentWorkerEvents.add(
+            time: Timestamp.now(), "worker \(slot.index) crash loop",
+            "\(slot.consecutiveFailures) quick failures in a row; last: \(slot.lastExit?.description ?? "start failed")"
+        )
+    }
+
+    /// Sends the drain command if it has not gone out yet; a full socket (handoffs queued) is retried on the
+    /// next tick.
+    func sendDrainIfPending(_ slot: WorkerSlot) {
+        guard let command = slot.drainCommand, let control = slot.control else { return }
         do {
-            if case .wouldBlock = try FDPassing.send(on: control, RecordCodec.encode(record), descriptor: nil) {
-                journal.emit(.warning, "worker_command_dropped", ["worker": .int(Int64(slot.index))])
+            if case .done = try FDPassing.send(on: control, RecordCodec.encode(command), descriptor: nil) {
+                slot.drainCommand = nil
             }
         } catch {
-            journal.emit(.warning, "worker_command_failed", ["worker": .int(Int64(slot.index)), "error": .string("\(error)")])
+            slot.drainCommand = nil
+            var fields = workerFields(slot)
+            fields["error"] = .string("\(error)")
+            journal.emit(.warning, "worker_command_failed", fields)
         }
     }
 
-    /// Reads every waiting record from a worker. Anything malformed gets the worker killed, never us.
-    func readRecords(from slot: WorkerSlot, _ events: Epoll.Events) {
-        guard let control = slot.control else { return }
-        for _ in 0..<256 {
-            let outcome: IOResult<FDPassing.Received>
-            do {
-                outcome = try recordBuffer.withUnsafeMutableBytes { raw throws(SystemError) in
-                    try FDPassing.receive(on: control, into: raw)
-                }
-            } catch {
-                workerMisbehaved(slot, "control socket error: \(error)")
-                return
-            }
-            guard case .done(let r) = outcome else { return }
-            if r.byteCount == 0 && r.descriptor == nil {
-                // End of file: the worker is exiting; SIGCHLD finishes the bookkeeping.
-                epoll.remove(control)
-                return
-            }
-            if let fd = r.descriptor {
-                fd.close()
-                workerMisbehaved(slot, "worker sent a descriptor")
-                return
-            }
-            if r.anomaly {
-                workerMisbehaved(slot, "truncated or foreign control message")
-                return
-            }
-            do {
-                handle(try RecordCodec.decode(recordBuffer[0..<r.byteCount]), from: slot)
-            } catch {
-                workerMisbehaved(slot, "bad record: \(error)")
-                return
-            }
-        }
-    }
-
-    private func workerMisbehaved(_ slot: WorkerSlot, _ why: String) {
-        journal.emit(.error, "worker_protocol_violation", [
-            "worker": .int(Int64(slot.index)), "pid": .int(Int64(slot.pid)), "error": .string(why),
-        ])
-        if let c = slot.control { epoll.remove(c) }
-        if slot.pid > 0 { kill(slot.pid, SIGKILL) }
-    }
-
-    private func handle(_ record: Record, from slot: WorkerSlot) {
-        let workerFields: [String: RecordValue] = ["worker": .int(Int64(slot.index)), "worker_pid": .int(Int64(slot.pid))]
-        switch record {
-        case .workerReady:
-            if slot.state == .starting { slot.state = .running }
-            journal.emit(.info, "worker_ready", workerFields)
-            if !announcedReady && workers.runningCount == workers.slots.count {
-                announcedReady = true
-                journal.emit(.info, "ready", [
-                    "address": .string(address.description), "workers": .int(Int64(workers.slots.count)),
-                    "db": .string(config.databasePath),
-                ])
-                Notify.send("READY=1\nSTATUS=serving on \(address) with \(workers.slots.count) workers")
-            }
-        case .connectionOpened(let id, let view):
-            metrics.liveOpened[view, default: 0] += 1
-            var fields = workerFields
-            fields["conn"] = .int(Int64(bitPattern: id))
-            fields["view"] = .string(view.rawValue)
-            fields["client"] = .string(handed[id]?.client ?? "")
-            journal.emit(.info, "connection_opened", fields)
-        case .connectionClosed(let id, let view, let extra):
-            var fields = workerFields.merging(extra) { a, _ in a }
-            fields["conn"] = .int(Int64(bitPattern: id))
-            fields["view"] = .string(view.rawValue)
-            if let reason = extra["reason"]?.stringValue { metrics.closed[reason, default: 0] += 1 }
-            if let dropped = extra["dropped"]?.intValue { metrics.framesDropped += dropped }
-            guard handed[id] != nil else { return }  // already released (e.g. reported twice): count once
-            release(id, reason: nil)
-            journal.emit(extra["live_view"] != nil ? .info : .debug, "connection_closed", fields)
-        case .log(let level, let event, let extra):
-            journal.emit(level, event, workerFields.merging(extra) { a, _ in a })
-        case .handoff, .drain:
-            workerMisbehaved(slot, "worker sent a supervisor command")
-        }
-    }
-
-    /// Frees a connection's slot. Called once per connection: on its close record or its worker's death.
-    func release(_ id: UInt64, reason: String?) {
-        guard let h = handed.removeValue(forKey: id) else { return }
-        if h.worker < workers.slots.count { workers.slots[h.worker].connections.remove(id) }
-        if let reason { metrics.closed[reason, default: 0] += 1 }
-    }
+    /// Workers currently crash-looping, by index (any generation that is meant to serve).
+    var crashLoopingWorkers: [WorkerSlot] { (workers.current + workers.incoming).filter(\.crashLooping) }
 }

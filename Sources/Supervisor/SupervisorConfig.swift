@@ -15,6 +15,15 @@ struct SupervisorConfig {
     var headTimeoutMilliseconds: UInt64 = 10_000
     var drainMilliseconds: UInt64 = 10_000
     var closeSpreadMilliseconds: Int64 = 1000
+    /// Retry suggested to live clients closed by a reload (new workers already serve) and by a stop (the
+    /// service is usually restarting); each client's is jittered by the worker.
+    var reloadRetryAfterMilliseconds: Int64 = 250
+    var stopRetryAfterMilliseconds: Int64 = 2000
+    var reloadTimeoutMilliseconds: UInt64 = 30_000
+    var workerTimeoutMilliseconds: UInt64 = 20_000
+    var caps = ConnectionCaps.Limits()
+    /// Retry-After on a refusal for a cap.
+    var capRetryAfterSeconds = 5
     var workerOptions: [String] = []
     /// Passed to workers in their environment (never on a command line, where `ps` would show it).
     var accessToken: String?
@@ -30,7 +39,15 @@ struct SupervisorConfig {
           --worker-path PATH        livefeed-worker binary (default: next to this executable)
           --max-head-bytes N        request head limit at the door (default 8192)
           --head-timeout-ms MS      time a client has to send its request head (default 10000)
-          --drain-ms MS             how long a stop waits for workers to drain (default 10000)
+          --drain-ms MS             how long a stop or reload waits for old workers to drain (default 10000)
+          --close-spread-ms MS      window over which draining workers close live clients (default 1000)
+          --reload-timeout-ms MS    how long SIGHUP waits for new workers before giving up (default 30000)
+          --worker-timeout-ms MS    a worker silent this long is killed and restarted (default 20000)
+          --max-connections N       connections held by workers, all views (default 4096)
+          --max-live N              live connections per live view (default 1024)
+          --max-live-per-view VIEW=N[,VIEW=N]
+                                    cap of single live views, overriding --max-live (repeatable)
+          --max-per-client N        connections per client address, waiting or served (default 64)
           --poll-ms MS              workers' database poll interval (default 5)
           --replay-batch N          rows per catch-up query (default 500)
           --max-body-bytes N        request body limit (default 1048576)
@@ -44,6 +61,8 @@ struct SupervisorConfig {
                                     (or set LIVEFEED_ACCESS_TOKEN)
           --static-dir DIR          where livefeed.js is (default: static/ of the checkout holding the binaries)
           --htmx-dir DIR            where htmx.min.js and ws.js are (default: vendor/htmx/ beside static/)
+        The caps can also be set by LIVEFEED_MAX_CONNECTIONS, LIVEFEED_MAX_LIVE, LIVEFEED_MAX_LIVE_PER_VIEW and
+        LIVEFEED_MAX_PER_CLIENT; flags win.
         """
 
     enum ParseError: Error, CustomStringConvertible {
@@ -59,6 +78,20 @@ struct SupervisorConfig {
 
     static func parse(_ args: [String], environment: [String: String]) throws(ParseError) -> SupervisorConfig {
         var c = SupervisorConfig()
+        // Environment first, so a flag on the command line wins.
+        func envInt(_ name: String) throws(ParseError) -> Int? {
+            guard let raw = environment[name], !raw.isEmpty else { return nil }
+            guard let v = Int(raw), (1...Self.maxCap).contains(v) else {
+                throw .usage("\(name) must be an integer from 1 to \(Self.maxCap), not '\(raw)'")
+            }
+            return v
+        }
+        if let v = try envInt("LIVEFEED_MAX_CONNECTIONS") { c.caps.global = v }
+        if let v = try envInt("LIVEFEED_MAX_LIVE") { c.caps.live = v }
+        if let v = try envInt("LIVEFEED_MAX_PER_CLIENT") { c.caps.perClient = v }
+        if let raw = environment["LIVEFEED_MAX_LIVE_PER_VIEW"], !raw.isEmpty {
+            try Self.parseViewCaps(raw, into: &c.caps.perView, source: "LIVEFEED_MAX_LIVE_PER_VIEW")
+        }
         var it = args.makeIterator()
         func value(_ flag: String) throws(ParseError) -> String {
             guard let v = it.next() else { throw .usage("\(flag) needs a value") }
@@ -87,6 +120,13 @@ struct SupervisorConfig {
             case "--max-head-bytes": c.maxHeadBytes = try int(arg, 1024...65536)
             case "--head-timeout-ms": c.headTimeoutMilliseconds = UInt64(try int(arg, 100...600_000))
             case "--drain-ms": c.drainMilliseconds = UInt64(try int(arg, 0...600_000))
+            case "--close-spread-ms": c.closeSpreadMilliseconds = Int64(try int(arg, 0...60_000))
+            case "--reload-timeout-ms": c.reloadTimeoutMilliseconds = UInt64(try int(arg, 100...600_000))
+            case "--worker-timeout-ms": c.workerTimeoutMilliseconds = UInt64(try int(arg, 500...600_000))
+            case "--max-connections": c.caps.global = try int(arg, 1...Self.maxCap)
+            case "--max-live": c.caps.live = try int(arg, 1...Self.maxCap)
+            case "--max-live-per-view": try Self.parseViewCaps(try value(arg), into: &c.caps.perView, source: arg)
+            case "--max-per-client": c.caps.perClient = try int(arg, 1...Self.maxCap)
             case "--poll-ms", "--replay-batch", "--max-body-bytes", "--max-queue-bytes", "--max-queue-frames",
                 "--max-backlog", "--ping-interval-ms", "--ping-timeout-ms":
                 c.workerOptions += [arg, String(try int(arg, 1...1 << 30))]
@@ -115,6 +155,25 @@ struct SupervisorConfig {
             c.workerPath = Self.executableDirectory() + "/livefeed-worker"
         }
         return c
+    }
+
+    static let maxCap = 1_000_000
+
+    /// Parses `VIEW=N[,VIEW=N…]` for live views.
+    static func parseViewCaps(
+        _ raw: String, into caps: inout [ConnectionView: Int], source: String
+    ) throws(ParseError) {
+        let live = ConnectionView.allCases.filter(\.isLive).map(\.rawValue).joined(separator: ", ")
+        for item in raw.split(separator: ",", omittingEmptySubsequences: true) {
+            let parts = item.split(separator: "=", maxSplits: 1).map { String($0.filter { !$0.isWhitespace }) }
+            guard parts.count == 2, let view = ConnectionView(rawValue: parts[0]), view.isLive else {
+                throw .usage("\(source) takes VIEW=N with VIEW one of \(live), not '\(item)'")
+            }
+            guard let n = Int(parts[1]), (1...maxCap).contains(n) else {
+                throw .usage("\(source): the cap for \(view.rawValue) must be an integer from 1 to \(maxCap)")
+            }
+            caps[view] = n
+        }
     }
 
     static func executableDirectory() -> String {

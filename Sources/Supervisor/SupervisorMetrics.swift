@@ -1,11 +1,46 @@
 import LivefeedProtocol
 
-/// Counters the supervisor aggregates from its own decisions and its workers' records.
+/// Counters the supervisor aggregates from its own decisions and its workers' records. Gauges are not kept
+/// here: they are read from the live state (`ConnectionCaps`, the worker table) when asked.
 struct SupervisorMetrics {
+    /// A (view, reason) label pair. `view` is "unknown" for refusals made before the head was read.
+    struct ViewReason: Hashable, Comparable {
+        var view: String
+        var reason: String
+        static func < (a: Self, b: Self) -> Bool { (a.view, a.reason) < (b.view, b.reason) }
+    }
+
+    /// Reasons come from workers too; past this many distinct ones, new ones count as "other", so a confused
+    /// worker cannot grow the label set without bound.
+    static let maxReasons = 64
+
     var accepted: [ConnectionView: Int] = [:]
     var liveOpened: [ConnectionView: Int] = [:]
-    var refused: [String: Int] = [:]
-    var closed: [String: Int] = [:]
-    var framesDropped: Int64 = 0
-    var workerRestarts = 0
+    var refused: [ViewReason: Int] = [:]
+    /// Connections closed at the door without an answer, by reason (the client hung up first, …).
+    var abandoned: [String: Int] = [:]
+    var closed: [ViewReason: Int] = [:]
+    var framesDropped: [ConnectionView: Int64] = [:]
+    /// Per worker index, across generations.
+    var workerRestarts: [Int: Int] = [:]
+    var recordsDropped: [Int: Int64] = [:]
+    var protocolViolations: [Int: Int] = [:]
+    var workerTimeouts: [Int: Int] = [:]
+    var drainKills = 0
+    var acceptPauses = 0
+    var reloads = 0
+    var reloadFailures = 0
+    var accountingErrors = 0
+
+    mutating func countRefused(view: ConnectionView?, reason: String) {
+        refused[ViewReason(view: view?.rawValue ?? "unknown", reason: reason), default: 0] += 1
+    }
+
+    mutating func countClosed(view: ConnectionView, reason: String) {
+        var key = ViewReason(view: view.rawValue, reason: reason)
+        if closed[key] == nil && Set(closed.keys.map(\.reason)).count >= Self.maxReasons { key.reason = "other" }
+        closed[key, default: 0] += 1
+    }
+
+    func refusedTotal(reason: String) -> Int { refused.filter { $0.key.reason == reason }.values.reduce(0, +) }
 }

@@ -1,8 +1,9 @@
 import Glibc
 import LivefeedProtocol
 
-/// One worker process slot. Owns the supervisor's end of the worker's control socket while the worker runs.
-/// `state` is what the process is doing; `want` is what the supervisor wants; the loop closes the gap.
+/// One worker process slot of one generation. Owns the supervisor's end of the worker's control socket while
+/// the worker runs. `state` is what the process is doing; `want` is what the supervisor wants; the loop closes
+/// the gap. A slot is restarted in place (same index, generation and epoll token) until its generation retires.
 final class WorkerSlot {
     enum State: String {
         case stopped, starting, running, stopping
@@ -13,39 +14,126 @@ final class WorkerSlot {
     }
 
     let index: Int
+    let generation: Int
+    /// The epoll token of this slot's control socket.
+    let token: UInt64
     var state: State = .stopped
     var want: Want = .up
     var pid: pid_t = 0
     var control: FileDescriptor?
     var startedAt: UInt64 = 0
     var nextStartAt: UInt64 = 0
-    var restarts = 0
     var consecutiveFailures = 0
+    /// Set after `WorkerTable.crashLoopFailures` quick exits in a row; cleared once the worker stays up.
+    var crashLooping = false
     var lastExit: ChildProcess.Exit?
+    /// When the supervisor last heard anything from this process (any record counts).
+    var lastHeardAt: UInt64 = 0
+    /// The worker's latest gauges, and the cumulative drop count already added to the metrics.
+    var gauges: WorkerGauges?
+    var recordsDroppedCounted: Int64 = 0
+    /// For a draining worker: when it gets SIGKILL, and the drain command while it has not been sent yet.
+    var drainDeadline: UInt64 = 0
+    var drainCommand: Record?
+    /// SIGKILL was sent to the current process (misbehaviour, silence or drain deadline).
+    var killSent = false
     /// Connections handed to this worker and not yet reported closed.
     var connections: Set<UInt64> = []
 
-    init(index: Int) { self.index = index }
+    init(index: Int, generation: Int, token: UInt64) {
+        self.index = index
+        self.generation = generation
+        self.token = token
+    }
+
+    /// A process exists for this slot (it may be exiting).
+    var hasProcess: Bool { state != .stopped }
 }
 
-/// The pool of worker slots and the bookkeeping of which connection lives where.
+/// The worker slots by generation: `current` takes new connections, `incoming` is the next generation starting
+/// during a reload, `retiring` holds older generations draining until they exit.
 struct WorkerTable {
-    var slots: [WorkerSlot]
+    static let crashLoopFailures = 5
+    /// A worker up this long is no longer failing quickly.
+    static let stableAfterMilliseconds: UInt64 = 10_000
 
-    init(count: Int) { slots = (0..<count).map(WorkerSlot.init) }
+    private(set) var generation = 0
+    private(set) var current: [WorkerSlot] = []
+    private(set) var incoming: [WorkerSlot] = []
+    private(set) var retiring: [WorkerSlot] = []
+    /// Running current workers: the handoff candidates. Rebuilt on every state change, which is rare.
+    private(set) var ready: [WorkerSlot] = []
+    private var byToken: [UInt64: WorkerSlot] = [:]
+    private var nextToken: UInt64 = 0
 
-    var runningCount: Int { slots.filter { $0.state == .running }.count }
+    init(count: Int) { current = makeGeneration(count: count) }
 
-    func slot(pid: pid_t) -> WorkerSlot? { slots.first { $0.pid == pid && $0.state != .stopped } }
+    var all: [WorkerSlot] { current + incoming + retiring }
+    var runningCount: Int { current.filter { $0.state == .running }.count }
 
-    /// Running workers, least loaded first: the order to try a handoff in.
-    func handoffOrder() -> [WorkerSlot] {
-        slots.filter { $0.state == .running && $0.want == .up }.sorted { $0.connections.count < $1.connections.count }
+    func slot(token: UInt64) -> WorkerSlot? { byToken[token] }
+    func slot(pid: pid_t) -> WorkerSlot? { all.first { $0.pid == pid && $0.hasProcess } }
+
+    /// Creates the next generation as `incoming`; `current` keeps serving until `promoteIncoming`.
+    mutating func beginGeneration(count: Int) -> [WorkerSlot] {
+        incoming = makeGeneration(count: count)
+        return incoming
+    }
+
+    /// The incoming generation becomes current; returns the previous current generation, now retiring.
+    mutating func promoteIncoming() -> [WorkerSlot] {
+        let old = current
+        current = incoming
+        incoming = []
+        retiring += old
+        refreshReady()
+        return old
+    }
+
+    /// Gives up on the incoming generation; returns it, now retiring.
+    mutating func abandonIncoming() -> [WorkerSlot] {
+        let abandoned = incoming
+        incoming = []
+        retiring += abandoned
+        return abandoned
+    }
+
+    /// Forgets a retiring slot whose process is gone.
+    mutating func forget(_ slot: WorkerSlot) {
+        retiring.removeAll { $0 === slot }
+        byToken[slot.token] = nil
+    }
+
+    mutating func refreshReady() {
+        ready = current.filter { $0.state == .running && $0.want == .up }
+    }
+
+    /// Power of two choices: of two random ready workers, the one holding fewer connections. Constant work per
+    /// connection whatever the pool size, and close to least-loaded balance.
+    func pick() -> WorkerSlot? {
+        switch ready.count {
+        case 0: return nil
+        case 1: return ready[0]
+        default:
+            let a = ready.randomElement()!
+            let b = ready.randomElement()!
+            return a.connections.count <= b.connections.count ? a : b
+        }
     }
 
     /// Restart delay after `failures` quick exits in a row: 100 ms doubling, capped at 30 s.
     static func backoffMilliseconds(failures: Int) -> UInt64 {
         guard failures > 0 else { return 0 }
         return min(30_000, 100 << UInt64(min(failures - 1, 20)))
+    }
+
+    private mutating func makeGeneration(count: Int) -> [WorkerSlot] {
+        generation += 1
+        return (0..<count).map { index in
+            nextToken += 1
+            let slot = WorkerSlot(index: index, generation: generation, token: Supervisor.Token.workerBase + nextToken)
+            byToken[slot.token] = slot
+            return slot
+        }
     }
 }

@@ -43,6 +43,16 @@ do {
     exit(2)
 }
 
+// Workers inherit the raised limit; each holds its share of the connections.
+let descriptorLimit = ResourceLimits.raiseDescriptorLimit()
+let descriptorsForClients = UInt64(config.workers) * (descriptorLimit - min(descriptorLimit, 64))
+if descriptorLimit > 0, UInt64(config.caps.global) > descriptorsForClients {
+    journal.emit(.warning, "caps_exceed_descriptor_limit", [
+        "max_connections": .int(Int64(config.caps.global)), "workers": .int(Int64(config.workers)),
+        "nofile": .int(Int64(descriptorLimit)),
+    ])
+}
+
 guard access(config.workerPath, X_OK) == 0 else {
     journal.emit(.error, "worker_binary_missing", ["path": .string(config.workerPath)])
     exit(1)

@@ -47,15 +47,6 @@ struct OutboundQueue {
         byteCount += chunk.count
     }
 
-    /// Drops everything not yet started; returns how many whole chunks were dropped.
-    mutating func dropUnstarted() -> Int {
-        let keep = offset > 0 ? head + 1 : head
-        let dropped = chunks.count - keep
-        for c in chunks[keep...] { byteCount -= c.count }
-        chunks.removeSubrange(keep...)
-        return dropped
-    }
-
     enum FlushResult {
         case drained
         case blocked

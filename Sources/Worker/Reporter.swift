@@ -2,30 +2,28 @@ import Glibc
 import LivefeedProtocol
 
 /// Sends records to the supervisor over the control socket without ever blocking the worker: when the socket
-/// is full, records wait in a bounded queue, and what does not fit is counted as dropped.
+/// is full, records wait in a `RecordOutbox` (bounded for log lines, never dropping slot accounting, gauges
+/// coalesced), and what had to be dropped is counted and reported in the next gauges.
 final class Reporter {
     let socket: FileDescriptor
-    private var pending: [[UInt8]] = []
-    private var pendingHead = 0
-    private let maxPending: Int
-    private(set) var droppedRecords = 0
+    private var outbox: RecordOutbox
     /// Set when the supervisor's end is gone; the worker then exits.
     private(set) var peerGone = false
 
-    init(socket: FileDescriptor, maxPending: Int = 4096) {
+    init(socket: FileDescriptor, maxDroppable: Int = 4096, maxDroppableBytes: Int = 1 << 20) {
         self.socket = socket
-        self.maxPending = maxPending
+        outbox = RecordOutbox(maxDroppable: maxDroppable, maxDroppableBytes: maxDroppableBytes)
     }
 
-    var hasPending: Bool { pendingHead < pending.count }
+    var hasPending: Bool { !outbox.isEmpty }
+    var droppedRecords: Int64 { outbox.dropped }
+    var queuedRecords: Int { outbox.count }
+    var peakQueuedRecords: Int { outbox.peakCount }
 
     func send(_ record: Record) {
         let bytes = RecordCodec.encode(record)
-        if hasPending {
-            enqueue(bytes)
-            return
-        }
-        if !trySend(bytes) { enqueue(bytes) }
+        if outbox.isEmpty && trySend(bytes) { return }
+        outbox.enqueue(bytes, RecordOutbox.delivery(of: record))
     }
 
     func log(_ level: LogLevel, _ event: String, _ fields: [String: RecordValue] = [:]) {
@@ -34,23 +32,14 @@ final class Reporter {
 
     /// Called when the socket is writable again.
     func flush() {
-        while pendingHead < pending.count {
-            if !trySend(pending[pendingHead]) { return }
-            pendingHead += 1
+        while let bytes = outbox.front {
+            if !trySend(bytes) { return }
+            outbox.removeFront()
         }
-        pending.removeAll()
-        pendingHead = 0
-    }
-
-    private func enqueue(_ bytes: [UInt8]) {
-        if pending.count - pendingHead >= maxPending {
-            droppedRecords += 1
-            return
-        }
-        pending.append(bytes)
     }
 
     private func trySend(_ bytes: [UInt8]) -> Bool {
+        if peerGone { return true }
         do {
             switch try FDPassing.send(on: socket, bytes, descriptor: nil) {
             case .done: return true

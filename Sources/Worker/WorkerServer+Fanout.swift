@@ -87,7 +87,8 @@ extension WorkerServer {
                     c.cursor = cursor
                 }
             case .channel(let id):
-                if let after, after < lastSeen {
+                if let after {
+                    // Counted against the database, not this worker's last look, so rows written a moment ago count.
                     let backlog = try store.backlog(id, after: after, limit: config.maxBacklog + 1)
                     if backlog > config.maxBacklog {
                         closeLive(c, code: .tooFarBehind, state: "too_far_behind",
@@ -96,6 +97,8 @@ extension WorkerServer {
                             retryAfterMilliseconds: nil)
                         return
                     }
+                }
+                if let after, after < lastSeen {
                     c.cursor = after
                     c.feed = .replaying
                     replaying[c.id] = c
@@ -307,7 +310,9 @@ extension WorkerServer {
         if !c.out.isEmpty || !c.pendingSnapshots.isEmpty {
             let bytes = slice.reduce(0) { $0 + $1.count }
             if c.out.byteCount + bytes > config.maxQueueBytes || c.out.chunkCount + slice.count > config.maxQueueFrames {
-                c.framesDropped += c.out.dropUnstarted() + messageCount
+                // What is queued stays queued: the status follows it, so its resume hint is exactly the cursor of the
+                // last frame before it. This tick's frames are the dropped ones.
+                c.framesDropped += slice.count
                 closeLive(c, code: .tryAgainLater, state: "slow_consumer",
                     reason: "the client did not keep up; resume with after_id=\(c.cursor)", retryAfterMilliseconds: 1000)
                 return
@@ -341,21 +346,32 @@ extension WorkerServer {
                 replaying[c.id] = nil
                 continue
             }
-            if c.out.byteCount > 256 * 1024 {
+            // Top up only below half the bound, and only with what fits in it: a client that does not read holds
+            // at most its bound, however large the backlog.
+            let byteBudget = config.maxQueueBytes - c.out.byteCount
+            let frameBudget = config.maxQueueFrames - c.out.chunkCount
+            if c.out.byteCount > config.maxQueueBytes / 2 || frameBudget < 1 {
                 replaying[c.id] = nil  // flush() brings it back once the socket drains
                 continue
             }
             do {
-                let rows = try store.channelMessages(channel, after: c.cursor, upTo: lastSeen, limit: config.replayBatch)
+                let rows = try store.channelMessages(
+                    channel, after: c.cursor, upTo: lastSeen, limit: min(config.replayBatch, frameBudget))
                 let now = Timestamp.now()
+                var used = 0
+                var taken = 0
                 for m in rows {
                     var frame = SharedFrame()
-                    c.out.append(messageFrame(m, format: c.format, now: now, &frame))
+                    let bytes = messageFrame(m, format: c.format, now: now, &frame)
+                    if taken > 0 && used + bytes.count > byteBudget { break }
+                    used += bytes.count
+                    taken += 1
+                    c.out.append(bytes)
                     c.framesQueued += 1
                     c.replayed += 1
                     c.cursor = m.id
                 }
-                if rows.count < config.replayBatch {
+                if taken == rows.count && rows.count < min(config.replayBatch, frameBudget) {
                     c.feed = .live
                     replaying[c.id] = nil
                     sendChannelCount(c, channel)

@@ -151,7 +151,11 @@ extension WorkerServer {
                 Fragments.status(state: state, reason: reason, retryAfterMilliseconds: retryAfterMilliseconds).utf8)
         }
         c.out.append(WebSocketFrameEncoder.frame(.text, payload: status))
-        if let frame = c.webSocket.initiateClose(code, reason: state) { c.out.append(frame) }
+        c.framesQueued += 1
+        if let frame = c.webSocket.initiateClose(code, reason: state) {
+            c.out.append(frame)
+            c.framesQueued += 1
+        }
         flush(c)
     }
 

@@ -30,6 +30,10 @@ final class WorkerServer {
     var nextSweep: UInt64 = 0
     var draining = false
     var drainDeadline: UInt64 = 0
+    var drainSchedule: DrainSchedule?
+    var nextDrainScan: UInt64 = 0
+    var nextGauges: UInt64 = 0
+    private var controlWantsWrite = false
     var running = true
     private var readScratch = [UInt8](repeating: 0, count: 64 * 1024)
     let iovScratch = IOVecScratch()
@@ -62,6 +66,8 @@ final class WorkerServer {
             var timeout: Int64 = 1000
             if hasSubscribers { timeout = min(timeout, Int64(nextPoll) - Int64(now)) }
             if !replaying.isEmpty || wroteSinceTick { timeout = 0 }
+            if let drainWake = drainTimeout(now: now) { timeout = min(timeout, drainWake) }
+            timeout = min(timeout, Int64(nextGauges) - Int64(now))
             try epoll.wait(timeoutMilliseconds: Int32(clamping: max(0, timeout))) { token, events in
                 if token == Self.controlToken {
                     handleControl(events)
@@ -79,6 +85,9 @@ final class WorkerServer {
                 sweep(now: after)
                 nextSweep = after + 250
             }
+            serviceDrain(now: after)
+            sendGaugesIfDue(now: after)
+            updateControlInterest()
             if reporter.peerGone { running = false }
             if draining && (connections.isEmpty || after >= drainDeadline) { running = false }
         }
@@ -119,9 +128,9 @@ final class WorkerServer {
                         continue
                     }
                     adopt(fd, id: id, view: view, client: client)
-                case .drain(let spread):
+                case .drain(let spread, let retry):
                     r.descriptor?.close()
-                    beginDrain(spreadMilliseconds: spread)
+                    beginDrain(spreadMilliseconds: spread, retryAfterMilliseconds: retry)
                 default:
                     r.descriptor?.close()
                     reporter.log(.warning, "unexpected_record", ["kind": .string("\(record.kind)")])
@@ -134,7 +143,9 @@ final class WorkerServer {
     }
 
     func updateControlInterest() {
-        let events: Epoll.Events = reporter.hasPending ? [.readable, .writable] : [.readable]
+        guard reporter.hasPending != controlWantsWrite else { return }
+        controlWantsWrite = reporter.hasPending
+        let events: Epoll.Events = controlWantsWrite ? [.readable, .writable] : [.readable]
         try? epoll.modify(reporter.socket, events: events, token: Self.controlToken)
     }
 
@@ -142,16 +153,17 @@ final class WorkerServer {
         let c = Connection(id: id, fd: fd, view: view, client: client, now: clock.nowMilliseconds)
         do {
             try fd.setNonBlocking()
+            // Frames are written whole, one writev per tick: Nagle would only hold the last one back for an ACK.
+            try? fd.setOption(level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
             try epoll.add(fd, events: [.readable, .readHangup], token: id)
         } catch {
             fd.close()
             reporter.send(.connectionClosed(connectionID: id, view: view, fields: ["reason": .string("setup_failed")]))
             return
         }
+        // A handoff sent just before the drain command is still served: its request gets an answer with
+        // `Connection: close`, and a live upgrade is scheduled into the drain window like the others.
         connections[id] = c
-        if draining {
-            respond(c, status: 503, json: apiError("draining", "this worker is restarting; retry"), keepAlive: false)
-        }
     }
 
     // MARK: connection I/O
@@ -244,7 +256,7 @@ final class WorkerServer {
         unsubscribe(c)
         // Frames still queued were never delivered.
         let unsent = c.out.chunkCount + c.pendingSnapshots.count
-        if c.mode == .webSocket && c.closeCode == nil { c.framesDropped += unsent }
+        if c.mode == .webSocket { c.framesDropped += unsent }
         c.fd.close()
         let now = clock.nowMilliseconds
         var fields: [String: RecordValue] = [
@@ -290,19 +302,30 @@ final class WorkerServer {
         }
     }
 
-    private func beginDrain(spreadMilliseconds: Int64) {
+    /// Live clients are closed spread over the window (see `serviceDrain`); idle keep-alive connections close
+    /// now; a connection that has not had its first request answered yet gets that answer first.
+    private func beginDrain(spreadMilliseconds: Int64, retryAfterMilliseconds: Int64) {
         guard !draining else { return }
         draining = true
         let now = clock.nowMilliseconds
         drainDeadline = now + UInt64(max(0, spreadMilliseconds)) + 5000
-        reporter.log(.info, "worker_draining", ["connections": .int(Int64(connections.count))])
+        var schedule = DrainSchedule(
+            start: now, spreadMilliseconds: spreadMilliseconds, retryAfterMilliseconds: retryAfterMilliseconds)
+        var live: [UInt64] = []
         for c in Array(connections.values) {
             if c.mode == .webSocket {
-                closeLive(c, code: .serviceRestart, state: "restart", reason: "the server is restarting; reconnect",
-                    retryAfterMilliseconds: 1000)
-            } else if c.out.isEmpty && c.pendingHead == nil && c.readBuffer.isEmpty {
+                live.append(c.id)
+            } else if c.requestsServed > 0 && c.out.isEmpty && c.pendingHead == nil && c.readBuffer.isEmpty {
                 close(c, reason: "drained")
             }
         }
+        schedule.add(live, now: now)
+        drainSchedule = schedule
+        nextDrainScan = now + 50
+        reporter.log(.info, "worker_draining", [
+            "connections": .int(Int64(connections.count)), "live": .int(Int64(live.count)),
+            "spread_ms": .int(spreadMilliseconds), "retry_after_ms": .int(retryAfterMilliseconds),
+        ])
+        serviceDrain(now: now)
     }
 }

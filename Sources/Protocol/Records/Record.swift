@@ -4,8 +4,9 @@
 package enum Record: Equatable, Sendable {
     /// Supervisor → worker: serve this connection (the descriptor comes with the message).
     case handoff(connectionID: UInt64, view: ConnectionView, client: String)
-    /// Supervisor → worker: close live clients with 1012 over `spreadMilliseconds`, then exit once drained.
-    case drain(spreadMilliseconds: Int64)
+    /// Supervisor → worker: take no new work, close live clients with 1012 spread over `spreadMilliseconds`
+    /// (each told to retry after about `retryAfterMilliseconds`), then exit once drained.
+    case drain(spreadMilliseconds: Int64, retryAfterMilliseconds: Int64)
     /// Worker → supervisor: the worker serves; its pid.
     case workerReady(pid: Int64)
     /// Worker → supervisor: a handed-off connection began (live after its upgrade).
@@ -14,6 +15,8 @@ package enum Record: Equatable, Sendable {
     case connectionClosed(connectionID: UInt64, view: ConnectionView, fields: [String: RecordValue])
     /// Worker → supervisor: a structured log line.
     case log(level: LogLevel, event: String, fields: [String: RecordValue])
+    /// Worker → supervisor: the periodic snapshot, sent about once a second; it doubles as the heartbeat.
+    case workerGauges(WorkerGauges)
 
     package enum Kind: UInt8, Sendable {
         case handoff = 1
@@ -22,6 +25,7 @@ package enum Record: Equatable, Sendable {
         case connectionOpened = 17
         case connectionClosed = 18
         case log = 19
+        case workerGauges = 20
     }
 
     package var kind: Kind {
@@ -32,6 +36,7 @@ package enum Record: Equatable, Sendable {
         case .connectionOpened: .connectionOpened
         case .connectionClosed: .connectionClosed
         case .log: .log
+        case .workerGauges: .workerGauges
         }
     }
 }

@@ -1,8 +1,13 @@
-/// Wire form of a record: an 8-byte header — version (1), kind, two zero bytes, payload length (u32 big
+/// Wire form of a record: an 8-byte header — version, kind, two zero bytes, payload length (u32 big
 /// endian) — then the payload: a u16 field count and per field a u8 key length, the key, a type byte
 /// (0 = int64 big endian, 1 = string with a u32 length). Works over message and stream sockets alike.
+///
+/// Decoders ignore fields they do not know, so a field can be added within a version; a new kind, or a field
+/// that becomes required, bumps the version. Version 2 added `workerGauges` and `drain`'s `retry_after_ms`.
+/// A reload may start workers built from newer code than the running supervisor: on a version mismatch the
+/// supervisor refuses the new worker (and keeps the old ones serving) instead of misreading it.
 package enum RecordCodec {
-    package static let version: UInt8 = 1
+    package static let version: UInt8 = 2
     package static let headerSize = 8
     package static let maxPayload = 64 * 1024
     package static let maxFields = 64
@@ -27,8 +32,8 @@ package enum RecordCodec {
         switch record {
         case .handoff(let id, let view, let client):
             fields = [("conn", .int(Int64(bitPattern: id))), ("view", .string(view.rawValue)), ("client", .string(client))]
-        case .drain(let spread):
-            fields = [("spread_ms", .int(spread))]
+        case .drain(let spread, let retry):
+            fields = [("spread_ms", .int(spread)), ("retry_after_ms", .int(retry))]
         case .workerReady(let pid):
             fields = [("pid", .int(pid))]
         case .connectionOpened(let id, let view):
@@ -39,6 +44,14 @@ package enum RecordCodec {
         case .log(let level, let event, let extra):
             fields = [("level", .string(level.rawValue)), ("event", .string(event))]
             fields += extra.sorted { $0.key < $1.key }.filter { $0.key != "level" && $0.key != "event" }.map { ($0.key, $0.value) }
+        case .workerGauges(let g):
+            fields = [
+                ("queued_bytes", .int(g.queuedBytes)), ("records_queued", .int(g.recordsQueued)),
+                ("records_queued_peak", .int(g.recordsQueuedPeak)), ("records_dropped", .int(g.recordsDropped)),
+            ]
+            for view in ConnectionView.allCases {
+                if let n = g.connections[view] { fields.append((WorkerGauges.connectionsKey(view), .int(n))) }
+            }
         }
         var payload: [UInt8] = []
         payload.reserveCapacity(64)
@@ -135,7 +148,7 @@ package enum RecordCodec {
         case .handoff:
             return .handoff(connectionID: UInt64(bitPattern: try int("conn")), view: try view(), client: try string("client"))
         case .drain:
-            return .drain(spreadMilliseconds: try int("spread_ms"))
+            return .drain(spreadMilliseconds: try int("spread_ms"), retryAfterMilliseconds: try int("retry_after_ms"))
         case .workerReady:
             return .workerReady(pid: try int("pid"))
         case .connectionOpened:
@@ -152,6 +165,16 @@ package enum RecordCodec {
             rest["level"] = nil
             rest["event"] = nil
             return .log(level: level, event: event, fields: rest)
+        case .workerGauges:
+            var g = WorkerGauges(
+                queuedBytes: try int("queued_bytes"), recordsQueued: try int("records_queued"),
+                recordsQueuedPeak: try int("records_queued_peak"), recordsDropped: try int("records_dropped"))
+            for view in ConnectionView.allCases {
+                guard let value = fields[WorkerGauges.connectionsKey(view)] else { continue }
+                guard let n = value.intValue, n >= 0 else { throw .badValue(WorkerGauges.connectionsKey(view)) }
+                g.connections[view] = n
+            }
+            return .workerGauges(g)
         }
     }
 

@@ -8,9 +8,10 @@ final class HTTPConnection {
     let port: UInt16
     let socket: TCPSocket
 
-    init(port: UInt16, timeout: Duration = .seconds(5)) throws {
+    /// Connects to the server, from `sourceAddress` (e.g. "127.0.0.2") when given.
+    init(port: UInt16, from sourceAddress: String? = nil, timeout: Duration = .seconds(5)) throws {
         self.port = port
-        self.socket = try TCPSocket(connectingToPort: port, timeout: timeout)
+        self.socket = try TCPSocket(connectingToPort: port, from: sourceAddress, timeout: timeout)
     }
 
     /// The client-side port of this connection.

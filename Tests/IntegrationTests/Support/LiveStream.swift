@@ -3,13 +3,16 @@ import Testing
 
 /// One live WebSocket connection read as a stream of livefeed envelopes, checking the per-connection promises of
 /// the contract on every envelope: cursors never go backwards, `message` cursors strictly increase and equal the
-/// message's `data.id`, and no `error` envelope arrives.
+/// message's `data.id`, no `error` envelope arrives, and (when `expectedEpoch` is set) every envelope but `status`
+/// carries that epoch.
 ///
 /// Owns its `WebSocketClient`. Snapshot envelopes (`channel_count`, `status`, ...) are kept in `envelopes` and
 /// skipped by the message readers.
 final class LiveStream {
     let client: WebSocketClient
     let path: String
+    /// The database epoch every cursor-carrying envelope must name; nil skips the check.
+    let expectedEpoch: String?
     /// Every envelope received, in order.
     private(set) var envelopes: [[String: Any]] = []
     /// The newest cursor seen on this connection.
@@ -17,14 +20,50 @@ final class LiveStream {
     /// The id of the newest `message` envelope.
     private(set) var lastMessageID: Int?
 
-    init(client: WebSocketClient, path: String) {
+    init(client: WebSocketClient, path: String, expectedEpoch: String? = nil) {
         self.client = client
         self.path = path
+        self.expectedEpoch = expectedEpoch
     }
 
     /// Upgrades `path` on the server and wraps the connection.
-    static func open(port: UInt16, path: String) throws -> LiveStream {
-        LiveStream(client: try WebSocketClient.connect(port: port, path: path), path: path)
+    static func open(
+        port: UInt16, path: String, expectedEpoch: String? = nil, headers: [(String, String)] = [],
+        receiveBufferSize: Int32? = nil
+    ) throws -> LiveStream {
+        LiveStream(
+            client: try WebSocketClient.connect(
+                port: port, path: path, headers: headers, receiveBufferSize: receiveBufferSize),
+            path: path, expectedEpoch: expectedEpoch)
+    }
+
+    /// Every `message` envelope's id, in arrival order.
+    var messageIDs: [Int] { envelopes.filter { $0.string("type") == "message" }.compactMap(Self.messageID) }
+
+    /// The envelopes of `type`, in arrival order.
+    func envelopes(ofType type: String) -> [[String: Any]] { envelopes.filter { $0.string("type") == type } }
+
+    /// Reads envelopes until one satisfies `predicate` and returns it; the others stay in `envelopes`.
+    @discardableResult
+    func next(
+        _ description: String, timeout: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation,
+        where predicate: ([String: Any]) -> Bool
+    ) throws -> [String: Any] {
+        let deadline = ContinuousClock.now + timeout
+        let start = envelopes.count
+        while true {
+            let envelope: [String: Any]
+            do {
+                envelope = try nextEnvelope(timeout: deadline - .now, sourceLocation: sourceLocation)
+            } catch let ended as WebSocketEnded {
+                throw ended
+            } catch {
+                let seen = envelopes[start...].map(\.jsonText).joined(separator: "\n")
+                throw TimedOut(
+                    description: "\(path): no envelope \(description): \(error); received meanwhile:\n\(seen)")
+            }
+            if predicate(envelope) { return envelope }
+        }
     }
 
     /// Reads the next envelope of any type and checks it.
@@ -93,6 +132,12 @@ final class LiveStream {
         let type = envelope.string("type") ?? "<no type>"
         if type == "error" {
             Issue.record("\(path): error envelope \(envelope.jsonText)", sourceLocation: sourceLocation)
+        }
+        if let expectedEpoch, type != "status", type != "error", envelope.string("epoch") != expectedEpoch {
+            let epoch = envelope.string("epoch") ?? "missing"
+            Issue.record(
+                "\(path): epoch \(epoch), expected \(expectedEpoch): \(envelope.jsonText)",
+                sourceLocation: sourceLocation)
         }
         if let cursor = envelope.int("cursor") {
             if let lastCursor, cursor < lastCursor {

@@ -26,3 +26,16 @@ enum ProcFile {
         read(path).map { String(decoding: $0, as: UTF8.self) }
     }
 }
+
+extension ProcFile {
+    /// A process's resident set size in bytes (VmRSS in /proc/PID/status); nil if the process is gone.
+    static func residentBytes(of pid: pid_t) -> Int? {
+        guard let status = readText("/proc/\(pid)/status") else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 3, let kib = Int(fields[1]), fields[2] == "kB" else { return nil }
+            return kib * 1024
+        }
+        return nil
+    }
+}

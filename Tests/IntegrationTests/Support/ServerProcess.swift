@@ -44,19 +44,31 @@ final class ServerProcess {
         "WATCHDOG_PID", "INVOCATION_ID",
     ]
 
-    /// Starts a server and waits for its `ready` record.
-    static func start(workers: Int = 2, arguments: [String] = [], readyTimeout: Duration = .seconds(30)) throws
-        -> ServerProcess
-    {
+    /// Starts a server and waits for its `ready` record (or, with `untilReady: false`, only for `listening`, for
+    /// servers whose workers are not expected to all come up). `prepare` may write files into the server's
+    /// directory (e.g. a fake worker) before it starts; it gets the directory and returns extra arguments.
+    static func start(
+        workers: Int = 2, arguments: [String] = [], environment extraEnvironment: [String: String] = [:],
+        untilReady: Bool = true, readyTimeout: Duration = .seconds(30),
+        prepare: (String) throws -> [String] = { _ in [] }
+    ) throws -> ServerProcess {
         let executable = try LivefeedBinaries.directory() + "/livefeed"
         let directory = try Subprocess.makeTemporaryDirectory(prefix: "livefeed-itest-")
         let environment = ProcessInfo.processInfo.environment.filter { !systemdVariables.contains($0.key) }
+            .merging(extraEnvironment) { _, new in new }
+        let preparedArguments: [String]
+        do {
+            preparedArguments = try prepare(directory)
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
         let spawnedPID: pid_t
         do {
             spawnedPID = try Subprocess.spawn(
                 executable: executable,
                 arguments: ["--listen", "127.0.0.1:0", "--workers", "\(workers)", "--db", "\(directory)/livefeed.db"]
-                    + arguments,
+                    + arguments + preparedArguments,
                 environment: environment, stdoutPath: "\(directory)/stdout.log",
                 stderrPath: "\(directory)/stderr.log", newProcessGroup: true)
         } catch {
@@ -67,7 +79,8 @@ final class ServerProcess {
         let deadline = ContinuousClock.now + readyTimeout
         while true {
             let probe = ServerProcess(pid: spawnedPID, port: 0, directory: directory, executablePath: executable)
-            if let ready = probe.logLines().first(where: { $0.string("event") == "ready" }) {
+            let readyEvent = untilReady ? "ready" : "listening"
+            if let ready = probe.logLines().first(where: { $0.string("event") == readyEvent }) {
                 guard let address = ready.string("address"), let colon = address.lastIndex(of: ":"),
                     let port = UInt16(address[address.index(after: colon)...]), port != 0
                 else {
@@ -271,10 +284,12 @@ final class ServerProcess {
 /// Starts a server, runs `body` with it, and tears it down (checking a clean exit) whatever `body` does.
 @discardableResult
 func withLivefeed<Result>(
-    workers: Int = 2, arguments: [String] = [], sourceLocation: SourceLocation = #_sourceLocation,
+    workers: Int = 2, arguments: [String] = [], environment: [String: String] = [:], untilReady: Bool = true,
+    prepare: (String) throws -> [String] = { _ in [] }, sourceLocation: SourceLocation = #_sourceLocation,
     _ body: (ServerProcess) throws -> Result
 ) throws -> Result {
-    let server = try ServerProcess.start(workers: workers, arguments: arguments)
+    let server = try ServerProcess.start(
+        workers: workers, arguments: arguments, environment: environment, untilReady: untilReady, prepare: prepare)
     defer { server.tearDown(sourceLocation: sourceLocation) }
     do {
         return try body(server)

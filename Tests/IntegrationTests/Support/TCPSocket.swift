@@ -41,13 +41,46 @@ enum SocketError: Error, CustomStringConvertible {
 final class TCPSocket {
     private(set) var fd: Int32
     private var inbox: [UInt8] = []
+    /// Every byte recv(2) returned on this socket so far, consumed or not.
+    private(set) var bytesReceived = 0
 
-    /// Connects to 127.0.0.1:`port`.
-    init(connectingToPort port: UInt16, timeout: Duration = .seconds(5)) throws {
+    /// Connects to 127.0.0.1:`port`, from `sourceAddress` (another loopback address such as 127.0.0.2, so a test can
+    /// play several clients) when given. `receiveBufferSize` sets SO_RCVBUF before connecting (so the window the
+    /// client advertises is small from the first segment); the kernel doubles the value and applies its minimum.
+    init(
+        connectingToPort port: UInt16, from sourceAddress: String? = nil, timeout: Duration = .seconds(5),
+        receiveBufferSize: Int32? = nil
+    ) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SocketError.system(call: "socket", errno: errno) }
         self.fd = fd
         try setTimeout(SO_SNDTIMEO, timeout)
+        if var size = receiveBufferSize {
+            if setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+                let code = errno
+                Glibc.close(fd)
+                self.fd = -1
+                throw SocketError.system(call: "setsockopt SO_RCVBUF", errno: code)
+            }
+        }
+        if let sourceAddress {
+            var source = sockaddr_in()
+            source.sin_family = sa_family_t(AF_INET)
+            guard inet_pton(AF_INET, sourceAddress, &source.sin_addr) == 1 else {
+                close()
+                throw SocketError.protocolViolation("not an IPv4 address: \(sourceAddress)")
+            }
+            let bound = withUnsafePointer(to: &source) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            if bound != 0 {
+                let code = errno
+                close()
+                throw SocketError.system(call: "bind to \(sourceAddress)", errno: code)
+            }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
@@ -122,6 +155,7 @@ final class TCPSocket {
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count > 0 {
                 inbox.append(contentsOf: chunk[0..<count])
+                bytesReceived += count
                 return true
             }
             if count == 0 { return false }
@@ -179,6 +213,15 @@ final class TCPSocket {
     /// Closes the write side (shutdown(2) SHUT_WR); reads stay possible.
     func shutdownWrite() {
         if fd >= 0 { _ = shutdown(fd, Int32(SHUT_WR)) }
+    }
+
+    /// Closes abruptly: SO_LINGER with a zero timeout makes close(2) send RST instead of FIN, as when a client
+    /// process is killed or its network drops. Idempotent.
+    func abort() {
+        guard fd >= 0 else { return }
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close()
     }
 
     /// Closes the descriptor. Idempotent.

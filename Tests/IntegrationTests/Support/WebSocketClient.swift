@@ -102,9 +102,9 @@ final class WebSocketClient {
     /// `origin` defaults to the server's own origin, `http://127.0.0.1:PORT`; `sendsOrigin: false` omits it.
     static func handshake(
         port: UInt16, path: String, origin: String? = nil, sendsOrigin: Bool = true, headers: [(String, String)] = [],
-        timeout: Duration = .seconds(10)
+        receiveBufferSize: Int32? = nil, timeout: Duration = .seconds(10)
     ) throws -> WebSocketHandshake {
-        let socket = try TCPSocket(connectingToPort: port)
+        let socket = try TCPSocket(connectingToPort: port, receiveBufferSize: receiveBufferSize)
         let key = Data((0..<16).map { _ in UInt8.random(in: .min ... .max) }).base64EncodedString()
         let originValue = sendsOrigin ? origin ?? "http://127.0.0.1:\(port)" : nil
         var head = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -133,9 +133,12 @@ final class WebSocketClient {
     /// Like `handshake`, but a refusal is an error.
     static func connect(
         port: UInt16, path: String, origin: String? = nil, headers: [(String, String)] = [],
-        timeout: Duration = .seconds(10)
+        receiveBufferSize: Int32? = nil, timeout: Duration = .seconds(10)
     ) throws -> WebSocketClient {
-        switch try handshake(port: port, path: path, origin: origin, headers: headers, timeout: timeout) {
+        switch try handshake(
+            port: port, path: path, origin: origin, headers: headers, receiveBufferSize: receiveBufferSize,
+            timeout: timeout)
+        {
         case .upgraded(let client): return client
         case .refused(let response):
             throw SocketError.protocolViolation("upgrade of \(path) refused: \(response)")

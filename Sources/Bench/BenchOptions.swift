@@ -1,0 +1,112 @@
+import Glibc
+
+/// Command-line settings of `livefeed-bench`. `--help` prints them.
+struct BenchOptions {
+    var subscribers = 1000
+    var rate = 100
+    var seconds = 10.0
+    var workers = 2
+    var sourceAddresses = 8
+    var serverArguments: [String] = []
+    /// Messages per POST; 0 picks one POST every 10 ms (rate / 100, at least 1).
+    var batch = 0
+    /// At most this many subscribers are between connect() and their 101 at once.
+    var connectBatch = 200
+    var connectTimeoutSeconds = 120.0
+    var settleSeconds = 1.0
+    var drainSeconds = 5.0
+    var serverPath = ""
+    var keepFiles = false
+    var progress = false
+    var smoke = false
+
+    /// Messages per POST after resolving the automatic default.
+    var messagesPerPost: Int { batch > 0 ? batch : max(1, rate / 100) }
+    var totalMessages: Int { Int((Double(rate) * seconds).rounded()) }
+
+    static let usage = """
+        usage: livefeed-bench [options]
+          --subscribers K        WebSocket subscribers on one channel (default 1000)
+          --rate R               messages per second ingested over HTTP (default 100)
+          --seconds T            how long to ingest (default 10)
+          --workers W            server worker processes (default 2)
+          --batch B              messages per POST (default: rate/100, i.e. one POST per 10 ms; at least 1)
+          --source-addresses N   spread subscribers over client addresses 127.0.0.2 ... 127.0.0.(N+1) (default 8)
+          --server-arg X         pass X to the server (repeatable, e.g. --server-arg --poll-ms --server-arg 2)
+          --server PATH          server binary (default: livefeed next to this executable)
+          --connect-batch N      subscribers handshaking at once (default 200)
+          --connect-timeout S    deadline for all subscribers to be live (default 120)
+          --settle S             idle wait before measuring memory per idle connection (default 1)
+          --drain S              after ingest stops, wait at most this long for the last frames (default 5)
+          --progress             print one line per second while ingesting (stderr)
+          --keep                 keep the temporary directory (database, server log)
+          --smoke                small self-check: K=10, R=50, T=1 unless given; exits non-zero on any failure
+        Exit status: 0 when every subscriber saw every message exactly once, 1 when not, 2 usage, 3 setup failure.
+        """
+
+    enum ParseError: Error, CustomStringConvertible {
+        case usage(String)
+        case help
+        var description: String {
+            switch self {
+            case .usage(let s): s
+            case .help: BenchOptions.usage
+            }
+        }
+    }
+
+    static func parse(_ args: [String]) throws(ParseError) -> BenchOptions {
+        var o = BenchOptions()
+        if args.contains("--smoke") {
+            o.smoke = true
+            o.subscribers = 10
+            o.rate = 50
+            o.seconds = 1
+            o.sourceAddresses = 2
+            o.settleSeconds = 0.2
+        }
+        var it = args.makeIterator()
+        func value(_ flag: String) throws(ParseError) -> String {
+            guard let v = it.next() else { throw .usage("\(flag) needs a value") }
+            return v
+        }
+        func int(_ flag: String, _ range: ClosedRange<Int>) throws(ParseError) -> Int {
+            let raw = try value(flag)
+            guard let v = Int(raw), range.contains(v) else {
+                throw .usage("\(flag) must be an integer from \(range.lowerBound) to \(range.upperBound), not '\(raw)'")
+            }
+            return v
+        }
+        func seconds(_ flag: String, _ range: ClosedRange<Double>) throws(ParseError) -> Double {
+            let raw = try value(flag)
+            guard let v = Double(raw), range.contains(v) else {
+                throw .usage("\(flag) must be a number of seconds from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return v
+        }
+        while let arg = it.next() {
+            switch arg {
+            case "-h", "--help": throw .help
+            case "--subscribers": o.subscribers = try int(arg, 0...19_000)
+            case "--rate": o.rate = try int(arg, 1...100_000)
+            case "--seconds": o.seconds = try seconds(arg, 0.1...3600)
+            case "--workers": o.workers = try int(arg, 1...64)
+            case "--batch": o.batch = try int(arg, 1...1000)
+            case "--source-addresses": o.sourceAddresses = try int(arg, 1...250)
+            case "--server-arg": o.serverArguments.append(try value(arg))
+            case "--server": o.serverPath = try value(arg)
+            case "--connect-batch": o.connectBatch = try int(arg, 1...1024)
+            case "--connect-timeout": o.connectTimeoutSeconds = try seconds(arg, 1...3600)
+            case "--settle": o.settleSeconds = try seconds(arg, 0...600)
+            case "--drain": o.drainSeconds = try seconds(arg, 0...600)
+            case "--progress": o.progress = true
+            case "--keep": o.keepFiles = true
+            case "--smoke": break
+            default: throw .usage("unknown option '\(arg)' (see --help)")
+            }
+        }
+        if o.totalMessages < 1 { throw .usage("--rate × --seconds must be at least one message") }
+        if o.totalMessages > 50_000_000 { throw .usage("--rate × --seconds is capped at 50,000,000 messages") }
+        return o
+    }
+}

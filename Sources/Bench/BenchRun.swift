@@ -1,0 +1,262 @@
+import Foundation
+import Glibc
+import LivefeedProtocol
+
+/// One benchmark run: starts the server, connects the subscribers, ingests, drains, and keeps the figures for
+/// the report. Owns the epoll set, the signalfd, every client socket and the server process; `finish` always
+/// stops the server and closes everything, whatever happened before.
+final class BenchRun {
+    static let ingestToken: UInt64 = 1 << 40
+    static let signalToken: UInt64 = 1 << 41
+
+    /// /proc readings of every server process, plus the bench's own CPU, at one moment.
+    struct Snapshot {
+        var at: UInt64 = 0
+        var processes: [(name: String, sample: ProcessSample?)] = []
+        var tcpKiB: Int?
+        var benchCPUSeconds = 0.0
+        var host: (busy: Double, total: Double)?
+
+        func sample(_ name: String) -> ProcessSample? { processes.first { $0.name == name }?.sample ?? nil }
+        var totalRSSKiB: Int { processes.reduce(0) { $0 + ($1.sample?.rssKiB ?? 0) } }
+    }
+
+    let options: BenchOptions
+    let clock = MonotonicClock()
+    let epoll: Epoll
+    let signals: SignalFD
+    let scratch: UnsafeMutableRawBufferPointer
+    let directory: String
+    var server: ServerProcess?
+    var address = SocketAddress(host: "127.0.0.1", port: 0)
+    var channelID: Int64 = 0
+    var warmupID: Int64 = 0
+    var subscribers: [Subscriber] = []
+    let receipts: Receipts
+    var ingest: IngestClient?
+    var live = 0
+    var handshaking = 0
+    var failedSubscribers = 0
+    var connectFailures: [String: Int] = [:]
+    var lostSubscribers: [String: Int] = [:]
+
+    // Figures for the report.
+    var baseline = Snapshot()
+    var idle = Snapshot()
+    var windowStart = Snapshot()
+    var windowEnd = Snapshot()
+    var connectSeconds = 0.0
+    var ingestStart: UInt64 = 0
+    var ingestEnd: UInt64 = 0
+    var drainedCompletely = false
+    var serverExit: ChildProcess.Exit?
+
+    init(options: BenchOptions) throws(BenchError) {
+        self.options = options
+        do {
+            signals = try SignalFD(signals: [SIGINT, SIGTERM])
+            epoll = try Epoll()
+            try epoll.add(signals.fd, events: [.readable], token: Self.signalToken)
+        } catch {
+            throw .setup("\(error)")
+        }
+        scratch = .allocate(byteCount: 64 * 1024, alignment: 16)
+        receipts = Receipts(totalMessages: options.totalMessages)
+        var template = Array("/tmp/livefeed-bench.XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw .setup("mkdtemp: \(String(cString: strerror(errno)))") }
+        directory = String(cString: made)
+        subscribers = (0..<options.subscribers).map {
+            Subscriber(index: $0, source: "127.0.0.\(2 + $0 % options.sourceAddresses)")
+        }
+    }
+
+    deinit { scratch.deallocate() }
+
+    var logPath: String { directory + "/server.log" }
+    var processNames: [String] {
+        ["supervisor"] + (server?.log.workerPIDs.keys.sorted() ?? []).map { "worker \($0)" }
+    }
+
+    // MARK: phases
+
+    func execute() throws(BenchError) {
+        let serverPath = options.serverPath.isEmpty ? Self.executableDirectory() + "/livefeed" : options.serverPath
+        guard access(serverPath, X_OK) == 0 else { throw .setup("no server binary at \(serverPath)") }
+        let arguments =
+            ["--listen", "127.0.0.1:0", "--workers", String(options.workers), "--db", directory + "/bench.db"]
+            + options.serverArguments
+        let server = try ServerProcess(executable: serverPath, arguments: arguments, logPath: logPath)
+        self.server = server
+        address = try server.waitUntilReady(deadline: clock.nowNanoseconds + 60_000_000_000, clock: clock) {
+            (try? !signals.drain().isEmpty) ?? false
+        }
+        try createChannel()
+        baseline = snapshot()
+
+        let connectStart = clock.nowNanoseconds
+        try connectSubscribers(deadline: connectStart + UInt64(options.connectTimeoutSeconds * 1e9))
+        connectSeconds = Double(clock.nowNanoseconds - connectStart) / 1e9
+        try pumpFor(seconds: options.settleSeconds)
+        idle = snapshot()
+        guard server.isRunning() else { throw .server("exited while subscribers connected (\(server.exit!))") }
+
+        try ingestAndDrain()
+        windowEnd = snapshot()
+    }
+
+    /// Stops the server, closes every socket and removes the temporary files (unless `--keep`).
+    func finish() {
+        for s in subscribers where s.fd != nil { closeSocket(s) }
+        ingest?.close()
+        serverExit = server?.stop(graceSeconds: 20, clock: clock)
+        if !options.keepFiles {
+            for name in ["bench.db", "bench.db-wal", "bench.db-shm", "server.log"] { unlink(directory + "/" + name) }
+            rmdir(directory)
+        }
+    }
+
+    /// POSTs the warmup message (which creates the channel) and looks the channel up by name.
+    private func createChannel() throws(BenchError) {
+        let body = Array(#"{"channel":"bench","user":"bench","text":"warmup"}"#.utf8)
+        let created = try ClientSocket.exchange(address, method: "POST", path: "/api/messages", body: body)
+        guard created.status == 201, let id = IngestClient.ids(in: created.body).first else {
+            throw .server(
+                "warmup POST answered \(created.status): \(String(decoding: created.body.prefix(300), as: UTF8.self))")
+        }
+        warmupID = id
+        let list = try ClientSocket.exchange(address, method: "GET", path: "/api/channels")
+        guard list.status == 200,
+            let json = try? JSONSerialization.jsonObject(with: Data(list.body)) as? [String: Any],
+            let channels = json["channels"] as? [[String: Any]],
+            let bench = channels.first(where: { $0["name"] as? String == "bench" }),
+            let channel = (bench["id"] as? NSNumber)?.int64Value
+        else {
+            throw .server("GET /api/channels answered \(list.status) without channel 'bench'")
+        }
+        channelID = channel
+    }
+
+    private func ingestAndDrain() throws(BenchError) {
+        let writer = try IngestClient(server: address, channelID: channelID)
+        ingest = writer
+        do {
+            try epoll.add(
+                writer.fd, events: writer.wantsWrite ? [.readable, .writable] : [.readable], token: Self.ingestToken)
+        } catch {
+            throw .setup("epoll: \(error)")
+        }
+        let total = options.totalMessages
+        let batch = min(1000, options.messagesPerPost)
+        let rate = Double(options.rate)
+        windowStart = snapshot()
+        ingestStart = clock.nowNanoseconds
+        // Message n is due at ingestStart + n / rate. The phase ends when all are answered, or 30 s late.
+        let hardEnd = ingestStart + UInt64((options.seconds + 30) * 1e9)
+        var nextProgress = ingestStart + 1_000_000_000
+        var lastFrames = 0
+        while clock.nowNanoseconds < hardEnd && !writer.failed && !(writer.sent == total && !writer.outstanding) {
+            let now = clock.nowNanoseconds
+            let due = min(total, Int(Double(now - ingestStart) * rate / 1e9) + 1)
+            if !writer.outstanding && writer.connected
+                && (due - writer.sent >= batch || (due == total && due > writer.sent))
+            {
+                writer.post(count: min(1000, due - writer.sent), now: now)
+                try? epoll.modify(
+                    writer.fd, events: writer.wantsWrite ? [.readable, .writable] : [.readable], token: Self.ingestToken
+                )
+            }
+            var timeout: Int64 = 50
+            if !writer.outstanding && writer.sent < total {
+                let nextDue = ingestStart + UInt64(Double(min(total - 1, writer.sent + batch - 1)) / rate * 1e9)
+                timeout = nextDue > now ? Int64((nextDue - now + 999_999) / 1_000_000) : 0
+            }
+            try pump(timeoutMilliseconds: Int32(min(50, timeout)))
+            if clock.nowNanoseconds >= nextProgress {
+                nextProgress += 1_000_000_000
+                if options.progress {
+                    let line =
+                        "  t=\(Int((clock.nowNanoseconds - ingestStart) / 1_000_000_000))s sent=\(writer.sent)"
+                        + " acked=\(writer.ids.count) frames/s=\(receipts.frames - lastFrames) live=\(live)\n"
+                    FileHandle.standardError.write(Data(line.utf8))
+                }
+                lastFrames = receipts.frames
+                guard server?.isRunning() == true else { throw .server("exited during ingest (\(server!.exit!))") }
+            }
+        }
+        ingestEnd = clock.nowNanoseconds
+
+        receipts.finalSequence = writer.sent - 1
+        receipts.complete = subscribers.filter { $0.phase == .live && $0.lastSequence == receipts.finalSequence }.count
+        let drainEnd = clock.nowNanoseconds + UInt64(options.drainSeconds * 1e9)
+        while receipts.complete < live && clock.nowNanoseconds < drainEnd {
+            try pump(timeoutMilliseconds: 10)
+        }
+        drainedCompletely = receipts.complete >= live
+    }
+
+    // MARK: loop
+
+    /// One epoll_wait and its events.
+    func pump(timeoutMilliseconds: Int32) throws(BenchError) {
+        var interrupted = false
+        do {
+            try epoll.wait(timeoutMilliseconds: max(0, timeoutMilliseconds)) { token, events in
+                if token < UInt64(subscribers.count) {
+                    handleSubscriber(subscribers[Int(token)], events)
+                } else if token == Self.ingestToken {
+                    handleIngest(events)
+                } else if token == Self.signalToken {
+                    interrupted = (try? !signals.drain().isEmpty) ?? true
+                }
+            }
+        } catch {
+            throw .setup("\(error)")
+        }
+        if interrupted { throw .interrupted }
+    }
+
+    func pumpFor(seconds: Double) throws(BenchError) {
+        let end = clock.nowNanoseconds + UInt64(seconds * 1e9)
+        while clock.nowNanoseconds < end { try pump(timeoutMilliseconds: 10) }
+    }
+
+    private func handleIngest(_ events: Epoll.Events) {
+        guard let writer = ingest else { return }
+        if events.contains(.writable) { writer.onWritable() }
+        if events.contains(.readable) || events.contains(.readHangup) || events.contains(.hangup) {
+            _ = writer.onReadable(scratch: scratch, now: clock.nowNanoseconds)
+        }
+        try? epoll.modify(
+            writer.fd, events: writer.wantsWrite ? [.readable, .writable] : [.readable], token: Self.ingestToken)
+    }
+
+    // MARK: measuring
+
+    func snapshot() -> Snapshot {
+        server?.log.poll()
+        var s = Snapshot(at: clock.nowNanoseconds)
+        if let server {
+            s.processes.append(("supervisor", ProcessSample.read(pid: server.pid)))
+            for (index, pid) in server.log.workerPIDs.sorted(by: { $0.key < $1.key }) {
+                s.processes.append(("worker \(index)", ProcessSample.read(pid: pid)))
+            }
+        }
+        s.tcpKiB = SocketMemory.tcpKiB()
+        s.host = HostCPU.seconds()
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        s.benchCPUSeconds =
+            Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+            + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        return s
+    }
+
+    static func executableDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return "." }
+        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return String(path[..<slash])
+    }
+}

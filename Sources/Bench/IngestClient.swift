@@ -1,0 +1,174 @@
+import Glibc
+import LivefeedProtocol
+
+/// The writer side of the bench: one keep-alive HTTP connection POSTing arrays of messages to /api/messages,
+/// one request in flight at a time. Owns its socket. Message `n` has the text `lfb:<n>:<send time ns>`,
+/// stamped when its POST is written, so a subscriber's receipt time minus that stamp is post-to-receipt
+/// latency: it includes the HTTP request, the insert and commit, and fan-out, so it bounds commit-to-receipt
+/// from above.
+final class IngestClient {
+    let fd: FileDescriptor
+    private let channelID: Int64
+    private let host: String
+    private(set) var connected = false
+    private(set) var outstanding = false
+    private var out: [UInt8] = []
+    private var outSent = 0
+    private var reader = HTTPResponseReader()
+    private var inFlight = 0
+    private var requestStarted: UInt64 = 0
+
+    /// Messages written so far; the next one gets this sequence number.
+    private(set) var sent = 0
+    /// Message ids from the 201 answers, in sequence order.
+    private(set) var ids: [Int64] = []
+    private(set) var posts = 0
+    private(set) var largestPost = 0
+    private(set) var roundTripTotal: UInt64 = 0
+    private(set) var roundTripMax: UInt64 = 0
+    private(set) var failures: [String: Int] = [:]
+    private(set) var failed = false
+
+    init(server: SocketAddress, channelID: Int64) throws(BenchError) {
+        self.channelID = channelID
+        host = server.description
+        do {
+            switch try ClientSocket.connect(to: server, from: nil) {
+            case .connected(let f):
+                fd = f
+                connected = true
+            case .inProgress(let f):
+                fd = f
+            }
+        } catch {
+            throw .setup("ingest connection: \(error)")
+        }
+    }
+
+    private var closed = false
+
+    /// Closes the socket; the figures stay readable.
+    func close() {
+        guard !closed else { return }
+        closed = true
+        fd.close()
+    }
+
+    /// Writes one POST carrying `count` messages (1 ... 1000) stamped with `now`.
+    func post(count: Int, now: UInt64) {
+        precondition(!outstanding && count > 0 && count <= 1000)
+        var body: [UInt8] = []
+        body.reserveCapacity(count * 64 + 2)
+        body.append(UInt8(ascii: "["))
+        for i in 0..<count {
+            if i > 0 { body.append(UInt8(ascii: ",")) }
+            let item =
+                #"{"channel":\#(channelID),"user":"bench","text":"\#(EnvelopeScan.textPrefix)\#(sent + i):\#(now)"}"#
+            body.append(contentsOf: item.utf8)
+        }
+        body.append(UInt8(ascii: "]"))
+        let head =
+            "POST /api/messages HTTP/1.1\r\nHost: \(host)\r\nContent-Type: application/json\r\n"
+            + "Content-Length: \(body.count)\r\n\r\n"
+        out = Array(head.utf8) + body
+        outSent = 0
+        outstanding = true
+        inFlight = count
+        sent += count
+        posts += 1
+        largestPost = max(largestPost, count)
+        requestStarted = now
+        flush()
+    }
+
+    /// True while bytes of the current request are still unwritten (the caller then waits for EPOLLOUT).
+    var wantsWrite: Bool { !connected || outSent < out.count }
+
+    func onWritable() {
+        if !connected {
+            let err = ClientSocket.pendingError(fd)
+            guard err == 0 else { return fail("connect: \(String(cString: strerror(err)))") }
+            connected = true
+        }
+        flush()
+    }
+
+    private func flush() {
+        guard connected else { return }
+        // Bounded: each pass writes something or stops.
+        for _ in 0..<64 where outSent < out.count {
+            let outcome: IOResult<Int>
+            do {
+                outcome = try out[outSent...].withUnsafeBytes { raw throws(SystemError) in try fd.write(raw) }
+            } catch {
+                return fail("send: \(error)")
+            }
+            guard case .done(let n) = outcome, n > 0 else { return }
+            outSent += n
+        }
+    }
+
+    /// Reads the answer; returns true when a POST completed (successfully or not).
+    func onReadable(scratch: UnsafeMutableRawBufferPointer, now: UInt64) -> Bool {
+        let outcome: IOResult<Int>
+        do {
+            outcome = try fd.read(into: scratch)
+        } catch {
+            fail("read: \(error)")
+            return true
+        }
+        guard case .done(let n) = outcome else { return false }
+        if n == 0 {
+            fail("server closed the ingest connection")
+            return true
+        }
+        reader.feed(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+        let response: HTTPResponseReader.Response
+        do {
+            guard let r = try reader.next() else { return false }
+            response = r
+        } catch {
+            fail("\(error)")
+            return true
+        }
+        let rtt = now - requestStarted
+        roundTripTotal += rtt
+        roundTripMax = max(roundTripMax, rtt)
+        outstanding = false
+        guard response.status == 201 else {
+            let text = String(decoding: response.body.prefix(200), as: UTF8.self)
+            fail("POST answered \(response.status): \(text)")
+            return true
+        }
+        let newIDs = Self.ids(in: response.body)
+        if newIDs.count != inFlight {
+            failures["201 with \(newIDs.count) ids for \(inFlight) messages", default: 0] += 1
+        }
+        ids += newIDs
+        return true
+    }
+
+    private func fail(_ why: String) {
+        failures[why, default: 0] += 1
+        failed = true
+        outstanding = false
+    }
+
+    /// The integers of `"ids":[…]` in a 201 body.
+    static func ids(in body: [UInt8]) -> [Int64] {
+        body.withUnsafeBytes { p in
+            guard let start = EnvelopeScan.find(Array(#""ids":["#.utf8), in: p, from: 0) else { return [] }
+            var result: [Int64] = []
+            var i = start + 7
+            while i < p.count && p[i] != UInt8(ascii: "]") {
+                if let (v, next) = EnvelopeScan.integer(p, at: i) {
+                    result.append(v)
+                    i = next
+                } else {
+                    i += 1
+                }
+            }
+            return result
+        }
+    }
+}

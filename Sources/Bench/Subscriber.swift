@@ -1,0 +1,118 @@
+import LivefeedProtocol
+
+/// One WebSocket subscriber of the bench: its socket (owned from connect until `phase` is `.closed`), where it
+/// stands in the handshake, and what it has received of the bench's message sequence.
+final class Subscriber {
+    enum Phase {
+        case waiting
+        case connecting
+        case handshaking
+        case live
+        case closed
+    }
+
+    let index: Int
+    let source: String
+    var fd: FileDescriptor?
+    var phase = Phase.waiting
+    var request: [UInt8] = []
+    var requestSent = 0
+    var expectedAccept = ""
+    /// Received bytes not yet used: a partial response head, or the start of a frame split across reads.
+    var carry: [UInt8] = []
+    /// Highest bench sequence number received (-1: none yet) and the message id that carried it.
+    var lastSequence = -1
+    var lastID: Int64 = 0
+    var frames = 0
+    /// Set when the server sent a close frame.
+    var closeCode: Int?
+    /// True once this subscriber got its 101 (failed connects never count towards delivery).
+    var wasLive = false
+
+    init(index: Int, source: String) {
+        self.index = index
+        self.source = source
+    }
+}
+
+/// What every subscriber saw, summed over all of them.
+final class Receipts {
+    var latency = LatencyHistogram()
+    /// Bench message frames received, duplicates included.
+    var frames = 0
+    /// Messages skipped inside a subscriber's sequence, and how many times a skip happened.
+    var gapMessages = 0
+    var gapEvents = 0
+    var duplicates = 0
+    /// Frames whose message id did not exceed the previous one on that connection.
+    var idOrderViolations = 0
+    /// Frames whose (sequence → id) disagreed with what another subscriber saw for that sequence.
+    var idMismatches = 0
+    var foreignMessages = 0
+    var otherFrames = 0
+    var binaryOrFragmented = 0
+    var protocolErrors = 0
+    var statusReasons: [String: Int] = [:]
+    var closeCodes: [Int: Int] = [:]
+    /// Message id per bench sequence number, as first received (0: never received).
+    var sequenceIDs: [Int64]
+    /// Per bench sequence number: its send stamp, and the first and last time any subscriber received it.
+    var sentAt: [UInt64]
+    var firstSeen: [UInt64]
+    var lastSeen: [UInt64]
+    var firstReceipt: UInt64 = 0
+    var lastReceipt: UInt64 = 0
+    /// Set when ingest is over; subscribers reaching it are counted in `complete`.
+    var finalSequence = Int.max
+    var complete = 0
+
+    init(totalMessages: Int) {
+        sequenceIDs = [Int64](repeating: 0, count: totalMessages)
+        sentAt = [UInt64](repeating: 0, count: totalMessages)
+        firstSeen = [UInt64](repeating: 0, count: totalMessages)
+        lastSeen = [UInt64](repeating: 0, count: totalMessages)
+    }
+
+    /// Per message: latency to its first receipt, and the spread from its first to its last receipt (how long
+    /// the fan-out to every subscriber took, as the client saw it).
+    func perMessage() -> (first: LatencyHistogram, spread: LatencyHistogram) {
+        var first = LatencyHistogram()
+        var spread = LatencyHistogram()
+        for i in 0..<sequenceIDs.count where firstSeen[i] != 0 {
+            first.record(firstSeen[i] > sentAt[i] ? firstSeen[i] - sentAt[i] : 0)
+            spread.record(lastSeen[i] - firstSeen[i])
+        }
+        return (first, spread)
+    }
+
+    /// Accounts one bench message frame received by `s` at `now`.
+    func record(_ s: Subscriber, id: Int64, sequence: Int, sentNanoseconds: UInt64, now: UInt64) {
+        frames += 1
+        s.frames += 1
+        if firstReceipt == 0 { firstReceipt = now }
+        lastReceipt = now
+        latency.record(now > sentNanoseconds ? now - sentNanoseconds : 0)
+        if id <= s.lastID { idOrderViolations += 1 }
+        if sequence >= 0 && sequence < sequenceIDs.count {
+            if sequenceIDs[sequence] == 0 {
+                sequenceIDs[sequence] = id
+                sentAt[sequence] = sentNanoseconds
+                firstSeen[sequence] = now
+            } else if sequenceIDs[sequence] != id {
+                idMismatches += 1
+            }
+            lastSeen[sequence] = now
+        }
+        if sequence <= s.lastSequence {
+            duplicates += 1
+        } else {
+            if sequence > s.lastSequence + 1 {
+                gapEvents += 1
+                gapMessages += sequence - s.lastSequence - 1
+            }
+            s.lastSequence = sequence
+            s.lastID = id
+            if sequence == finalSequence { complete += 1 }
+        }
+    }
+}

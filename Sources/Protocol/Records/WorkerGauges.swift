@@ -1,0 +1,25 @@
+/// A worker's periodic snapshot for the supervisor's gauges: connections it holds per view (the view the
+/// supervisor handed them under), bytes waiting in its clients' outgoing queues, and the state of its own record
+/// queue: records waiting now, the most that ever waited (how close it came to dropping), and how many it had to
+/// drop. The last two count since the worker started, so a lost snapshot loses nothing.
+package struct WorkerGauges: Equatable, Sendable {
+    package var connections: [ConnectionView: Int64]
+    package var queuedBytes: Int64
+    package var recordsQueued: Int64
+    package var recordsQueuedPeak: Int64
+    package var recordsDropped: Int64
+
+    package init(
+        connections: [ConnectionView: Int64] = [:], queuedBytes: Int64 = 0, recordsQueued: Int64 = 0,
+        recordsQueuedPeak: Int64 = 0, recordsDropped: Int64 = 0
+    ) {
+        self.connections = connections
+        self.queuedBytes = queuedBytes
+        self.recordsQueued = recordsQueued
+        self.recordsQueuedPeak = recordsQueuedPeak
+        self.recordsDropped = recordsDropped
+    }
+
+    /// Record field name for the connections of `view`.
+    static func connectionsKey(_ view: ConnectionView) -> String { "conn_\(view.rawValue)" }
+}

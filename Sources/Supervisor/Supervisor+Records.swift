@@ -1,0 +1,122 @@
+import Glibc
+import LivefeedProtocol
+
+/// The record pipe, supervisor side: reads every worker's records without ever blocking, and never trusts
+/// them. Anything malformed gets that worker killed (and restarted by the usual backoff), never us.
+extension Supervisor {
+    /// Reads what is waiting, at most 256 records per wakeup so one chatty worker cannot starve the rest.
+    func readRecords(from slot: WorkerSlot, _ events: Epoll.Events) {
+        guard let control = slot.control, !slot.killSent else { return }
+        for _ in 0..<256 {
+            let outcome: IOResult<FDPassing.Received>
+            do {
+                outcome = try recordBuffer.withUnsafeMutableBytes { raw throws(SystemError) in
+                    try FDPassing.receive(on: control, into: raw)
+                }
+            } catch {
+                workerMisbehaved(slot, "control socket error: \(error)")
+                return
+            }
+            guard case .done(let r) = outcome else { return }
+            if r.byteCount == 0 && r.descriptor == nil && !r.anomaly {
+                // End of file: the worker is exiting; SIGCHLD finishes the bookkeeping.
+                epoll.remove(control)
+                return
+            }
+            slot.lastHeardAt = clock.nowMilliseconds
+            if let fd = r.descriptor {
+                fd.close()
+                workerMisbehaved(slot, "worker sent a descriptor")
+                return
+            }
+            if r.anomaly {
+                workerMisbehaved(slot, "oversized, truncated or foreign control message (\(r.byteCount) bytes)")
+                return
+            }
+            do {
+                handle(try RecordCodec.decode(recordBuffer[0..<r.byteCount]), from: slot)
+            } catch {
+                workerMisbehaved(slot, "bad record: \(error)")
+                return
+            }
+            if slot.killSent { return }
+        }
+    }
+
+    func workerMisbehaved(_ slot: WorkerSlot, _ why: String) {
+        metrics.protocolViolations[slot.index, default: 0] += 1
+        var fields = workerFields(slot)
+        fields["error"] = .string(why)
+        journal.emit(.error, "worker_protocol_violation", fields)
+        recentWorkerEvents.add(time: Timestamp.now(), "worker \(slot.index) protocol violation", why)
+        forceKill(slot)
+    }
+
+    private func handle(_ record: Record, from slot: WorkerSlot) {
+        var fields: [String: RecordValue] = [
+            "worker": .int(Int64(slot.index)), "worker_pid": .int(Int64(slot.pid)),
+            "generation": .int(Int64(slot.generation)),
+        ]
+        switch record {
+        case .workerReady:
+            guard slot.state == .starting else {
+                if slot.state != .stopping { workerMisbehaved(slot, "ready twice") }
+                return
+            }
+            slot.state = .running
+            workers.refreshReady()
+            journal.emit(.info, "worker_ready", fields)
+            workerBecameReady(slot)
+        case .connectionOpened(let id, let view):
+            metrics.liveOpened[view, default: 0] += 1
+            fields["conn"] = .int(Int64(bitPattern: id))
+            fields["view"] = .string(view.rawValue)
+            fields["client"] = .string(handed[id]?.client ?? "")
+            journal.emit(.info, "connection_opened", fields)
+        case .connectionClosed(let id, _, let extra):
+            // Only the worker that holds a connection may close it; a stray or repeated report frees nothing.
+            guard let h = handed[id], h.worker === slot else {
+                fields["conn"] = .int(Int64(bitPattern: id))
+                journal.emit(.warning, "unknown_connection_closed", fields)
+                return
+            }
+            fields.merge(extra) { a, _ in a }
+            fields["conn"] = .int(Int64(bitPattern: id))
+            fields["view"] = .string(h.view.rawValue)
+            fields["client"] = .string(h.client)
+            let reason = extra["reason"]?.stringValue ?? "closed"
+            release(id, reason: reason)
+            if let dropped = extra["dropped"]?.intValue, dropped > 0 {
+                metrics.framesDropped[h.view, default: 0] += dropped
+                recentDrops.add(
+                    time: Timestamp.now(), "\(dropped) frames dropped",
+                    "\(h.client) view \(h.view.rawValue), \(reason)")
+            }
+            journal.emit(extra["live_view"] != nil ? .info : .debug, "connection_closed", fields)
+        case .log(let level, let event, let extra):
+            journal.emit(level, event, fields.merging(extra) { a, _ in a })
+        case .workerGauges(let g):
+            slot.gauges = g
+            if g.recordsDropped > slot.recordsDroppedCounted {
+                let delta = g.recordsDropped - slot.recordsDroppedCounted
+                slot.recordsDroppedCounted = g.recordsDropped
+                metrics.recordsDropped[slot.index, default: 0] += delta
+                fields["dropped"] = .int(delta)
+                fields["dropped_total"] = .int(g.recordsDropped)
+                journal.emit(.warning, "records_dropped", fields)
+                recentDrops.add(
+                    time: Timestamp.now(), "\(delta) records dropped", "worker \(slot.index) pid \(slot.pid)")
+            }
+        case .handoff, .drain:
+            workerMisbehaved(slot, "worker sent a supervisor command")
+        }
+    }
+
+    /// Frees a handed connection's slots, exactly once: on its close record, or on its worker's death.
+    func release(_ id: UInt64, reason: String) {
+        guard let h = handed.removeValue(forKey: id) else { return }
+        h.worker.connections.remove(id)
+        if !caps.release(view: h.view, client: h.clientKey) { accountingError("release", id) }
+        metrics.countClosed(view: h.view, reason: reason)
+    }
+}
