@@ -46,7 +46,7 @@ struct SupervisorConfig {
           --max-connections N       connections held by workers, all views (default 4096)
           --max-live N              live connections per live view (default 1024)
           --max-live-per-view VIEW=N[,VIEW=N]
-                                    cap of single live views, overriding --max-live (repeatable)
+                                    cap of single live views, overriding --max-live (repeatable; 0: never live)
           --max-per-client N        connections per client address, waiting or served (default 64)
           --poll-ms MS              workers' database poll interval (default 5)
           --replay-batch N          rows per catch-up query (default 500)
@@ -169,8 +169,9 @@ struct SupervisorConfig {
             guard parts.count == 2, let view = ConnectionView(rawValue: parts[0]), view.isLive else {
                 throw .usage("\(source) takes VIEW=N with VIEW one of \(live), not '\(item)'")
             }
-            guard let n = Int(parts[1]), (1...maxCap).contains(n) else {
-                throw .usage("\(source): the cap for \(view.rawValue) must be an integer from 1 to \(maxCap)")
+            // 0 turns live off for one view: its pages poll instead.
+            guard let n = Int(parts[1]), (0...maxCap).contains(n) else {
+                throw .usage("\(source): the cap for \(view.rawValue) must be an integer from 0 to \(maxCap)")
             }
             caps[view] = n
         }
