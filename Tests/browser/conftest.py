@@ -89,9 +89,19 @@ class Server:
         assert status == 201, "POST /api/messages: %s %s" % (status, body)
         return json.loads(body)["ids"][0]
 
-    def post_many(self, texts, channel="general", user="alice"):
+    def post_many(self, texts, channel="general", user="alice", retry_unavailable_for=0):
+        """Posts messages in one request; returns their ids. With `retry_unavailable_for` seconds, a 503 (no worker
+        up yet) is retried until then."""
         items = [{"channel": channel, "user": user, "text": t} for t in texts]
-        status, body = self.request("POST", "/api/messages", items)
+        deadline = time.monotonic() + retry_unavailable_for
+        while True:
+            try:
+                status, body = self.request("POST", "/api/messages", items)
+            except (ConnectionError, urllib.error.URLError) as e:
+                status, body = 503, str(e)
+            if status != 503 or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)  # bounded by the deadline: waiting for the supervisor to restart its workers
         assert status == 201, "POST /api/messages: %s %s" % (status, body)
         return json.loads(body)["ids"]
 

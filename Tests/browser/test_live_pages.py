@@ -57,10 +57,12 @@ def test_killing_every_worker_reconnects_and_loses_nothing(browser, server):
     # Recorded rather than polled: with workers back in ~100 ms the state may last only a moment.
     WebDriverWait(browser, 5, poll_frequency=0.02).until(
         lambda d: "reconnecting" in recorded_states(d), "never showed reconnecting")
-    # While no worker runs, other programs keep writing the database; then the API takes more once it is back.
+    # While no worker runs, other programs keep writing the database; the API takes more as soon as a worker is
+    # back, likely before the page has reconnected.
     meanwhile = [server.insert_directly(channel, user, "written while down %d" % i) for i in range(3)]
+    meanwhile += server.post_many(["posted meanwhile %d" % i for i in range(3)], retry_unavailable_for=10)
     wait_for_state(browser, "connected", timeout=20)
-    meanwhile += server.post_many(["after the restart %d" % i for i in range(3)])
+    meanwhile += server.post_many(["after reconnecting %d" % i for i in range(2)])
 
     for message_id in meanwhile:
         wait_for_message(browser, message_id, timeout=5)
