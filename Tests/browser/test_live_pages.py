@@ -1,8 +1,10 @@
 """The pages in a real Chromium: live updates arrive once and fast, survive every worker dying, fall back to
 polling when live is refused, and show hostile text as text."""
 
-import subprocess
+import math
 import os
+import subprocess
+import time
 
 import pytest
 from selenium.webdriver.support.ui import WebDriverWait
@@ -181,6 +183,20 @@ def test_pages_without_htmx_render_and_say_live_updates_are_off(browser, start_s
 
 def test_screenshots_of_every_page(browser, start_server):
     server = start_server(args=["--demo", "--demo-interval-ms", "400"])
+    # A busier half hour than the demo's seed, so the chart has a shape: a steady hum that picks up lately.
+    now = time.time()
+    people = ["ada", "grace", "linus", "margaret", "ken", "barbara", "dennis", "radia"]
+    rooms = ["general", "engineering", "design", "random", "support"]
+    burst = []
+    for minute in range(28, 0, -1):
+        per_minute = 3 + int(4 * (1 + math.sin(minute / 3.0))) + (28 - minute) // 3
+        for k in range(per_minute):
+            when = now - minute * 60 + k * (60.0 / per_minute)
+            burst.append({"channel": rooms[(minute + k) % len(rooms)], "user": people[(minute * 3 + k) % len(people)],
+                          "text": "status update %d.%d" % (minute, k),
+                          "sent_at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + "Z"})
+    status, body = server.request("POST", "/api/messages", burst)
+    assert status == 201, body
     server.post("Release 2.4 is out: <b>tags</b> in messages show up as text, as they should.",
                 channel="announcements", user="grace")
     channel = server.channel_id("general")
