@@ -82,8 +82,12 @@ final class BenchRun {
     func execute() throws(BenchError) {
         let serverPath = options.serverPath.isEmpty ? Self.executableDirectory() + "/livefeed" : options.serverPath
         guard access(serverPath, X_OK) == 0 else { throw .setup("no server binary at \(serverPath)") }
+        // The caps must admit every subscriber (they come from a few source addresses); later arguments win, so
+        // --server-arg can still set tighter ones.
+        let room = String(options.subscribers + 64)
         let arguments =
-            ["--listen", "127.0.0.1:0", "--workers", String(options.workers), "--db", directory + "/bench.db"]
+            ["--listen", "127.0.0.1:0", "--workers", String(options.workers), "--db", directory + "/bench.db",
+             "--max-connections", room, "--max-live", room, "--max-per-client", room]
             + options.serverArguments
         let server = try ServerProcess(executable: serverPath, arguments: arguments, logPath: logPath)
         self.server = server
@@ -251,12 +255,5 @@ final class BenchRun {
         return s
     }
 
-    static func executableDirectory() -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return "." }
-        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return String(path[..<slash])
-    }
+    static func executableDirectory() -> String { ChildProcess.executableDirectory() }
 }

@@ -124,7 +124,7 @@ struct SupervisorConfig {
             case "--reload-timeout-ms": c.reloadTimeoutMilliseconds = UInt64(try int(arg, 100...600_000))
             case "--worker-timeout-ms": c.workerTimeoutMilliseconds = UInt64(try int(arg, 500...600_000))
             case "--max-connections": c.caps.global = try int(arg, 1...Self.maxCap)
-            case "--max-live": c.caps.live = try int(arg, 1...Self.maxCap)
+            case "--max-live": c.caps.live = try int(arg, 0...Self.maxCap)
             case "--max-live-per-view": try Self.parseViewCaps(try value(arg), into: &c.caps.perView, source: arg)
             case "--max-per-client": c.caps.perClient = try int(arg, 1...Self.maxCap)
             case "--poll-ms", "--replay-batch", "--max-body-bytes", "--max-queue-bytes", "--max-queue-frames",
@@ -169,20 +169,12 @@ struct SupervisorConfig {
             guard parts.count == 2, let view = ConnectionView(rawValue: parts[0]), view.isLive else {
                 throw .usage("\(source) takes VIEW=N with VIEW one of \(live), not '\(item)'")
             }
-            // 0 turns live off for one view: its pages poll instead.
             guard let n = Int(parts[1]), (0...maxCap).contains(n) else {
-                throw .usage("\(source): the cap for \(view.rawValue) must be an integer from 0 to \(maxCap)")
+                throw .usage("\(source): the cap for \(view.rawValue) must be an integer from 0 (live off: pages poll) to \(maxCap)")
             }
             caps[view] = n
         }
     }
 
-    static func executableDirectory() -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return "." }
-        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return String(path[..<slash])
-    }
+    static func executableDirectory() -> String { ChildProcess.executableDirectory() }
 }

@@ -38,6 +38,18 @@ final class Reporter {
         }
     }
 
+    /// At exit: keeps flushing while the supervisor reads, until the outbox is empty or `deadline` passes.
+    func flushBeforeExit(deadline: UInt64, clock: MonotonicClock) {
+        flush()
+        while hasPending && !peerGone {
+            let now = clock.nowMilliseconds
+            guard now < deadline else { return }
+            var pfd = pollfd(fd: socket.rawValue, events: Int16(POLLOUT), revents: 0)
+            _ = poll(&pfd, 1, Int32(min(deadline - now, 100)))
+            flush()
+        }
+    }
+
     private func trySend(_ bytes: [UInt8]) -> Bool {
         if peerGone { return true }
         do {

@@ -64,12 +64,11 @@ struct StaticAssets {
     /// The nearest folder above the executable that holds `static/livefeed.js`: the checkout the binaries were
     /// built in (`.build/<triple>/<config>/` sits three levels below it).
     static func checkoutRoot() -> String? {
-        let files = FileManager.default
-        guard var path = try? files.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
-        for _ in 0..<6 {
+        var path = ChildProcess.executableDirectory()
+        for _ in 0..<5 {
+            if FileManager.default.isReadableFile(atPath: path + "/static/livefeed.js") { return path }
             path = (path as NSString).deletingLastPathComponent
-            if path == "/" || path.isEmpty { return nil }
-            if files.isReadableFile(atPath: path + "/static/livefeed.js") { return path }
+            if path == "/" || path.isEmpty || path == "." { return nil }
         }
         return nil
     }

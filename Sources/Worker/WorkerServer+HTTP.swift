@@ -76,15 +76,7 @@ extension WorkerServer {
     }
 
     func apiError(_ code: String, _ message: String) -> [UInt8] {
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("error")
-        w.beginObject()
-        w.field("code", code)
-        w.field("message", message)
-        w.endObject()
-        w.endObject()
-        return w.bytes
+        Envelope.errorBody(code: code, message: message)
     }
 
     // MARK: routing

@@ -92,7 +92,8 @@ final class WorkerServer {
             if draining && (connections.isEmpty || after >= drainDeadline) { running = false }
         }
         for c in Array(connections.values) { close(c, reason: draining ? "drained" : "worker_exit") }
-        reporter.flush()
+        // Every close record frees a slot in the supervisor: wait (bounded) for the socket rather than lose them.
+        reporter.flushBeforeExit(deadline: clock.nowMilliseconds + 3000, clock: clock)
     }
 
     // MARK: control socket
