@@ -22,14 +22,17 @@ extension Fragments {
             let minutesAgo = n - 1 - i
             let label = minutesAgo == 0 ? "this minute" : minutesAgo == 1 ? "1 minute ago" : "\(minutesAgo) minutes ago"
             let cls = minutesAgo == 0 ? "bar now" : "bar"
-            bars += "<rect class=\"\(cls)\" x=\"\(i * barWidth + 1)\" y=\"\(format(y))\" width=\"\(barWidth - 2)\""
+            bars +=
+                "<rect class=\"\(cls)\" x=\"\(i * barWidth + 1)\" y=\"\(format(y))\" width=\"\(barWidth - 2)\""
                 + " height=\"\(format(h))\" rx=\"1.5\"><title>\(label): \(value) message\(value == 1 ? "" : "s")</title></rect>"
         }
-        let grid = "<line class=\"grid\" x1=\"0\" x2=\"\(width)\" y1=\"0.5\" y2=\"0.5\"></line>"
+        let grid =
+            "<line class=\"grid\" x1=\"0\" x2=\"\(width)\" y1=\"0.5\" y2=\"0.5\"></line>"
             + "<line class=\"grid\" x1=\"0\" x2=\"\(width)\" y1=\"50\" y2=\"50\"></line>"
             + "<line class=\"axis\" x1=\"0\" x2=\"\(width)\" y1=\"99.5\" y2=\"99.5\"></line>"
         let current = counts.last ?? 0
-        let note = complete ? "" : " <span class=\"muted\">(from the newest \(MessageStore.activityScanLimit) messages)</span>"
+        let note =
+            complete ? "" : " <span class=\"muted\">(from the newest \(MessageStore.activityScanLimit) messages)</span>"
         return "<figure id=\"activity\" class=\"chart\"\(oobAttribute(oob))>"
             + "<figcaption><span><b>\(total)</b> messages in the last \(n) minutes\(note)</span>"
             + "<span class=\"muted\"><b>\(current)</b> this minute · peak \(peak)/min</span></figcaption>"
@@ -55,27 +58,35 @@ extension Fragments {
     }
 
     /// A ranking with a bar per row, relative to the first (largest) count.
-    static func ranking(id: String, rows: [(href: String, label: String, lead: String, count: Int64)], empty: String, oob: Bool) -> String {
+    static func ranking(
+        id: String, rows: [(href: String, label: String, lead: String, count: Int64)], empty: String, oob: Bool
+    ) -> String {
         guard let top = rows.first?.count, top > 0 else {
-            return "<ol id=\"\(id)\" class=\"ranking\"\(oobAttribute(oob))><li class=\"empty\">\(escape(empty))</li></ol>"
+            return
+                "<ol id=\"\(id)\" class=\"ranking\"\(oobAttribute(oob))><li class=\"empty\">\(escape(empty))</li></ol>"
         }
         var s = "<ol id=\"\(id)\" class=\"ranking\"\(oobAttribute(oob))>"
         for row in rows {
             let share = max(2, Int(Double(row.count) / Double(top) * 100))
-            s += "<li style=\"--share:\(share)%\">\(row.lead)<a href=\"\(row.href)\">\(escape(row.label))</a>"
+            s +=
+                "<li style=\"--share:\(share)%\">\(row.lead)<a href=\"\(row.href)\">\(escape(row.label))</a>"
                 + "<span class=\"n\">\(row.count)</span></li>"
         }
         return s + "</ol>"
     }
 
     static func topChannels(_ channels: [ChannelRow], oob: Bool) -> String {
-        ranking(id: "top-channels", rows: channels.map { ("/channels/\($0.id)", "#" + $0.name, "", $0.messageCount) },
+        ranking(
+            id: "top-channels", rows: channels.map { ("/channels/\($0.id)", "#" + $0.name, "", $0.messageCount) },
             empty: "No channels yet", oob: oob)
     }
 
     static func topUsers(_ users: [UserRow], oob: Bool) -> String {
-        ranking(id: "top-users",
-            rows: users.map { ("/users/\($0.id)", $0.name, avatar(userID: $0.id, name: $0.name, href: false), $0.messageCount) },
+        ranking(
+            id: "top-users",
+            rows: users.map {
+                ("/users/\($0.id)", $0.name, avatar(userID: $0.id, name: $0.name, href: false), $0.messageCount)
+            },
             empty: "No users yet", oob: oob)
     }
 
@@ -91,7 +102,8 @@ extension Fragments {
 
     /// The channels a user wrote in most recently, with how many of their messages each holds.
     static func userChannels(_ rows: [(channel: ChannelRow, count: Int64)], oob: Bool) -> String {
-        ranking(id: "user-channels", rows: rows.map { ("/channels/\($0.channel.id)", "#" + $0.channel.name, "", $0.count) },
+        ranking(
+            id: "user-channels", rows: rows.map { ("/channels/\($0.channel.id)", "#" + $0.channel.name, "", $0.count) },
             empty: "Nothing yet", oob: oob)
     }
 }

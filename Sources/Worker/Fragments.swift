@@ -43,7 +43,8 @@ enum Fragments {
     /// One message. On its channel's page it is `#msg-<id>` with its cursor; in summary lists elsewhere
     /// (`anchor: false`) it only names the message, since an id may appear once per page.
     static func messageItem(_ m: ChatMessage, showChannel: Bool = false, anchor: Bool = true) -> String {
-        let channel = showChannel
+        let channel =
+            showChannel
             ? "<a class=\"in\" href=\"/channels/\(m.channelID)\">#\(escape(m.channelName))</a>" : ""
         let open = anchor ? "<li id=\"msg-\(m.id)\" data-cursor=\"\(m.id)\">" : "<li data-message=\"\(m.id)\">"
         return open + avatar(userID: m.userID, name: m.userName)
@@ -74,7 +75,8 @@ enum Fragments {
         guard hasOlder, let before else {
             return "<div id=\"history\" class=\"history start\"\(attrs)>This is the beginning of the channel.</div>"
         }
-        return "<div id=\"history\" class=\"history\"\(attrs)><a class=\"button\" href=\"/channels/\(channel)?before_id=\(before)\""
+        return
+            "<div id=\"history\" class=\"history\"\(attrs)><a class=\"button\" href=\"/channels/\(channel)?before_id=\(before)\""
             + " hx-get=\"/fragments/channels/\(channel)/history?before_id=\(before)\" hx-swap=\"none\""
             + " data-history>Load older messages</a></div>"
     }

@@ -5,7 +5,9 @@ import LivefeedProtocol
 extension MessageStore {
     /// One channel's messages with id < `before`, oldest first, at most `limit`; `hasOlder` tells whether more
     /// precede them.
-    func channelMessages(_ channel: Int64, before: Int64, limit: Int) throws -> (messages: [ChatMessage], hasOlder: Bool) {
+    func channelMessages(_ channel: Int64, before: Int64, limit: Int) throws -> (
+        messages: [ChatMessage], hasOlder: Bool
+    ) {
         let rows = try db.prepare(
             Self.messageColumns + " WHERE m.channel_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3"
         ).bind([.int(channel), .int(before), .int(Int64(limit + 1))]).rows(Self.message)
@@ -26,7 +28,9 @@ extension MessageStore {
     func messagesPerMinute(minutes: Int, nowMilliseconds: Int64) throws -> (counts: [Int64], complete: Bool) {
         let minute: Int64 = 60_000
         let first = (nowMilliseconds / minute - Int64(minutes - 1)) * minute
-        let keys = (0..<minutes).map { String(Timestamp.format(unixMilliseconds: first + Int64($0) * minute).prefix(16)) }
+        let keys = (0..<minutes).map {
+            String(Timestamp.format(unixMilliseconds: first + Int64($0) * minute).prefix(16))
+        }
         let rows = try db.prepare(
             """
             SELECT substr(sent_at, 1, 16) AS minute, count(*)

@@ -45,14 +45,16 @@ enum Pages {
         }
         var notice = ""
         if live != nil && !assets.live {
-            notice = "<div class=\"notice\" id=\"live-off\" role=\"note\"><b>Live updates are off.</b> This server "
+            notice =
+                "<div class=\"notice\" id=\"live-off\" role=\"note\"><b>Live updates are off.</b> This server "
                 + "cannot find its page scripts (htmx), so this page will not change by itself: reload it to see "
                 + "new messages. <span class=\"muted\">Operators: run <code>scripts/setup</code>.</span></div>"
         }
         var liveElement = ""
         if let live, canGoLive {
             let query = "format=html&amp;after_id=\(live.cursor)&amp;epoch=\(escape(live.epoch))"
-            liveElement = "<div id=\"live\" hidden hx-ext=\"ws\" ws-connect=\"\(live.socket)?\(query)\""
+            liveElement =
+                "<div id=\"live\" hidden hx-ext=\"ws\" ws-connect=\"\(live.socket)?\(query)\""
                 + " data-poll=\"\(live.poll)\"\(live.pollsAfterCursor ? " data-poll-after" : "")"
                 + " data-cursor=\"\(live.cursor)\" data-epoch=\"\(escape(live.epoch))\"></div>"
         }
@@ -99,7 +101,8 @@ enum Pages {
         + "stroke='%234f46e5' stroke-width='3' stroke-linecap='round'/%3E%3C/svg%3E"
 
     static func errorPage(status: Int, message: String, assets: StaticAssets = StaticAssets()) -> String {
-        let body = "<div class=\"page-head\"><h1>\(status) \(escape(HTTPResponse.reasonPhrase(status)))</h1>"
+        let body =
+            "<div class=\"page-head\"><h1>\(status) \(escape(HTTPResponse.reasonPhrase(status)))</h1>"
             + "<p class=\"sub\">\(escape(message))</p></div><p><a class=\"button\" href=\"/\">Back to the dashboard</a></p>"
         return layout(title: "\(status)", section: .none, body: body, live: nil, assets: assets)
     }
@@ -117,36 +120,46 @@ enum Pages {
 
     static func dashboard(_ d: Dashboard, assets: StaticAssets) -> String {
         let cursor = d.totals.lastMessageID
-        var body = "<div class=\"page-head\"><h1>Dashboard</h1><p class=\"sub\">What is happening across the archive, "
+        var body =
+            "<div class=\"page-head\"><h1>Dashboard</h1><p class=\"sub\">What is happening across the archive, "
             + "as it happens.</p></div>"
         body += Fragments.totals(
-            messages: d.totals.messages, channels: d.totals.channels, users: d.totals.users, cursor: cursor, live: false)
-        body += "<section class=\"card\"><h2>Messages per minute</h2>"
+            messages: d.totals.messages, channels: d.totals.channels, users: d.totals.users, cursor: cursor, live: false
+        )
+        body +=
+            "<section class=\"card\"><h2>Messages per minute</h2>"
             + Fragments.activity(counts: d.activity.counts, complete: d.activity.complete, oob: false) + "</section>"
-        body += "<div class=\"columns\"><section class=\"card\"><h2>Most active channels</h2>"
+        body +=
+            "<div class=\"columns\"><section class=\"card\"><h2>Most active channels</h2>"
             + Fragments.topChannels(d.topChannels, oob: false) + "</section>"
-        body += "<section class=\"card\"><h2>Most active people</h2>" + Fragments.topUsers(d.topUsers, oob: false)
+        body +=
+            "<section class=\"card\"><h2>Most active people</h2>" + Fragments.topUsers(d.topUsers, oob: false)
             + "</section></div>"
-        body += "<section class=\"card\"><h2>Latest messages</h2>"
+        body +=
+            "<section class=\"card\"><h2>Latest messages</h2>"
             + Fragments.recent(id: "recent", d.recent, showChannel: true, cursor: cursor, oob: false) + "</section>"
         // Refreshed (at most every few seconds) whenever the live totals move.
-        body += "<div hidden hx-get=\"/fragments/dashboard\" hx-trigger=\"livefeed:refresh\" hx-swap=\"none\""
+        body +=
+            "<div hidden hx-get=\"/fragments/dashboard\" hx-trigger=\"livefeed:refresh\" hx-swap=\"none\""
             + " data-refresh-after=\"#totals\"></div>"
         let live = Live(socket: "/live/metrics", poll: "/fragments/metrics", cursor: cursor, epoch: d.epoch)
         return layout(title: "Dashboard", section: .dashboard, body: body, live: live, assets: assets)
     }
 
     static func channels(_ channels: [ChannelRow], cursor: Int64, epoch: String, assets: StaticAssets) -> String {
-        var s = "<div class=\"page-head\"><h1>Channels</h1><p class=\"sub\">\(channels.count) "
+        var s =
+            "<div class=\"page-head\"><h1>Channels</h1><p class=\"sub\">\(channels.count) "
             + "channel\(channels.count == 1 ? "" : "s") · message counts update live</p></div>"
             + grewNotice("New channels have been created since this page loaded.")
         if channels.isEmpty {
             s += "<p class=\"card empty\">No channels yet. Post a message to create one.</p>"
         } else {
-            s += "<div class=\"card flush\"><table class=\"list\"><thead><tr><th>Channel</th><th class=\"n\">Messages</th>"
+            s +=
+                "<div class=\"card flush\"><table class=\"list\"><thead><tr><th>Channel</th><th class=\"n\">Messages</th>"
                 + "</tr></thead><tbody>"
             for ch in channels {
-                s += "<tr><td><a class=\"channel\" href=\"/channels/\(ch.id)\">#\(escape(ch.name))</a></td>"
+                s +=
+                    "<tr><td><a class=\"channel\" href=\"/channels/\(ch.id)\">#\(escape(ch.name))</a></td>"
                     + "<td class=\"n\">\(Fragments.pageCount(.channel, id: ch.id, count: ch.messageCount, cursor: cursor))</td></tr>"
             }
             s += "</tbody></table></div>"
@@ -156,16 +169,19 @@ enum Pages {
     }
 
     static func users(_ users: [UserRow], cursor: Int64, epoch: String, assets: StaticAssets) -> String {
-        var s = "<div class=\"page-head\"><h1>People</h1><p class=\"sub\">\(users.count) "
+        var s =
+            "<div class=\"page-head\"><h1>People</h1><p class=\"sub\">\(users.count) "
             + "\(users.count == 1 ? "person" : "people") · message counts update live</p></div>"
             + grewNotice("New people have written since this page loaded.")
         if users.isEmpty {
             s += "<p class=\"card empty\">Nobody has written yet.</p>"
         } else {
-            s += "<div class=\"card flush\"><table class=\"list\"><thead><tr><th>Name</th><th class=\"n\">Messages</th>"
+            s +=
+                "<div class=\"card flush\"><table class=\"list\"><thead><tr><th>Name</th><th class=\"n\">Messages</th>"
                 + "</tr></thead><tbody>"
             for u in users {
-                s += "<tr><td><a class=\"person\" href=\"/users/\(u.id)\">"
+                s +=
+                    "<tr><td><a class=\"person\" href=\"/users/\(u.id)\">"
                     + Fragments.avatar(userID: u.id, name: u.name, href: false) + "\(escape(u.name))</a></td>"
                     + "<td class=\"n\">\(Fragments.pageCount(.user, id: u.id, count: u.messageCount, cursor: cursor))</td></tr>"
             }
@@ -179,14 +195,19 @@ enum Pages {
         _ u: UserRow, recent: [ChatMessage], channels: [(channel: ChannelRow, count: Int64)], cursor: Int64,
         epoch: String, assets: StaticAssets
     ) -> String {
-        var s = "<div class=\"profile\">" + Fragments.avatar(userID: u.id, name: u.name, href: false, large: true)
+        var s =
+            "<div class=\"profile\">" + Fragments.avatar(userID: u.id, name: u.name, href: false, large: true)
             + "<div><h1>\(escape(u.name))</h1><p class=\"sub\">"
             + counted(.user, id: u.id, count: u.messageCount, cursor: cursor) + "</p></div></div>"
-        s += "<div class=\"columns wide-left\"><section class=\"card\"><h2>Latest messages</h2>"
-            + Fragments.recent(id: "user-messages", recent, showChannel: true, cursor: cursor, oob: false) + "</section>"
-        s += "<section class=\"card\"><h2>Writes most in</h2>" + Fragments.userChannels(channels, oob: false)
+        s +=
+            "<div class=\"columns wide-left\"><section class=\"card\"><h2>Latest messages</h2>"
+            + Fragments.recent(id: "user-messages", recent, showChannel: true, cursor: cursor, oob: false)
+            + "</section>"
+        s +=
+            "<section class=\"card\"><h2>Writes most in</h2>" + Fragments.userChannels(channels, oob: false)
             + "</section></div>"
-        s += "<div hidden hx-get=\"/fragments/users/\(u.id)/messages\" hx-trigger=\"livefeed:refresh\" hx-swap=\"none\""
+        s +=
+            "<div hidden hx-get=\"/fragments/users/\(u.id)/messages\" hx-trigger=\"livefeed:refresh\" hx-swap=\"none\""
             + " data-refresh-after=\"#user-count-\(u.id)\"></div>"
         let live = Live(socket: "/live/users/\(u.id)", poll: "/fragments/users/\(u.id)", cursor: cursor, epoch: epoch)
         return layout(title: u.name, section: .users, body: s, live: live, assets: assets)
@@ -198,7 +219,8 @@ enum Pages {
         _ ch: ChannelRow, messages: [ChatMessage], hasOlder: Bool, cursor: Int64, epoch: String, before: Int64?,
         assets: StaticAssets
     ) -> String {
-        var s = "<div class=\"page-head\"><h1>#\(escape(ch.name))</h1><p class=\"sub\">"
+        var s =
+            "<div class=\"page-head\"><h1>#\(escape(ch.name))</h1><p class=\"sub\">"
             + counted(.channel, id: ch.id, count: ch.messageCount, cursor: cursor)
         if before != nil { s += " · <a href=\"/channels/\(ch.id)\">jump to the latest</a>" }
         s += "</p></div><div class=\"card stream\">"
@@ -209,10 +231,12 @@ enum Pages {
         if messages.isEmpty { s += "<p class=\"empty\" id=\"no-messages\">No messages here yet.</p>" }
         s += "</div><a id=\"latest\" href=\"#latest\" class=\"jump\" hidden>New messages below ↓</a>"
         guard before == nil else {
-            return layout(title: "#" + ch.name, section: .channels, body: s, live: nil, assets: assets,
+            return layout(
+                title: "#" + ch.name, section: .channels, body: s, live: nil, assets: assets,
                 notLiveReason: "Older messages")
         }
-        let live = Live(socket: "/live/channels/\(ch.id)", poll: "/fragments/channels/\(ch.id)/messages",
+        let live = Live(
+            socket: "/live/channels/\(ch.id)", poll: "/fragments/channels/\(ch.id)/messages",
             pollsAfterCursor: true, cursor: cursor, epoch: epoch)
         return layout(title: "#" + ch.name, section: .channels, body: s, live: live, assets: assets)
     }

@@ -6,18 +6,23 @@ extension WorkerServer {
         case 0:
             return .html(try store.read { Pages.dashboard(try dashboardData(), assets: assets) })
         case 1 where segments[0] == "channels":
-            return .html(try store.read {
-                Pages.channels(try store.channels(), cursor: try store.maxMessageID(), epoch: store.epoch, assets: assets)
-            })
+            return .html(
+                try store.read {
+                    Pages.channels(
+                        try store.channels(), cursor: try store.maxMessageID(), epoch: store.epoch, assets: assets)
+                })
         case 1 where segments[0] == "users":
-            return .html(try store.read {
-                Pages.users(try store.users(), cursor: try store.maxMessageID(), epoch: store.epoch, assets: assets)
-            })
+            return .html(
+                try store.read {
+                    Pages.users(try store.users(), cursor: try store.maxMessageID(), epoch: store.epoch, assets: assets)
+                })
         case 2 where segments[0] == "channels":
             guard let id = parseID(segments[1]) else { return .failure(404, "not_found", "no such channel") }
             var before: Int64?
             if let raw = head.queryValue("before_id") {
-                guard let v = parseID(raw) else { return .failure(400, "bad_query", "before_id must be a positive integer") }
+                guard let v = parseID(raw) else {
+                    return .failure(400, "bad_query", "before_id must be a positive integer")
+                }
                 before = v
             }
             return try store.read {
@@ -26,16 +31,20 @@ extension WorkerServer {
                 // resumes right after it.
                 let cursor = try store.maxMessageID()
                 let page = try store.channelMessages(id, before: before ?? cursor + 1, limit: Self.channelPageSize)
-                return .html(Pages.channel(ch, messages: page.messages, hasOlder: page.hasOlder, cursor: cursor,
-                    epoch: store.epoch, before: before, assets: assets))
+                return .html(
+                    Pages.channel(
+                        ch, messages: page.messages, hasOlder: page.hasOlder, cursor: cursor,
+                        epoch: store.epoch, before: before, assets: assets))
             }
         case 2 where segments[0] == "users":
             guard let id = parseID(segments[1]) else { return .failure(404, "not_found", "no such user") }
             return try store.read {
                 guard let u = try store.user(id) else { return .failure(404, "not_found", "no such user") }
-                return .html(Pages.user(u, recent: try store.recentUserMessages(id, limit: 20),
-                    channels: try store.userChannels(id, limit: 6), cursor: try store.maxMessageID(),
-                    epoch: store.epoch, assets: assets))
+                return .html(
+                    Pages.user(
+                        u, recent: try store.recentUserMessages(id, limit: 20),
+                        channels: try store.userChannels(id, limit: 6), cursor: try store.maxMessageID(),
+                        epoch: store.epoch, assets: assets))
             }
         default:
             return .failure(404, "not_found", "no page at \(head.path)")
@@ -86,7 +95,8 @@ extension WorkerServer {
             return try store.read {
                 let d = try dashboardData()
                 let cursor = d.totals.lastMessageID
-                let html = Fragments.activity(counts: d.activity.counts, complete: d.activity.complete, oob: true)
+                let html =
+                    Fragments.activity(counts: d.activity.counts, complete: d.activity.complete, oob: true)
                     + Fragments.topChannels(d.topChannels, oob: true) + Fragments.topUsers(d.topUsers, oob: true)
                     + Fragments.recent(id: "recent", d.recent, showChannel: true, cursor: cursor, oob: true)
                 return .fragment(html, cursor: cursor)
@@ -96,15 +106,18 @@ extension WorkerServer {
             return try store.read {
                 guard let u = try store.user(id) else { return .failure(404, "not_found", "no such user") }
                 let cursor = try store.maxMessageID()
-                return .fragment(Fragments.count(.user, id: u.id, count: u.messageCount, cursor: cursor), cursor: cursor)
+                return .fragment(
+                    Fragments.count(.user, id: u.id, count: u.messageCount, cursor: cursor), cursor: cursor)
             }
         case 3 where segments[0] == "users" && segments[2] == "messages":
             guard let id = parseID(segments[1]) else { return .failure(404, "not_found", "no such user") }
             return try store.read {
                 guard try store.user(id) != nil else { return .failure(404, "not_found", "no such user") }
                 let cursor = try store.maxMessageID()
-                let html = Fragments.recent(id: "user-messages", try store.recentUserMessages(id, limit: 20),
-                    showChannel: true, cursor: cursor, oob: true)
+                let html =
+                    Fragments.recent(
+                        id: "user-messages", try store.recentUserMessages(id, limit: 20),
+                        showChannel: true, cursor: cursor, oob: true)
                     + Fragments.userChannels(try store.userChannels(id, limit: 6), oob: true)
                 return .fragment(html, cursor: cursor)
             }
