@@ -81,7 +81,7 @@ extension Pages {
         #user-messages .in{font-size:.88rem;font-weight:600}
         .stream{padding-top:.4rem;padding-bottom:.4rem}
         .history{text-align:center;padding:.5rem 0 .7rem;border-bottom:1px solid #f0f1f5;color:var(--muted);font-size:.85rem}
-        .history.loading .button{opacity:.5;pointer-events:none}
+        .history .htmx-request{opacity:.5;pointer-events:none}
         .jump{position:fixed;left:50%;bottom:1.2rem;transform:translateX(-50%);background:var(--accent);color:#fff;\
         padding:.5rem 1rem;border-radius:99rem;font-weight:600;font-size:.88rem;box-shadow:0 4px 14px #4f46e555}
         .jump:hover{text-decoration:none;background:#4338ca}
