@@ -5,21 +5,7 @@ import LivefeedProtocol
 /// are top-level elements with an id, `hx-swap-oob` and the cursor in `data-cursor`; appended items are wrapped
 /// in their list element because htmx appends the children of an out-of-band `beforeend` fragment.
 enum Fragments {
-    static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.unicodeScalars.append(ch)
-            }
-        }
-        return out
-    }
+    static func escape(_ s: String) -> String { HTMLEscape.escape(s) }
 
     /// A person's round badge: their initial on a colour derived from their id, so it is stable across pages.
     static func avatar(userID: Int64, name: String, href: Bool = true, large: Bool = false) -> String {

@@ -165,6 +165,15 @@ extension WorkerServer {
         return .success(v)
     }
 
+    /// Parses `limit` for paged answers: 1 to 500, 100 when absent.
+    func pageLimit(_ head: HTTPRequestHead) -> Result<Int, QueryError> {
+        guard let raw = head.queryValue("limit") else { return .success(100) }
+        guard let v = Int(raw), (1...500).contains(v) else {
+            return .failure(QueryError("limit must be an integer from 1 to 500"))
+        }
+        return .success(v)
+    }
+
     struct QueryError: Error {
         var message: String
         init(_ m: String) { message = m }

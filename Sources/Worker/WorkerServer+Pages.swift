@@ -146,12 +146,10 @@ extension WorkerServer {
             case .success(let v): after = v ?? 0
             case .failure(let e): return .failure(400, "bad_query", e.message)
             }
-            var limit = 100
-            if let raw = head.queryValue("limit") {
-                guard let v = Int(raw), (1...500).contains(v) else {
-                    return .failure(400, "bad_query", "limit must be an integer from 1 to 500")
-                }
-                limit = v
+            let limit: Int
+            switch pageLimit(head) {
+            case .success(let v): limit = v
+            case .failure(let e): return .failure(400, "bad_query", e.message)
             }
             return try store.read {
                 guard let ch = try store.channel(id) else { return .failure(404, "not_found", "no such channel") }
