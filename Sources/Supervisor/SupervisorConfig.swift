@@ -48,7 +48,7 @@ struct SupervisorConfig {
           --max-live-per-view VIEW=N[,VIEW=N]
                                     cap of single live views, overriding --max-live (repeatable; 0: never live)
           --max-per-client N        connections per client address, waiting or served (default 64)
-          --poll-ms MS              workers' database poll interval (default 5)
+          --poll-ms MS              workers' database poll interval (default 2)
           --replay-batch N          rows per catch-up query (default 500)
           --max-body-bytes N        request body limit (default 1048576)
           --max-queue-bytes N       per-connection outgoing bound (default 4194304)

@@ -7,7 +7,7 @@ struct WorkerConfig {
     var controlFD: Int32 = 3
     var enableEcho = false
     /// How often the worker looks for rows written by any process while it has live subscribers.
-    var pollMilliseconds = 5
+    var pollMilliseconds = 2
     /// Rows per catch-up query.
     var replayBatch = 500
     var maxBodyBytes = 1 << 20
