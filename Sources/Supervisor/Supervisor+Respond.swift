@@ -40,15 +40,7 @@ extension Supervisor {
     }
 
     func errorJSON(_ code: String, _ message: String) -> [UInt8] {
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("error")
-        w.beginObject()
-        w.field("code", code)
-        w.field("message", message)
-        w.endObject()
-        w.endObject()
-        return w.bytes
+        Envelope.errorBody(code: code, message: message)
     }
 
     /// Writes a short response to a connection already taken out of `pending`, and closes it. A non-empty

@@ -56,9 +56,9 @@ struct SupervisorConfig {
           --max-connections N       connections held by workers, all views (default 4096)
           --max-live N              live connections per live view (default 1024)
           --max-live-per-view VIEW=N[,VIEW=N]
-                                    cap of single live views, overriding --max-live (repeatable)
+                                    cap of single live views, overriding --max-live (repeatable; 0: never live)
           --max-per-client N        connections per client address, waiting or served (default 64)
-          --poll-ms MS              workers' database poll interval (default 5)
+          --poll-ms MS              workers' database poll interval (default 2)
           --replay-batch N          rows per catch-up query (default 500)
           --max-body-bytes N        request body limit (default 1048576)
           --max-queue-bytes N       per-connection outgoing bound (default 4194304)
@@ -69,6 +69,8 @@ struct SupervisorConfig {
           --allowed-origins LIST    comma-separated Origins allowed on /live (default: same origin; * for any)
           --access-token-file PATH  require this token on /live/... and POST /api/messages
                                     (or set LIVEFEED_ACCESS_TOKEN)
+          --static-dir DIR          where livefeed.js is (default: static/ of the checkout holding the binaries)
+          --htmx-dir DIR            where htmx.min.js and ws.js are (default: vendor/htmx/ beside static/)
         The caps can also be set by LIVEFEED_MAX_CONNECTIONS, LIVEFEED_MAX_LIVE, LIVEFEED_MAX_LIVE_PER_VIEW and
         LIVEFEED_MAX_PER_CLIENT; flags win.
         """
@@ -144,13 +146,13 @@ struct SupervisorConfig {
             case "--reload-timeout-ms": c.reloadTimeoutMilliseconds = UInt64(try int(arg, 100...600_000))
             case "--worker-timeout-ms": c.workerTimeoutMilliseconds = UInt64(try int(arg, 500...600_000))
             case "--max-connections": c.caps.global = try int(arg, 1...Self.maxCap)
-            case "--max-live": c.caps.live = try int(arg, 1...Self.maxCap)
+            case "--max-live": c.caps.live = try int(arg, 0...Self.maxCap)
             case "--max-live-per-view": try Self.parseViewCaps(try value(arg), into: &c.caps.perView, source: arg)
             case "--max-per-client": c.caps.perClient = try int(arg, 1...Self.maxCap)
             case "--poll-ms", "--replay-batch", "--max-body-bytes", "--max-queue-bytes", "--max-queue-frames",
                 "--max-backlog", "--ping-interval-ms", "--ping-timeout-ms":
                 c.workerOptions += [arg, String(try int(arg, 1...1 << 30))]
-            case "--allowed-origins":
+            case "--allowed-origins", "--static-dir", "--htmx-dir":
                 c.workerOptions += [arg, try value(arg)]
             case "--access-token-file":
                 let path = try value(arg)
@@ -189,19 +191,12 @@ struct SupervisorConfig {
             guard parts.count == 2, let view = ConnectionView(rawValue: parts[0]), view.isLive else {
                 throw .usage("\(source) takes VIEW=N with VIEW one of \(live), not '\(item)'")
             }
-            guard let n = Int(parts[1]), (1...maxCap).contains(n) else {
-                throw .usage("\(source): the cap for \(view.rawValue) must be an integer from 1 to \(maxCap)")
+            guard let n = Int(parts[1]), (0...maxCap).contains(n) else {
+                throw .usage("\(source): the cap for \(view.rawValue) must be an integer from 0 (live off: pages poll) to \(maxCap)")
             }
             caps[view] = n
         }
     }
 
-    static func executableDirectory() -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return "." }
-        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return String(path[..<slash])
-    }
+    static func executableDirectory() -> String { ChildProcess.executableDirectory() }
 }

@@ -55,7 +55,7 @@ final class MessageStore {
     private let insertMessage: SQLiteStatement
     private let insertMessageNow: SQLiteStatement
 
-    private static let messageColumns = """
+    static let messageColumns = """
         SELECT m.id, m.channel_id, coalesce(c.name, ''), m.user_id, coalesce(u.name, ''), m.text, m.sent_at
         FROM messages m LEFT JOIN channels c ON c.id = m.channel_id LEFT JOIN users u ON u.id = m.user_id
         """
@@ -98,7 +98,7 @@ final class MessageStore {
         insertMessageNow = try db.prepare("INSERT INTO messages(channel_id, user_id, text) VALUES (?1, ?2, ?3)")
     }
 
-    private static func message(_ s: SQLiteStatement) -> ChatMessage {
+    static func message(_ s: SQLiteStatement) -> ChatMessage {
         ChatMessage(
             id: s.int(0), channelID: s.int(1), channelName: s.text(2), userID: s.int(3), userName: s.text(4),
             text: s.text(5), sentAt: s.text(6))

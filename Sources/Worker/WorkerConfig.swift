@@ -7,7 +7,7 @@ struct WorkerConfig {
     var controlFD: Int32 = 3
     var enableEcho = false
     /// How often the worker looks for rows written by any process while it has live subscribers.
-    var pollMilliseconds = 5
+    var pollMilliseconds = 2
     /// Rows per catch-up query.
     var replayBatch = 500
     var maxBodyBytes = 1 << 20
@@ -25,6 +25,9 @@ struct WorkerConfig {
     var accessToken: String?
     var idleTimeoutMilliseconds: UInt64 = 60_000
     var requestTimeoutMilliseconds: UInt64 = 15_000
+    /// Where `livefeed.js` and the htmx files are; nil: found from the executable (see `StaticAssets`).
+    var staticDirectory: String?
+    var htmxDirectory: String?
 
     enum ParseError: Error, CustomStringConvertible {
         case usage(String)
@@ -62,6 +65,8 @@ struct WorkerConfig {
             case "--ping-timeout-ms": c.pingTimeoutMilliseconds = UInt64(max(100, try int(arg)))
             case "--allowed-origins":
                 c.allowedOrigins = try value(arg).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            case "--static-dir": c.staticDirectory = try value(arg)
+            case "--htmx-dir": c.htmxDirectory = try value(arg)
             default: throw .usage("unknown worker option \(arg)")
             }
         }

@@ -67,12 +67,10 @@ extension WorkerServer {
         case .success(let v): after = v ?? 0
         case .failure(let e): return .failure(400, "bad_query", e.message)
         }
-        var limit = 100
-        if let raw = head.queryValue("limit") {
-            guard let v = Int(raw), (1...500).contains(v) else {
-                return .failure(400, "bad_query", "limit must be an integer from 1 to 500")
-            }
-            limit = v
+        let limit: Int
+        switch pageLimit(head) {
+        case .success(let v): limit = v
+        case .failure(let e): return .failure(400, "bad_query", e.message)
         }
         // One more row than asked tells whether there is more without a second query.
         let rows = try store.channelMessages(id, after: after, limit: limit + 1)

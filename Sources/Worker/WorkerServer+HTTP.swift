@@ -55,11 +55,11 @@ extension WorkerServer {
 
     func respond(
         _ c: Connection, status: Int, contentType: String, body: [UInt8], keepAlive: Bool,
-        headOnly: Bool = false, extraHeaders: [(String, String)] = []
+        headOnly: Bool = false, extraHeaders: [(String, String)] = [], cacheControl: String = "no-store"
     ) {
         var headers = HTTPHeaders()
         headers.add("Content-Type", contentType)
-        headers.add("Cache-Control", "no-store")
+        headers.add("Cache-Control", cacheControl)
         for (k, v) in extraHeaders { headers.add(k, v) }
         let response = HTTPResponse(status: status, headers: headers, body: body)
         let keep = keepAlive && !draining
@@ -76,15 +76,7 @@ extension WorkerServer {
     }
 
     func apiError(_ code: String, _ message: String) -> [UInt8] {
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("error")
-        w.beginObject()
-        w.field("code", code)
-        w.field("message", message)
-        w.endObject()
-        w.endObject()
-        return w.bytes
+        Envelope.errorBody(code: code, message: message)
     }
 
     // MARK: routing
@@ -120,6 +112,10 @@ extension WorkerServer {
             return
         }
         let headOnly = head.method == "HEAD"
+        if segments.first == "static" {
+            serveStatic(c, head, segments: Array(segments.dropFirst()))
+            return
+        }
         do {
             let result: Routed
             if isAPI {
@@ -166,6 +162,15 @@ extension WorkerServer {
     func afterID(_ head: HTTPRequestHead) -> Result<Int64?, QueryError> {
         guard let raw = head.queryValue("after_id") else { return .success(nil) }
         guard let v = Int64(raw), v >= 0, raw.first != "+" else { return .failure(QueryError("after_id must be a non-negative integer")) }
+        return .success(v)
+    }
+
+    /// Parses `limit` for paged answers: 1 to 500, 100 when absent.
+    func pageLimit(_ head: HTTPRequestHead) -> Result<Int, QueryError> {
+        guard let raw = head.queryValue("limit") else { return .success(100) }
+        guard let v = Int(raw), (1...500).contains(v) else {
+            return .failure(QueryError("limit must be an integer from 1 to 500"))
+        }
         return .success(v)
     }
 

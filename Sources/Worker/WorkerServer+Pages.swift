@@ -4,28 +4,62 @@ extension WorkerServer {
     func page(_ segments: [String], _ head: HTTPRequestHead) throws -> Routed {
         switch segments.count {
         case 0:
-            let recent = try store.recentMessages(limit: 20)
-            return .html(Pages.dashboard(totals: try store.totals(), channels: try store.channels(), recent: recent))
+            return .html(try store.read { Pages.dashboard(try dashboardData(), assets: assets) })
         case 1 where segments[0] == "channels":
-            return .html(Pages.channels(try store.channels()))
+            return .html(
+                try store.read {
+                    Pages.channels(
+                        try store.channels(), cursor: try store.maxMessageID(), epoch: store.epoch, assets: assets)
+                })
         case 1 where segments[0] == "users":
-            return .html(Pages.users(try store.users()))
+            return .html(
+                try store.read {
+                    Pages.users(try store.users(), cursor: try store.maxMessageID(), epoch: store.epoch, assets: assets)
+                })
         case 2 where segments[0] == "channels":
-            guard let id = parseID(segments[1]), let ch = try store.channel(id) else {
-                return .failure(404, "not_found", "no such channel")
+            guard let id = parseID(segments[1]) else { return .failure(404, "not_found", "no such channel") }
+            var before: Int64?
+            if let raw = head.queryValue("before_id") {
+                guard let v = parseID(raw) else {
+                    return .failure(400, "bad_query", "before_id must be a positive integer")
+                }
+                before = v
             }
-            // The newest 50, oldest first; the cursor is the channel's newest id so live picks up after it.
-            let start = try store.channelMessagesBefore(id, limit: 50)
-            let messages = try store.channelMessages(id, after: start, limit: 50)
-            return .html(Pages.channel(ch, messages: messages, cursor: messages.last?.id ?? start, epoch: store.epoch))
+            return try store.read {
+                guard let ch = try store.channel(id) else { return .failure(404, "not_found", "no such channel") }
+                // The page shows every message of the channel up to the cursor (its newest 50 of them), so live
+                // resumes right after it.
+                let cursor = try store.maxMessageID()
+                let page = try store.channelMessages(id, before: before ?? cursor + 1, limit: Self.channelPageSize)
+                return .html(
+                    Pages.channel(
+                        ch, messages: page.messages, hasOlder: page.hasOlder, cursor: cursor,
+                        epoch: store.epoch, before: before, assets: assets))
+            }
         case 2 where segments[0] == "users":
-            guard let id = parseID(segments[1]), let u = try store.user(id) else {
-                return .failure(404, "not_found", "no such user")
+            guard let id = parseID(segments[1]) else { return .failure(404, "not_found", "no such user") }
+            return try store.read {
+                guard let u = try store.user(id) else { return .failure(404, "not_found", "no such user") }
+                return .html(
+                    Pages.user(
+                        u, recent: try store.recentUserMessages(id, limit: 20),
+                        channels: try store.userChannels(id, limit: 6), cursor: try store.maxMessageID(),
+                        epoch: store.epoch, assets: assets))
             }
-            return .html(Pages.user(u, recent: try store.recentUserMessages(id, limit: 20)))
         default:
             return .failure(404, "not_found", "no page at \(head.path)")
         }
+    }
+
+    static let channelPageSize = 50
+
+    /// Everything the dashboard shows; call inside a read transaction.
+    func dashboardData() throws -> Pages.Dashboard {
+        Pages.Dashboard(
+            totals: try store.totals(),
+            activity: try store.messagesPerMinute(minutes: 30, nowMilliseconds: Timestamp.nowUnixMilliseconds()),
+            topChannels: try store.topChannels(limit: 5), topUsers: try store.topUsers(limit: 5),
+            recent: try store.recentMessages(limit: 8), epoch: store.epoch)
     }
 }
 
@@ -57,12 +91,53 @@ extension WorkerServer {
                 }.joined()
                 return .fragment(html, cursor: cursor)
             }
+        case 1 where segments[0] == "dashboard":
+            return try store.read {
+                let d = try dashboardData()
+                let cursor = d.totals.lastMessageID
+                let html =
+                    Fragments.activity(counts: d.activity.counts, complete: d.activity.complete, oob: true)
+                    + Fragments.topChannels(d.topChannels, oob: true) + Fragments.topUsers(d.topUsers, oob: true)
+                    + Fragments.recent(id: "recent", d.recent, showChannel: true, cursor: cursor, oob: true)
+                return .fragment(html, cursor: cursor)
+            }
         case 2 where segments[0] == "users":
             guard let id = parseID(segments[1]) else { return .failure(404, "not_found", "no such user") }
             return try store.read {
                 guard let u = try store.user(id) else { return .failure(404, "not_found", "no such user") }
                 let cursor = try store.maxMessageID()
-                return .fragment(Fragments.count(.user, id: u.id, count: u.messageCount, cursor: cursor), cursor: cursor)
+                return .fragment(
+                    Fragments.count(.user, id: u.id, count: u.messageCount, cursor: cursor), cursor: cursor)
+            }
+        case 3 where segments[0] == "users" && segments[2] == "messages":
+            guard let id = parseID(segments[1]) else { return .failure(404, "not_found", "no such user") }
+            return try store.read {
+                guard try store.user(id) != nil else { return .failure(404, "not_found", "no such user") }
+                let cursor = try store.maxMessageID()
+                let html =
+                    Fragments.recent(
+                        id: "user-messages", try store.recentUserMessages(id, limit: 20),
+                        showChannel: true, cursor: cursor, oob: true)
+                    + Fragments.userChannels(try store.userChannels(id, limit: 6), oob: true)
+                return .fragment(html, cursor: cursor)
+            }
+        case 3 where segments[0] == "channels" && segments[2] == "history":
+            guard let id = parseID(segments[1]) else { return .failure(404, "not_found", "no such channel") }
+            guard let raw = head.queryValue("before_id"), let before = parseID(raw) else {
+                return .failure(400, "bad_query", "before_id must be a positive integer")
+            }
+            var limit = Self.channelPageSize
+            if let raw = head.queryValue("limit") {
+                guard let v = Int(raw), (1...500).contains(v) else {
+                    return .failure(400, "bad_query", "limit must be an integer from 1 to 500")
+                }
+                limit = v
+            }
+            return try store.read {
+                guard try store.channel(id) != nil else { return .failure(404, "not_found", "no such channel") }
+                let page = try store.channelMessages(id, before: before, limit: limit)
+                let html = Fragments.history(page.messages, channel: id, hasOlder: page.hasOlder)
+                return .fragment(html, cursor: try store.maxMessageID())
             }
         case 3 where segments[0] == "channels" && segments[2] == "messages":
             guard let id = parseID(segments[1]) else { return .failure(404, "not_found", "no such channel") }
@@ -71,12 +146,10 @@ extension WorkerServer {
             case .success(let v): after = v ?? 0
             case .failure(let e): return .failure(400, "bad_query", e.message)
             }
-            var limit = 100
-            if let raw = head.queryValue("limit") {
-                guard let v = Int(raw), (1...500).contains(v) else {
-                    return .failure(400, "bad_query", "limit must be an integer from 1 to 500")
-                }
-                limit = v
+            let limit: Int
+            switch pageLimit(head) {
+            case .success(let v): limit = v
+            case .failure(let e): return .failure(400, "bad_query", e.message)
             }
             return try store.read {
                 guard let ch = try store.channel(id) else { return .failure(404, "not_found", "no such channel") }

@@ -13,6 +13,8 @@ final class WorkerServer {
     let clock = MonotonicClock()
     var connections: [UInt64: Connection] = [:]
     let access: AccessPolicy
+    /// Files under /static/ (htmx, its ws extension, our page glue), read once at start.
+    let assets: StaticAssets
     /// Live subscribers: message streams by channel, profiles by user, and the whole-archive views.
     var channelSubscribers: [Int64: [UInt64: Connection]] = [:]
     var userSubscribers: [Int64: [UInt64: Connection]] = [:]
@@ -42,6 +44,7 @@ final class WorkerServer {
         epoll = try Epoll()
         store = try MessageStore(path: config.databasePath)
         access = AccessPolicy(config: config)
+        assets = StaticAssets.load(staticDirectory: config.staticDirectory, htmxDirectory: config.htmxDirectory)
         let control = FileDescriptor(owning: config.controlFD)
         try control.setNonBlocking()
         reporter = Reporter(socket: control)
@@ -52,6 +55,12 @@ final class WorkerServer {
 
     func run() throws {
         reporter.send(.workerReady(pid: Int64(getpid())))
+        if !assets.missing.isEmpty && config.index == 0 {
+            reporter.log(.warning, "live_pages_off", [
+                "missing": .string(assets.missing.joined(separator: ", ")),
+                "hint": .string("run scripts/setup to fetch htmx; pages render without live updates"),
+            ])
+        }
         while running {
             let now = clock.nowMilliseconds
             var timeout: Int64 = 1000

@@ -30,10 +30,16 @@ import Testing
                     global: 7, live: 30, perView: [.channel: 3, .echo: 2, .users: 4], perClient: 2))
     }
 
+    @Test func viewCapOfZeroTurnsThatViewOff() throws {
+        let c = try SupervisorConfig.parse(["--max-live-per-view", "channel=0"], environment: [:])
+        #expect(c.caps.limit(for: .channel) == 0)
+        #expect(c.caps.limit(for: .metrics) == 1024)
+    }
+
     @Test func badCapsAreUsageErrors() {
         for args in [
             ["--max-connections", "0"], ["--max-live-per-view", "http=3"], ["--max-live-per-view", "channel"],
-            ["--max-live-per-view", "nope=1"], ["--max-per-client", "x"],
+            ["--max-live-per-view", "nope=1"], ["--max-per-client", "x"], ["--max-live-per-view", "channel=-1"],
         ] {
             #expect(throws: SupervisorConfig.ParseError.self, "\(args)") {
                 try SupervisorConfig.parse(args, environment: [:])

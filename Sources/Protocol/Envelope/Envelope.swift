@@ -107,6 +107,19 @@ package enum Envelope {
         return w.bytes
     }
 
+    /// The body of an HTTP error answer: `{"error":{"code":…,"message":…}}`.
+    package static func errorBody(code: String, message: String) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("error")
+        w.beginObject()
+        w.field("code", code)
+        w.field("message", message)
+        w.endObject()
+        w.endObject()
+        return w.bytes
+    }
+
     package static func error(code: String, message: String) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()

@@ -54,6 +54,16 @@ package enum ChildProcess {
     }
 
     /// waitpid(-1, WNOHANG) until no more children have changed state.
+    /// The directory of the running executable (readlink /proc/self/exe): where its sibling binaries live.
+    package static func executableDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return "." }
+        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return String(path[..<slash])
+    }
+
     /// Runs a program to completion (posix_spawn + waitpid), with no control descriptor.
     package static func run(path: String, arguments: [String]) throws(SystemError) -> Exit {
         let argv = ([path] + arguments).map { strdup($0) } + [nil]

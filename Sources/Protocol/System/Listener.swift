@@ -29,6 +29,10 @@ package struct SocketAddress: Equatable, Sendable, CustomStringConvertible {
     }
 
     package var isIPv6: Bool { host.contains(":") }
+
+    private static func string(fromNulTerminated chars: [CChar]) -> String {
+        String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
     package var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     /// Formats a kernel sockaddr (from accept or getsockname).
@@ -43,7 +47,7 @@ package struct SocketAddress: Equatable, Sendable, CustomStringConvertible {
             var a = addr
             var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
             inet_ntop(AF_INET, &a, &text, socklen_t(text.count))
-            self.init(host: String(cString: text), port: UInt16(bigEndian: port))
+            self.init(host: Self.string(fromNulTerminated: text), port: UInt16(bigEndian: port))
         case AF_INET6:
             let (addr, port) = withUnsafeBytes(of: &s) { raw in
                 let sin6 = raw.load(as: sockaddr_in6.self)
@@ -52,7 +56,7 @@ package struct SocketAddress: Equatable, Sendable, CustomStringConvertible {
             var a = addr
             var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
             inet_ntop(AF_INET6, &a, &text, socklen_t(text.count))
-            self.init(host: String(cString: text), port: UInt16(bigEndian: port))
+            self.init(host: Self.string(fromNulTerminated: text), port: UInt16(bigEndian: port))
         default:
             return nil
         }

@@ -1,0 +1,75 @@
+import LivefeedProtocol
+
+/// Reads only the pages need: history pages, the dashboard's activity chart and rankings. Statements are prepared
+/// per call: these serve page views and throttled refreshes, not the fan-out.
+extension MessageStore {
+    /// One channel's messages with id < `before`, oldest first, at most `limit`; `hasOlder` tells whether more
+    /// precede them.
+    func channelMessages(_ channel: Int64, before: Int64, limit: Int) throws -> (
+        messages: [ChatMessage], hasOlder: Bool
+    ) {
+        let rows = try db.prepare(
+            Self.messageColumns + " WHERE m.channel_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3"
+        ).bind([.int(channel), .int(before), .int(Int64(limit + 1))]).rows(Self.message)
+        return (Array(rows.prefix(limit).reversed()), rows.count > limit)
+    }
+
+    /// Whether the channel has any message before `id`.
+    func channelHasMessages(_ channel: Int64, before id: Int64) throws -> Bool {
+        try db.prepare("SELECT EXISTS(SELECT 1 FROM messages WHERE channel_id = ?1 AND id < ?2)")
+            .bind([.int(channel), .int(id)]).rows { $0.int(0) }.first == 1
+    }
+
+    /// The newest rows a per-minute count looks at: the cost stays bounded however busy the archive is.
+    static let activityScanLimit = 20_000
+
+    /// Messages per minute of `sent_at` (UTC) for the `minutes` minutes ending with the current one, oldest first.
+    /// Counts come from the newest `activityScanLimit` messages; `complete` is false when that bound cut the window.
+    func messagesPerMinute(minutes: Int, nowMilliseconds: Int64) throws -> (counts: [Int64], complete: Bool) {
+        let minute: Int64 = 60_000
+        let first = (nowMilliseconds / minute - Int64(minutes - 1)) * minute
+        let keys = (0..<minutes).map {
+            String(Timestamp.format(unixMilliseconds: first + Int64($0) * minute).prefix(16))
+        }
+        let rows = try db.prepare(
+            """
+            SELECT substr(sent_at, 1, 16) AS minute, count(*)
+            FROM (SELECT sent_at FROM messages ORDER BY id DESC LIMIT ?1)
+            WHERE sent_at >= ?2 GROUP BY minute
+            """
+        ).bind([.int(Int64(Self.activityScanLimit)), .text(keys[0])]).rows { ($0.text(0), $0.int(1)) }
+        var byKey: [String: Int64] = [:]
+        for (key, count) in rows { byKey[key] = count }
+        let seen = rows.reduce(0) { $0 + $1.1 }
+        return (keys.map { byKey[$0] ?? 0 }, seen < Int64(Self.activityScanLimit))
+    }
+
+    func topChannels(limit: Int) throws -> [ChannelRow] {
+        try db.prepare(
+            "SELECT id, name, message_count, last_message_id FROM channels ORDER BY message_count DESC, name LIMIT ?1"
+        ).bind([.int(Int64(limit))]).rows {
+            ChannelRow(id: $0.int(0), name: $0.text(1), messageCount: $0.int(2), lastMessageID: $0.int(3))
+        }
+    }
+
+    func topUsers(limit: Int) throws -> [UserRow] {
+        try db.prepare(
+            "SELECT id, name, message_count, last_message_id FROM users ORDER BY message_count DESC, name LIMIT ?1"
+        ).bind([.int(Int64(limit))]).rows {
+            UserRow(id: $0.int(0), name: $0.text(1), messageCount: $0.int(2), lastMessageID: $0.int(3))
+        }
+    }
+
+    /// The channels a user wrote in most among their newest 1000 messages, with how many there.
+    func userChannels(_ user: Int64, limit: Int) throws -> [(channel: ChannelRow, count: Int64)] {
+        try db.prepare(
+            """
+            SELECT c.id, c.name, c.message_count, c.last_message_id, count(*) AS n
+            FROM (SELECT channel_id FROM messages WHERE user_id = ?1 ORDER BY id DESC LIMIT 1000) m
+            JOIN channels c ON c.id = m.channel_id GROUP BY c.id ORDER BY n DESC, c.name LIMIT ?2
+            """
+        ).bind([.int(user), .int(Int64(limit))]).rows {
+            (ChannelRow(id: $0.int(0), name: $0.text(1), messageCount: $0.int(2), lastMessageID: $0.int(3)), $0.int(4))
+        }
+    }
+}
