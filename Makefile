@@ -1,5 +1,5 @@
-# livefeed: build and install. `make install` builds a release and installs the binaries, the systemd units,
-# the journal catalog and the operator docs; see docs/operations.md.
+# livefeed: build and install. `make install` builds a release and installs the binaries, the page scripts
+# (static/ and htmx), the systemd units, the journal catalog and the operator docs; see docs/operations.md.
 #
 #   make install [PREFIX=/usr/local] [DESTDIR=/staging] [NOTIFY_RELOAD=auto|yes|no]
 #   make install-files BUILD=.build/debug PREFIX=/tmp/root   # install already-built binaries (no build)
@@ -14,6 +14,7 @@ BINDIR ?= $(PREFIX)/bin
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 CATALOGDIR ?= $(PREFIX)/lib/systemd/catalog
 DOCDIR ?= $(PREFIX)/share/doc/livefeed
+DATADIR ?= $(PREFIX)/share/livefeed
 SWIFT ?= swift
 BUILD ?= .build/release
 # The Type=notify-reload drop-in needs systemd 253 or later; auto asks the systemctl on this machine.
@@ -25,13 +26,15 @@ ifeq ($(NOTIFY_RELOAD),auto)
 endif
 
 # Rewrites the paths in units and drop-ins for this PREFIX.
-SUBSTITUTE = sed -e 's|/usr/local/bin/|$(BINDIR)/|g' -e 's|file:/usr/local/share/doc/livefeed/|file:$(DOCDIR)/|g'
+SUBSTITUTE = sed -e 's|/usr/local/bin/|$(BINDIR)/|g' -e 's|/usr/local/share/livefeed/|$(DATADIR)/|g' \
+	-e 's|file:/usr/local/share/doc/livefeed/|file:$(DOCDIR)/|g'
 
 .PHONY: all build install install-files uninstall
 
 all: build
 
 build:
+	scripts/fetch-htmx || echo "make: no htmx; installed pages will not update live" >&2
 	$(SWIFT) build -c release --product livefeed
 	$(SWIFT) build -c release --product livefeed-worker
 
@@ -42,8 +45,11 @@ install: build install-files
 install-files:
 	test -x $(BUILD)/livefeed -a -x $(BUILD)/livefeed-worker
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(UNITDIR)/livefeed.service.d \
-		$(DESTDIR)$(CATALOGDIR) $(DESTDIR)$(DOCDIR)/dropins
+		$(DESTDIR)$(CATALOGDIR) $(DESTDIR)$(DOCDIR)/dropins $(DESTDIR)$(DATADIR)/static $(DESTDIR)$(DATADIR)/htmx
 	install -m 0755 $(BUILD)/livefeed $(BUILD)/livefeed-worker $(DESTDIR)$(BINDIR)/
+	install -m 0644 static/* $(DESTDIR)$(DATADIR)/static/
+	if [ -f vendor/htmx/htmx.min.js ]; then install -m 0644 vendor/htmx/* $(DESTDIR)$(DATADIR)/htmx/; \
+	else echo "make: vendor/htmx is missing (scripts/fetch-htmx); pages will not update live" >&2; fi
 	for unit in livefeed.service livefeed.socket livefeed-metrics.socket; do \
 		$(SUBSTITUTE) systemd/$$unit > $(DESTDIR)$(UNITDIR)/$$unit && chmod 0644 $(DESTDIR)$(UNITDIR)/$$unit || exit 1; \
 	done
@@ -64,4 +70,4 @@ uninstall:
 		$(DESTDIR)$(UNITDIR)/livefeed-metrics.socket $(DESTDIR)$(UNITDIR)/livefeed.service.d/notify-reload.conf
 	-rmdir $(DESTDIR)$(UNITDIR)/livefeed.service.d
 	rm -f $(DESTDIR)$(CATALOGDIR)/livefeed.catalog
-	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)

@@ -56,7 +56,7 @@ final class WorkerServer {
     func run() throws {
         reporter.send(.workerReady(pid: Int64(getpid())))
         if !assets.missing.isEmpty && config.index == 0 {
-            reporter.log(.warning, "live_pages_off", [
+            reporter.log(.warning, .livePagesOff, [
                 "missing": .string(assets.missing.joined(separator: ", ")),
                 "hint": .string("run scripts/setup to fetch htmx; pages render without live updates"),
             ])

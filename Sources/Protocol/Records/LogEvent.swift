@@ -61,6 +61,7 @@ package enum LogEvent: String, CaseIterable, Sendable {
     case subscribeFailed = "subscribe_failed"
     case pollFailed = "poll_failed"
     case replayFailed = "replay_failed"
+    case livePagesOff = "live_pages_off"
 
     /// A worker's record of a kind this supervisor does not know (a newer worker binary); its `EVENT=` keeps the
     /// worker's spelling.
@@ -117,6 +118,7 @@ package enum LogEvent: String, CaseIterable, Sendable {
         case .subscribeFailed: "059cb40545f140b1a0737cfee2d9c2d3"
         case .pollFailed: "1e6301633e7a4524971c320e35c0311f"
         case .replayFailed: "301a5376106c461891cc16eed87bf263"
+        case .livePagesOff: "f134afff0fa84e6b8c332893dc0d15f4"
         case .unclassified: "698acab22ffb4aee9c39eb3248e6f193"
         }
     }
