@@ -73,6 +73,8 @@ struct SupervisorConfig {
           --htmx-dir DIR            where htmx.min.js and ws.js are (default: vendor/htmx/ beside static/)
         The caps can also be set by LIVEFEED_MAX_CONNECTIONS, LIVEFEED_MAX_LIVE, LIVEFEED_MAX_LIVE_PER_VIEW and
         LIVEFEED_MAX_PER_CLIENT; flags win.
+               livefeed import [--db PATH] FILE.jsonl   load messages (- for standard input)
+               livefeed reload PID                      SIGHUP to a running supervisor (systemd's ExecReload=)
         """
 
     enum ParseError: Error, CustomStringConvertible {

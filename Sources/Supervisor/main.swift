@@ -27,6 +27,20 @@ if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "import" {
     exit(1)
 }
 
+// `livefeed reload PID`: the unit's ExecReload= (systemd before 253, Type=notify): SIGHUP to the supervisor,
+// without depending on kill(1). The reload itself runs in the supervisor and says RELOADING=1, then READY=1.
+if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "reload" {
+    guard CommandLine.arguments.count == 3, let pid = pid_t(CommandLine.arguments[2]), pid > 0 else {
+        FileHandle.standardError.write(Data("usage: livefeed reload PID (the supervisor's, $MAINPID in a unit)\n".utf8))
+        exit(2)
+    }
+    guard kill(pid, SIGHUP) == 0 else {
+        FileHandle.standardError.write(Data("livefeed: cannot signal \(pid): \(String(cString: strerror(errno)))\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
+
 // Before anything can start a thread: every thread must inherit these blocked, so they reach the signalfd.
 SignalSetup.block([SIGTERM, SIGINT, SIGHUP, SIGCHLD])
 SignalSetup.ignoreSIGPIPE()
