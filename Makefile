@@ -16,6 +16,8 @@ CATALOGDIR ?= $(PREFIX)/lib/systemd/catalog
 DOCDIR ?= $(PREFIX)/share/doc/livefeed
 DATADIR ?= $(PREFIX)/share/livefeed
 SWIFT ?= swift
+# Extra flags for swift build, e.g. --scratch-path (then set BUILD to its release folder).
+SWIFT_BUILD_FLAGS ?=
 BUILD ?= .build/release
 # The Type=notify-reload drop-in needs systemd 253 or later; auto asks the systemctl on this machine.
 NOTIFY_RELOAD ?= auto
@@ -33,10 +35,12 @@ SUBSTITUTE = sed -e 's|/usr/local/bin/|$(BINDIR)/|g' -e 's|/usr/local/share/live
 
 all: build
 
+# The Swift runtime and Foundation are linked in, so the installed binaries need only libc, libsqlite3 and
+# libsystemd, not the toolchain they were built with.
 build:
 	scripts/fetch-htmx || echo "make: no htmx; installed pages will not update live" >&2
-	$(SWIFT) build -c release --product livefeed
-	$(SWIFT) build -c release --product livefeed-worker
+	$(SWIFT) build -c release --static-swift-stdlib $(SWIFT_BUILD_FLAGS) --product livefeed
+	$(SWIFT) build -c release --static-swift-stdlib $(SWIFT_BUILD_FLAGS) --product livefeed-worker
 
 install: build install-files
 	@echo "Installed. Next: systemctl daemon-reload; journalctl --update-catalog;"
