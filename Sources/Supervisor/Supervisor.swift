@@ -213,7 +213,7 @@ final class Supervisor {
             reload = nil
         }
         for l in listeners {
-            if doorOpen { epoll.remove(l.listener.fd) }
+            epoll.remove(l.listener.fd)
             l.listener.fd.close()
         }
         listeners = []
