@@ -39,3 +39,46 @@ struct PipeliningTests {
         }
     }
 }
+
+/// The same for WebSocket: a live client that floods pings but never reads the pongs is not buffered without bound.
+struct PingFloodTests {
+    @Test func liveClientFloodingPingsWithoutReadingIsThrottledNotBuffered() throws {
+        try withLivefeed(workers: 1) { server in
+            let first = try LivefeedAPI(server).post(text: "creates the channel")
+            let channel = try LivefeedAPI(server).channelID(named: "general")
+            let worker = try #require(server.workerPIDs()[0])
+            let rssBefore = try #require(ProcFile.residentBytes(of: worker))
+            guard
+                case .upgraded(let client) = try WebSocketClient.handshake(
+                    port: server.port, path: "/live/channels/\(channel)?after_id=\(first)", receiveBufferSize: 4096)
+            else {
+                Issue.record("upgrade refused")
+                return
+            }
+            defer { client.close() }
+
+            // One masked ping with a 125-byte payload, repeated: 32 MiB of pings would be as many bytes of pongs.
+            var ping: [UInt8] = [0x89, 0x80 | 125, 1, 2, 3, 4]
+            ping += (0..<125).map { UInt8($0) ^ [1, 2, 3, 4][$0 % 4] }
+            let chunk = Array(repeating: ping, count: (1 << 20) / ping.count).flatMap { $0 }
+            var sent = 0
+            var stalled = false
+            while sent < 32 {
+                do {
+                    try client.socket.send(chunk, timeout: .seconds(2))
+                    sent += 1
+                } catch SocketError.timedOut {
+                    stalled = true
+                    break
+                } catch SocketError.resetByPeer {
+                    stalled = true  // closed for not answering its own heartbeat is fine too
+                    break
+                }
+            }
+            #expect(stalled, "the worker kept reading \(sent) MiB of pings it could not answer")
+            let rssAfter = try #require(ProcFile.residentBytes(of: worker))
+            #expect(rssAfter - rssBefore < 32 << 20, "worker RSS grew from \(rssBefore) to \(rssAfter) bytes")
+            #expect(try server.http.get("/api/metrics").status == 200)
+        }
+    }
+}
