@@ -54,6 +54,8 @@ final class Connection {
     var pendingSnapshots: [Int64: SharedBytes] = [:]
     var pendingSnapshotOrder: [Int64] = []
     var writeRegistered = false
+    /// Reading stopped because answers pile up unread (a client pipelining requests it never reads).
+    var readPaused = false
     var closeAfterFlush = false
     var closed = false
     var lastActivity: UInt64

@@ -3,6 +3,8 @@ import LivefeedProtocol
 
 /// HTTP/1.1 on a handed-over connection: head parsing, bodies by Content-Length, keep-alive, routing.
 extension WorkerServer {
+    static let maxUnreadAnswerBytes = 256 * 1024
+
     func receiveHTTP(_ c: Connection, _ chunk: UnsafeRawBufferPointer) {
         c.readBuffer.append(contentsOf: chunk)
         if c.readBuffer.count > config.maxBodyBytes + 64 * 1024 {
@@ -14,6 +16,15 @@ extension WorkerServer {
 
     func processHTTP(_ c: Connection) {
         while !c.closed && !c.closeAfterFlush && c.mode == .http {
+            // A client that pipelines requests but does not read the answers gets no more answers (and no more
+            // of its input is read) until it catches up: the answers would otherwise grow without bound.
+            if c.out.byteCount > Self.maxUnreadAnswerBytes {
+                if !c.readPaused {
+                    c.readPaused = true
+                    updateInterest(c)
+                }
+                return
+            }
             if c.pendingHead == nil {
                 if c.readBuffer.isEmpty { return }
                 do {

@@ -107,6 +107,14 @@ extension WorkerServer {
 
     func receiveWebSocket(_ c: Connection, _ chunk: UnsafeRawBufferPointer) {
         c.pingSentAt = 0  // a peer that sends anything is alive
+        defer {
+            // A peer that floods pings (or echo messages) without reading the answers stops being read until it
+            // catches up, so the answers cannot grow without bound.
+            if !c.closed && c.out.byteCount > Self.maxUnreadAnswerBytes && !c.readPaused {
+                c.readPaused = true
+                updateInterest(c)
+            }
+        }
         for action in c.webSocket.receive(chunk) {
             switch action {
             case .message(let opcode, let payload):

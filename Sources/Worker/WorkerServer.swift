@@ -230,10 +230,13 @@ final class WorkerServer {
                 flush(c)
                 return
             }
-            if c.writeRegistered {
+            if c.writeRegistered || c.readPaused {
                 c.writeRegistered = false
-                try? epoll.modify(c.fd, events: [.readable, .readHangup], token: c.id)
+                c.readPaused = false
+                updateInterest(c)
+                if c.mode == .http && !c.closeAfterFlush { processHTTP(c) }
             }
+            if c.closed { return }
             if c.closeAfterFlush {
                 close(c, reason: c.closeReason)
             } else if c.feed == .replaying {
@@ -243,11 +246,18 @@ final class WorkerServer {
         case .blocked:
             if !c.writeRegistered {
                 c.writeRegistered = true
-                try? epoll.modify(c.fd, events: [.readable, .readHangup, .writable], token: c.id)
+                updateInterest(c)
             }
         case .failed:
             close(c, reason: "write_error")
         }
+    }
+
+    /// Tells epoll what the connection waits for: input unless reading is paused, output while bytes wait.
+    func updateInterest(_ c: Connection) {
+        var events: Epoll.Events = c.readPaused ? [] : [.readable, .readHangup]
+        if c.writeRegistered { events.insert(.writable) }
+        try? epoll.modify(c.fd, events: events, token: c.id)
     }
 
     func close(_ c: Connection, reason: String) {
