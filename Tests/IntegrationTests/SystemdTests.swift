@@ -156,6 +156,7 @@ struct SystemdTests {
     @Test func notifySocketHearsReadyStatusReloadingReadyAndStoppingInOrder() throws {
         let notify = try NotifySocket()
         defer { notify.close() }
+        let began = ContinuousClock.now
         try withLivefeed(
             workers: 2, arguments: ["--max-live-per-view", "channel=1", "--close-spread-ms", "200"],
             environment: ["NOTIFY_SOCKET": notify.path]
@@ -208,34 +209,35 @@ struct SystemdTests {
             }
             #expect(lifecycle == ["READY", "RELOADING", "READY", "STOPPING"], "\(notify.received)")
             #expect(notify.received.allSatisfy { $0.pid == server.pid }, "only the main pid speaks: \(notify.received)")
-            // Between the big moments STATUS changes at most once a second.
+            // Between the big moments STATUS is sent at most once a second. (Counted, not timed: datagrams queue
+            // while the test does other things, so their arrival here says little about when they were sent.)
             let statusOnly = notify.received.filter { $0.assignments.allSatisfy { $0.key == "STATUS" } }
-            for (a, b) in zip(statusOnly, statusOnly.dropFirst()) {
-                #expect(b.receivedAt - a.receivedAt > .milliseconds(800), "\(a) then \(b)")
-            }
+            let seconds = (ContinuousClock.now - began).components.seconds
+            #expect(statusOnly.count <= Int(seconds) + 1, "\(statusOnly.count) STATUS updates in \(seconds) s")
         }
     }
 
     @Test func watchdogPingsStopWhileTheSupervisorIsFrozenAndResumeWhenItRunsAgain() throws {
         let notify = try NotifySocket()
         defer { notify.close() }
-        try withLivefeed(workers: 1, environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000"]) {
+        // WATCHDOG_USEC of 2 s: a ping every second, and systemd would act after 2 s without one.
+        try withLivefeed(workers: 1, environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000"]) {
             server in
             try notify.wait(for: "READY=1") { $0.has("READY", "1") }
-            let pings = try notify.collect(for: .seconds(2)).filter { $0.has("WATCHDOG", "1") }
-            #expect(pings.count >= 3, "WATCHDOG=1 every 500 ms: \(pings.count) in 2 s")
+            let pings = try notify.collect(for: .seconds(3)).filter { $0.has("WATCHDOG", "1") }
+            #expect(pings.count >= 2, "WATCHDOG=1 every second: \(pings.count) in 3 s")
             for (a, b) in zip(pings, pings.dropFirst()) {
-                #expect(b.receivedAt - a.receivedAt < .seconds(1), "a gap of \(b.receivedAt - a.receivedAt)")
+                #expect(b.receivedAt - a.receivedAt < .seconds(2), "a gap of \(b.receivedAt - a.receivedAt)")
             }
 
             kill(server.pid, SIGSTOP)
             defer { kill(server.pid, SIGCONT) }
-            try notify.collect(for: .milliseconds(100))  // anything already on its way
-            let whileStopped = try notify.collect(for: .seconds(2)).filter { $0.has("WATCHDOG", "1") }
+            try notify.collect(for: .milliseconds(200))  // anything already on its way
+            let whileStopped = try notify.collect(for: .seconds(3)).filter { $0.has("WATCHDOG", "1") }
             #expect(whileStopped.isEmpty, "a stopped supervisor must not look alive: \(whileStopped)")
 
             kill(server.pid, SIGCONT)
-            try notify.wait(for: "WATCHDOG=1 after SIGCONT", timeout: .seconds(3)) { $0.has("WATCHDOG", "1") }
+            try notify.wait(for: "WATCHDOG=1 after SIGCONT", timeout: .seconds(4)) { $0.has("WATCHDOG", "1") }
         }
     }
 
@@ -254,9 +256,10 @@ struct SystemdTests {
             #expect(FileManager.default.createFile(atPath: "\(server.directory)/broken", contents: Data()))
             let killedAt = ContinuousClock.now
             for pid in workers.values { kill(pid, SIGKILL) }
-            // The supervisor learns of the deaths at once (SIGCHLD); allow a ping that was already on its way.
+            // The supervisor learns of the deaths at once (SIGCHLD); a ping already on its way is read within the
+            // first second, and none may follow.
             let afterKill = try notify.collect(for: .seconds(4))
-            let late = afterKill.filter { $0.has("WATCHDOG", "1") && $0.receivedAt > killedAt + .milliseconds(300) }
+            let late = afterKill.filter { $0.has("WATCHDOG", "1") && $0.receivedAt > killedAt + .seconds(1) }
             #expect(late.isEmpty, "WATCHDOG=1 while no worker serves: \(late)")
             #expect(
                 afterKill.contains { $0.value("STATUS")?.hasPrefix("degraded") == true },
@@ -286,6 +289,21 @@ struct SystemdTests {
             #expect(try metrics.get("/channels").status == 404)
             #expect(try server.http.get("/metrics").status == 404)
             #expect(try server.http.get("/channels").status == 200)
+        }
+    }
+
+    @Test func socketsPassedToAnotherProcessAreLeftAloneAndNotInherited() throws {
+        // LISTEN_PID names someone else (a variable that leaked through a wrapper): bind --listen as usual.
+        let passed = ["LISTEN_FDS": "1", "LISTEN_PID": "1", "LISTEN_FDNAMES": "http"]
+        try withLivefeed(workers: 1, environment: passed) { server in
+            let listening = try server.waitForLog("listening") { $0.string("event") == "listening" }
+            #expect(listening.string("sockets") == "bound", "\(listening.jsonText)")
+            #expect(try server.http.get("/healthz").status == 200)
+            for worker in try server.waitForWorkers(1).values {
+                for name in passed.keys {
+                    #expect(Self.environment(of: worker)[name] == nil, "worker \(worker) inherited \(name)")
+                }
+            }
         }
     }
 
