@@ -236,8 +236,8 @@ extension WorkerServer {
                 for (channel, var tick) in ticks {
                     guard let subscribers = channelSubscribers[channel] else { continue }
                     for c in subscribers.values where c.feed == .live {
+                        // deliver() writes (or queues behind EPOLLOUT) itself: no second flush at the end of the tick.
                         deliver(&tick, to: c, newMax: newMax, now: now)
-                        if c.out.isEmpty == false || !c.pendingSnapshots.isEmpty { touch(c) }
                     }
                 }
                 if !userListSubscribers.isEmpty || !userSubscribers.isEmpty {
