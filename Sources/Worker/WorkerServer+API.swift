@@ -62,14 +62,9 @@ extension WorkerServer {
         guard let id = parseID(idText), try store.channel(id) != nil else {
             return .failure(404, "not_found", "no such channel")
         }
-        var after: Int64 = 0
-        switch afterID(head) {
-        case .success(let v): after = v ?? 0
-        case .failure(let e): return .failure(400, "bad_query", e.message)
-        }
-        let limit: Int
-        switch pageLimit(head) {
-        case .success(let v): limit = v
+        let after: Int64, limit: Int
+        switch messagesPage(head) {
+        case .success(let page): (after, limit) = page
         case .failure(let e): return .failure(400, "bad_query", e.message)
         }
         // One more row than asked tells whether there is more without a second query.

@@ -185,6 +185,12 @@ extension WorkerServer {
         return .success(v)
     }
 
+    /// `after_id` (default 0) and `limit` of a messages page, shared by the JSON API and its polling fragment so
+    /// both read the same query the same way.
+    func messagesPage(_ head: HTTPRequestHead) -> Result<(after: Int64, limit: Int), QueryError> {
+        afterID(head).flatMap { after in pageLimit(head).map { (after ?? 0, $0) } }
+    }
+
     struct QueryError: Error {
         var message: String
         init(_ m: String) { message = m }

@@ -26,19 +26,6 @@ import Testing
         #expect(try RecordCodec.decode(bytes[...]) == record)
     }
 
-    @Test func streamDecoderFindsRecordsAtEverySplit() throws {
-        let stream = Self.samples.flatMap(RecordCodec.encode)
-        for split in 0...stream.count {
-            var decoder = RecordStreamDecoder()
-            var out: [Record] = []
-            for part in [stream[..<split], stream[split...]] {
-                Array(part).withUnsafeBytes { decoder.append($0) }
-                while let r = try decoder.next() { out.append(r) }
-            }
-            #expect(out == Self.samples)
-        }
-    }
-
     @Test func wrongVersionIsRejected() {
         var bytes = RecordCodec.encode(.workerReady(pid: 1))
         #expect(bytes[0] == RecordCodec.version)

@@ -1,6 +1,6 @@
 /// Wire form of a record: an 8-byte header — version, kind, two zero bytes, payload length (u32 big
 /// endian) — then the payload: a u16 field count and per field a u8 key length, the key, a type byte
-/// (0 = int64 big endian, 1 = string with a u32 length). Works over message and stream sockets alike.
+/// (0 = int64 big endian, 1 = string with a u32 length). Each record travels as one SOCK_SEQPACKET message.
 ///
 /// Decoders ignore fields they do not know, so a field can be added within a version; a new kind, or a field
 /// that becomes required, bumps the version. Version 2 added `workerGauges` and `drain`'s `retry_after_ms`.
@@ -191,22 +191,5 @@ package enum RecordCodec {
         mutating func u16() throws(DecodeError) -> UInt16 { try take(2).reduce(0) { $0 << 8 | UInt16($1) } }
         mutating func u32() throws(DecodeError) -> UInt32 { try take(4).reduce(0) { $0 << 8 | UInt32($1) } }
         mutating func u64() throws(DecodeError) -> UInt64 { try take(8).reduce(0) { $0 << 8 | UInt64($1) } }
-    }
-}
-
-/// Splits a byte stream into whole records; for pipes and stream sockets. Holds at most one partial record.
-package struct RecordStreamDecoder {
-    private var buffer: [UInt8] = []
-
-    package init() {}
-
-    package mutating func append(_ bytes: UnsafeRawBufferPointer) { buffer += bytes }
-
-    /// The next complete record, nil when more bytes are needed; throws on any malformed input.
-    package mutating func next() throws(RecordCodec.DecodeError) -> Record? {
-        guard let total = try RecordCodec.frameLength(buffer[...]), buffer.count >= total else { return nil }
-        let record = try RecordCodec.decode(buffer[0..<total])
-        buffer.removeFirst(total)
-        return record
     }
 }
