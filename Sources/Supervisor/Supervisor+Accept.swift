@@ -54,7 +54,7 @@ extension Supervisor {
             id: id, fd: fd, client: peer, clientKey: key, acceptedAt: now, overClientCap: over, role: role)
         do {
             // Edge-triggered: a peeked-but-incomplete head stays readable, so level-triggered would spin.
-            try epoll.add(fd, events: [.readable, .readHangup, .edgeTriggered], token: id)
+            try epoll.add(fd, events: [.readable, .readHangup, .edgeTriggered], token: EpollToken.pending(id).rawValue)
         } catch {
             if !over { caps.leave(client: key) }
             fd.close()
@@ -143,36 +143,6 @@ extension Supervisor {
         }
     }
 
-    /// Sends the descriptor to a worker of the current generation. The connection already holds its slots
-    /// (`admit`); they stay held until the worker reports it closed or dies.
-    private func handOff(_ p: PendingConnection, view: ConnectionView, head: HTTPRequestHead) {
-        guard takePending(p) else { return }
-        let record = RecordCodec.encode(.handoff(connectionID: p.id, view: view, client: p.client))
-        func send(to slot: WorkerSlot) -> Bool {
-            guard let control = slot.control else { return false }
-            guard case .done? = try? FDPassing.send(on: control, record, descriptor: p.fd) else { return false }
-            slot.connections.insert(p.id)
-            handed[p.id] = Handed(
-                view: view, worker: slot, client: p.client, clientKey: p.clientKey, handedAt: clock.nowMilliseconds)
-            metrics.accepted[view, default: 0] += 1
-            p.fd.close()
-            return true
-        }
-        if !stopping {
-            // The picked worker nearly always takes it; the rest are tried only when its socket is full.
-            let first = workers.pick()
-            if let first, send(to: first) { return }
-            for slot in workers.ready where slot !== first {
-                if send(to: slot) { return }
-            }
-        }
-        if !caps.release(view: view, client: p.clientKey) { accountingError("handoff_failed", p.id) }
-        let refusal = refusalResponse(
-            status: 503, code: "no_worker", message: "no worker can take this connection now; retry shortly",
-            path: head.path, retryAfterSeconds: 1)
-        write(p, refusal, status: 503, reason: "no_worker", view: view)
-    }
-
     /// Refuses at the door with an HTTP error (bad head, too large, too slow).
     func refuse(_ p: PendingConnection, status: Int, reason: String) {
         guard releasePending(p) else { return }
@@ -223,7 +193,11 @@ extension Supervisor {
 
     func expirePending(now: UInt64) {
         for id in pendingDeadlines.popExpired(now: now) {
-            if let p = pending[id] { refuse(p, status: 408, reason: "head_timeout") }
+            if let p = pending[id] {
+                refuse(p, status: 408, reason: "head_timeout")
+            } else if queuedOn[id] != nil {
+                expireQueuedHandoff(id)
+            }
         }
         for id in overCapDeadlines.popExpired(now: now) {
             if let p = pending[id] { refuseForCap(p, .client, head: nil) }
@@ -285,7 +259,7 @@ extension Supervisor {
         var added = 0
         do {
             for (i, l) in listeners.enumerated() {
-                try epoll.add(l.listener.fd, events: [.readable], token: Token.listenerBase + UInt64(i))
+                try epoll.add(l.listener.fd, events: [.readable], token: EpollToken.listener(i).rawValue)
                 added += 1
             }
         } catch {

@@ -19,6 +19,9 @@ extension Supervisor {
         m.single("client_connections_max", "gauge", "Cap on connections per client address.", caps.limits.perClient)
         m.single(
             "pending_connections", "gauge", "Connections waiting at the door for their request head.", pending.count)
+        m.single(
+            "handoffs_queued", "gauge", "Admitted connections waiting for room in a worker's control socket.",
+            queuedHandoffCount)
         m.single("client_addresses", "gauge", "Client addresses holding at least one connection.", caps.byClient.count)
         m.single(
             "busiest_client_connections", "gauge", "Most connections held by one client address.", caps.busiestClient)

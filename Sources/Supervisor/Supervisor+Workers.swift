@@ -11,6 +11,7 @@ extension Supervisor {
         let now = clock.nowMilliseconds
         do {
             let (mine, theirs) = try SocketPair.seqpacket()
+            if let size = config.controlSendBuffer { try? mine.setOption(level: SOL_SOCKET, name: SO_SNDBUF, value: size) }
             var args = ["serve", "--db", config.databasePath, "--index", String(slot.index)]
             if config.enableEcho { args.append("--enable-echo") }
             args += config.workerOptions
@@ -36,7 +37,7 @@ extension Supervisor {
             slot.drainDeadline = 0
             slot.gauges = nil
             slot.recordsDroppedCounted = 0
-            try epoll.add(mine, events: [.readable], token: slot.token)
+            try epoll.add(mine, events: [.readable], token: slot.token.rawValue)
             journal.emit(.info, .workerStarted, workerFields(slot))
         } catch {
             nextWorkerCheck = 0
@@ -120,6 +121,7 @@ extension Supervisor {
         slot.killSent = true
         if let c = slot.control { epoll.remove(c) }
         kill(slot.pid, SIGKILL)
+        redistributeHandoffs(of: slot)
     }
 
     /// Tells a worker to drain and exit; it gets SIGKILL at its drain deadline. A slot without a process (in
@@ -133,6 +135,8 @@ extension Supervisor {
             slot.drainDeadline = now + config.drainMilliseconds
             slot.drainCommand = .drain(
                 spreadMilliseconds: config.closeSpreadMilliseconds, retryAfterMilliseconds: retryAfterMilliseconds)
+            workers.refreshReady()
+            redistributeHandoffs(of: slot)
             sendDrainIfPending(slot)
         case .stopping:
             break
@@ -172,6 +176,7 @@ extension Supervisor {
         slot.lastExit = exit
         slot.gauges = nil
         workers.refreshReady()
+        redistributeHandoffs(of: slot)
         let uptime = now - slot.startedAt
         var fields = workerFields(slot)
         fields["status"] = .string(exit.description)

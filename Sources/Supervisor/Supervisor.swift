@@ -7,15 +7,6 @@ import LivefeedProtocol
 /// status, watchdog). Owns the listeners (bound or passed by systemd), the signalfd, and each pending connection
 /// until its handoff or refusal.
 final class Supervisor {
-    enum Token {
-        static let signals: UInt64 = 2
-        /// Listener i has token listenerBase + i (at most `SocketActivation.maxSockets`).
-        static let listenerBase: UInt64 = 4
-        static let workerBase: UInt64 = 1 << 40
-        static let demoWriter: UInt64 = 1 << 41
-        // Pending connections use their connection id (< 2^40).
-    }
-
     /// A connection a worker holds, and the slots it occupies.
     struct Handed {
         var view: ConnectionView
@@ -65,7 +56,9 @@ final class Supervisor {
     var overCapDeadlines = DeadlineQueue()
     var overCapWaiting = 0
     var handed: [UInt64: Handed] = [:]
-    var nextConnectionID: UInt64 = 16  // below 16 are fixed tokens
+    /// The worker each queued handoff waits for (see `HandoffQueue`).
+    var queuedOn: [UInt64: WorkerSlot] = [:]
+    var nextConnectionID: UInt64 = 1
     var metrics = SupervisorMetrics()
     var recentRefusals = RecentEvents()
     var recentDrops = RecentEvents()
@@ -116,7 +109,7 @@ final class Supervisor {
         caps = ConnectionCaps(limits: config.caps)
         peekBuffer = [UInt8](repeating: 0, count: config.maxHeadBytes + 1)
         startedAt = MonotonicClock().nowMilliseconds
-        try epoll.add(signals.fd, events: [.readable], token: Token.signals)
+        try epoll.add(signals.fd, events: [.readable], token: EpollToken.signals.rawValue)
     }
 
     func run() throws -> Int32 {
@@ -167,16 +160,15 @@ final class Supervisor {
         return Int(wake > now ? wake - now : 0)
     }
 
-    private func dispatch(_ token: UInt64, _ events: Epoll.Events) {
-        switch token {
-        case Token.listenerBase..<Token.listenerBase + UInt64(listeners.count):
-            acceptAll(from: Int(token - Token.listenerBase))
-        case Token.signals: handleSignals()
-        case Token.demoWriter: break
-        case Token.workerBase..<Token.demoWriter:
-            if let slot = workers.slot(token: token) { readRecords(from: slot, events) }
-        default:
-            if let p = pending[token] { advance(p, events) }
+    private func dispatch(_ raw: UInt64, _ events: Epoll.Events) {
+        switch EpollToken(rawValue: raw) {
+        case .listener(let index)?: acceptAll(from: index)
+        case .signals?: handleSignals()
+        case .worker(let serial)?:
+            if let slot = workers.slot(serial: serial) { controlReady(slot, events) }
+        case .pending(let id)?:
+            if let p = pending[id] { advance(p, events) }
+        case .demoWriter?, nil: break
         }
     }
 
@@ -219,6 +211,7 @@ final class Supervisor {
         listeners = []
         acceptPausedUntil = nil
         for p in Array(pending.values) { dropPending(p, reason: "shutdown") }
+        refuseAllQueuedHandoffs()
         for slot in workers.all where slot.want == .up {
             retire(slot, retryAfterMilliseconds: config.stopRetryAfterMilliseconds, now: now)
         }

@@ -28,6 +28,9 @@ struct SupervisorConfig {
     /// Retry-After on a refusal for a cap.
     var capRetryAfterSeconds = 5
     var workerOptions: [String] = []
+    /// SO_SNDBUF of the supervisor's end of each worker's control socket, from LIVEFEED_CONTROL_SNDBUF: only for
+    /// tests that need the socket to fill after a few handoffs; nil keeps the kernel's default.
+    var controlSendBuffer: Int32?
     /// Passed to workers in their environment (never on a command line, where `ps` would show it).
     var accessToken: String?
 
@@ -101,6 +104,12 @@ struct SupervisorConfig {
         if let v = try envInt("LIVEFEED_MAX_CONNECTIONS") { c.caps.global = v }
         if let v = try envInt("LIVEFEED_MAX_LIVE") { c.caps.live = v }
         if let v = try envInt("LIVEFEED_MAX_PER_CLIENT") { c.caps.perClient = v }
+        if let raw = environment["LIVEFEED_CONTROL_SNDBUF"], !raw.isEmpty {
+            guard let v = Int32(raw), (1024...(1 << 24)).contains(v) else {
+                throw .usage("LIVEFEED_CONTROL_SNDBUF must be a byte count from 1024 to 16777216, not '\(raw)'")
+            }
+            c.controlSendBuffer = v
+        }
         if let raw = environment["LIVEFEED_MAX_LIVE_PER_VIEW"], !raw.isEmpty {
             try Self.parseViewCaps(raw, into: &c.caps.perView, source: "LIVEFEED_MAX_LIVE_PER_VIEW")
         }

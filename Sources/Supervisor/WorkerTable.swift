@@ -16,7 +16,7 @@ final class WorkerSlot {
     let index: Int
     let generation: Int
     /// The epoll token of this slot's control socket.
-    let token: UInt64
+    let token: EpollToken
     var state: State = .stopped
     var want: Want = .up
     var pid: pid_t = 0
@@ -39,8 +39,10 @@ final class WorkerSlot {
     var killSent = false
     /// Connections handed to this worker and not yet reported closed.
     var connections: Set<UInt64> = []
+    /// Admitted connections waiting for room in this worker's control socket.
+    var handoffs = HandoffQueue<Supervisor.QueuedHandoff>(bound: Supervisor.maxQueuedHandoffsPerWorker)
 
-    init(index: Int, generation: Int, token: UInt64) {
+    init(index: Int, generation: Int, token: EpollToken) {
         self.index = index
         self.generation = generation
         self.token = token
@@ -63,15 +65,15 @@ struct WorkerTable {
     private(set) var retiring: [WorkerSlot] = []
     /// Running current workers: the handoff candidates. Rebuilt on every state change, which is rare.
     private(set) var ready: [WorkerSlot] = []
-    private var byToken: [UInt64: WorkerSlot] = [:]
-    private var nextToken: UInt64 = 0
+    private var bySerial: [UInt64: WorkerSlot] = [:]
+    private var nextSerial: UInt64 = 0
 
     init(count: Int) { current = makeGeneration(count: count) }
 
     var all: [WorkerSlot] { current + incoming + retiring }
     var runningCount: Int { current.filter { $0.state == .running }.count }
 
-    func slot(token: UInt64) -> WorkerSlot? { byToken[token] }
+    func slot(serial: UInt64) -> WorkerSlot? { bySerial[serial] }
     func slot(pid: pid_t) -> WorkerSlot? { all.first { $0.pid == pid && $0.hasProcess } }
 
     /// Creates the next generation as `incoming`; `current` keeps serving until `promoteIncoming`.
@@ -101,7 +103,7 @@ struct WorkerTable {
     /// Forgets a retiring slot whose process is gone.
     mutating func forget(_ slot: WorkerSlot) {
         retiring.removeAll { $0 === slot }
-        byToken[slot.token] = nil
+        if case .worker(let serial) = slot.token { bySerial[serial] = nil }
     }
 
     mutating func refreshReady() {
@@ -130,9 +132,9 @@ struct WorkerTable {
     private mutating func makeGeneration(count: Int) -> [WorkerSlot] {
         generation += 1
         return (0..<count).map { index in
-            nextToken += 1
-            let slot = WorkerSlot(index: index, generation: generation, token: Supervisor.Token.workerBase + nextToken)
-            byToken[slot.token] = slot
+            nextSerial += 1
+            let slot = WorkerSlot(index: index, generation: generation, token: .worker(nextSerial))
+            bySerial[nextSerial] = slot
             return slot
         }
     }

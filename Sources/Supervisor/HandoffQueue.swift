@@ -1,0 +1,69 @@
+/// Admitted connections waiting for room in one worker's control socket, oldest first, at most `bound` of them.
+/// Entries leave from the front once sent (`popFirst`), or from anywhere when their head deadline passes or their
+/// worker goes away (`remove`, `removeAll`). A pure value: the supervisor owns the descriptors in `Item`.
+struct HandoffQueue<Item> {
+    let bound: Int
+    private var items: [(id: UInt64, item: Item)?] = []
+    private var head = 0
+    private(set) var count = 0
+
+    init(bound: Int) { self.bound = max(1, bound) }
+
+    var isEmpty: Bool { count == 0 }
+    var isFull: Bool { count >= bound }
+
+    /// Adds `item` at the back; false (and nothing added) when the queue is full.
+    mutating func append(_ id: UInt64, _ item: Item) -> Bool {
+        guard !isFull else { return false }
+        items.append((id, item))
+        count += 1
+        return true
+    }
+
+    /// The oldest entry still waiting.
+    mutating func first() -> (id: UInt64, item: Item)? {
+        while head < items.count, items[head] == nil { head += 1 }
+        return head < items.count ? items[head] : nil
+    }
+
+    /// Removes the oldest entry still waiting.
+    @discardableResult
+    mutating func popFirst() -> (id: UInt64, item: Item)? {
+        guard let entry = first() else { return nil }
+        items[head] = nil
+        head += 1
+        count -= 1
+        compact()
+        return entry
+    }
+
+    /// Removes the entry for `id` wherever it waits (linear in the queue, which is bounded).
+    mutating func remove(_ id: UInt64) -> Item? {
+        guard let index = items[head...].firstIndex(where: { $0?.id == id }), let entry = items[index] else {
+            return nil
+        }
+        items[index] = nil
+        count -= 1
+        compact()
+        return entry.item
+    }
+
+    /// Empties the queue, returning what waited, oldest first.
+    mutating func removeAll() -> [(id: UInt64, item: Item)] {
+        let all = items[head...].compactMap { $0 }
+        items.removeAll(keepingCapacity: true)
+        head = 0
+        count = 0
+        return all
+    }
+
+    private mutating func compact() {
+        if count == 0 {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 1024 && head * 2 >= items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+    }
+}
