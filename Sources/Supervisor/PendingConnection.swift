@@ -14,10 +14,19 @@ final class PendingConnection {
     let overClientCap: Bool
     /// What the socket it arrived on serves.
     let role: ListenerRole
+    /// The head parsed so far. The supervisor only peeks (the worker must still read the head itself); the
+    /// parser is fed only the bytes past `parsedBytes`, so a head dribbled one byte at a time costs time linear
+    /// in its length.
+    var parser: RequestHeadParser
+    var parsedBytes = 0
+    /// The socket has SO_PEEK_OFF set: each peek returns only bytes not peeked before. Without it (older
+    /// kernels) every peek copies the whole queue again, and the kernel walks every segment received so far.
+    let peeksFromOffset: Bool
 
     init(
         id: UInt64, fd: FileDescriptor, client: SocketAddress?, clientKey: String, acceptedAt: UInt64,
-        overClientCap: Bool, role: ListenerRole = .http
+        overClientCap: Bool, role: ListenerRole = .http, maxHeadBytes: Int = 8192,
+        peeksFromOffset: Bool = false
     ) {
         self.id = id
         self.fd = fd
@@ -26,5 +35,7 @@ final class PendingConnection {
         self.acceptedAt = acceptedAt
         self.overClientCap = overClientCap
         self.role = role
+        parser = RequestHeadParser(limits: .init(maxBytes: maxHeadBytes))
+        self.peeksFromOffset = peeksFromOffset
     }
 }

@@ -50,8 +50,11 @@ extension Supervisor {
         nextConnectionID += 1
         let key = ClientKey.of(peer)
         let over = caps.arrive(client: key) != nil
+        // Peeks then return only what arrived since the last one (Linux 6.9 and later for TCP).
+        let peeksFromOffset = (try? fd.setOption(level: SOL_SOCKET, name: SO_PEEK_OFF, value: 0)) != nil
         let p = PendingConnection(
-            id: id, fd: fd, client: peer, clientKey: key, acceptedAt: now, overClientCap: over, role: role)
+            id: id, fd: fd, client: peer, clientKey: key, acceptedAt: now, overClientCap: over, role: role,
+            maxHeadBytes: config.maxHeadBytes, peeksFromOffset: peeksFromOffset)
         do {
             // Edge-triggered: a peeked-but-incomplete head stays readable, so level-triggered would spin.
             try epoll.add(fd, events: [.readable, .readHangup, .edgeTriggered], token: EpollToken.pending(id).rawValue)
@@ -78,9 +81,13 @@ extension Supervisor {
     /// Peeks at what the client has sent so far and acts once the head is complete. `events` are the epoll events
     /// that woke us (none right after accept).
     func advance(_ p: PendingConnection, _ events: Epoll.Events = []) {
+        // With a peek offset, room for the rest of the largest head (and one byte more, to see it is too large).
+        let room = p.peeksFromOffset ? peekBuffer.count - p.parsedBytes : peekBuffer.count
         let outcome: IOResult<Int>
         do {
-            outcome = try peekBuffer.withUnsafeMutableBytes { raw throws(SystemError) in try p.fd.peek(into: raw) }
+            outcome = try peekBuffer.withUnsafeMutableBytes { raw throws(SystemError) in
+                try p.fd.peek(into: UnsafeMutableRawBufferPointer(rebasing: raw[..<room]))
+            }
         } catch {
             dropPending(p, reason: "peek_failed")
             return
@@ -90,11 +97,13 @@ extension Supervisor {
             dropPending(p, reason: "closed_before_request")
             return
         }
-        var parser = RequestHeadParser(limits: .init(maxBytes: config.maxHeadBytes))
+        // Without a peek offset, a peek returns everything again (never less: nothing is read until the worker).
+        let fresh = p.peeksFromOffset ? peekBuffer[0..<n] : n > p.parsedBytes ? peekBuffer[p.parsedBytes..<n] : []
+        p.parsedBytes = p.peeksFromOffset ? p.parsedBytes + n : max(p.parsedBytes, n)
         do throws(HTTPHeadError) {
-            switch try parser.feed(peekBuffer[0..<n]) {
+            switch fresh.isEmpty ? .needMore : try p.parser.feed(fresh) {
             case .needMore:
-                if n > config.maxHeadBytes {
+                if p.parsedBytes > config.maxHeadBytes {
                     refuse(p, status: 431, reason: "head_too_large")
                 } else if !events.isDisjoint(with: [.readHangup, .hangup, .error]) {
                     // The peer stopped sending with half a head; a peek keeps returning those bytes rather than

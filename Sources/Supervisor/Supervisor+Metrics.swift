@@ -107,6 +107,10 @@ extension Supervisor {
             acceptEpisode == nil ? 0 : 1)
         m.single("accept_pauses_total", "counter", "Episodes of descriptor exhaustion at accept.", metrics.acceptPauses)
         m.single(
+            "supervisor_stall_milliseconds_total", "counter",
+            "Time the supervisor's loop stalled; not counted against workers' silence.",
+            metrics.supervisorStallMilliseconds)
+        m.single(
             "slot_accounting_errors_total", "counter", "Slots released twice (a bug; should stay 0).",
             metrics.accountingErrors)
         m.single("uptime_seconds", "gauge", "Seconds since the supervisor started.", (now - startedAt) / 1000)

@@ -76,6 +76,7 @@ extension Supervisor {
     func superviseWorkers(now: UInt64) {
         var next = now + 250
         defer { nextWorkerCheck = next }
+        creditOwnStall(now: now)
         for slot in workers.all {
             guard slot.hasProcess else {
                 if slot.want == .up && !stopping {
@@ -84,7 +85,7 @@ extension Supervisor {
                 continue
             }
             if slot.state == .stopping && slot.drainDeadline > now { next = min(next, slot.drainDeadline) }
-            if !slot.killSent && now - slot.lastHeardAt >= config.workerTimeoutMilliseconds {
+            if isSilent(slot, now: now) {
                 metrics.workerTimeouts[slot.index, default: 0] += 1
                 var fields = workerFields(slot)
                 fields["silent_ms"] = .int(Int64(now - slot.lastHeardAt))

@@ -78,6 +78,8 @@ final class Supervisor {
     /// When the worker table next needs a look (a restart, a drain deadline, the silence check). Worker events set
     /// it to 0; other wakeups leave the table alone, so a connection costs the same however many workers there are.
     var nextWorkerCheck: UInt64 = 0
+    /// When the loop last looked at the workers (see `creditOwnStall`).
+    var lastLookedAt: UInt64 = 0
     /// While set, the listener is out of the epoll set (descriptors ran out) until this time.
     var acceptPausedUntil: UInt64?
     /// The current descriptor-exhaustion episode: when it began and how many pauses it took.

@@ -28,6 +28,9 @@ struct SupervisorMetrics {
     var workerTimeouts: [Int: Int] = [:]
     var drainKills = 0
     var acceptPauses = 0
+    /// Time the supervisor's loop stalled beyond its usual look at the workers (credited to them, not counted as
+    /// their silence).
+    var supervisorStallMilliseconds: UInt64 = 0
     var reloads = 0
     var reloadFailures = 0
     var accountingErrors = 0
