@@ -24,6 +24,23 @@ struct DeadlineQueue {
             out.append(items[head].id)
             head += 1
         }
+        compact()
+        return out
+    }
+
+    /// The id at the front (the earliest deadline), if any.
+    var first: UInt64? { isEmpty ? nil : items[head].id }
+
+    /// Removes and returns the id at the front.
+    mutating func popFirst() -> UInt64? {
+        guard !isEmpty else { return nil }
+        let id = items[head].id
+        head += 1
+        compact()
+        return id
+    }
+
+    private mutating func compact() {
         if head == items.count {
             items.removeAll(keepingCapacity: true)
             head = 0
@@ -31,6 +48,5 @@ struct DeadlineQueue {
             items.removeFirst(head)
             head = 0
         }
-        return out
     }
 }

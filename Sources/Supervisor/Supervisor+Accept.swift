@@ -64,8 +64,18 @@ extension Supervisor {
             return
         }
         pending[id] = p
+        if over { overCapWaiting += 1 }
+        // At the bound, the oldest heads still coming make room; connections waiting for a worker are never shed.
+        let shed = door.makeRoom(alsoHeld: queuedHandoffCount)
+        door.arrive(id, at: now)
+        for old in shed ?? [] {
+            if let o = pending[old] { refuse(o, status: 408, reason: "pending_shed") }
+        }
+        guard shed != nil else {
+            refuse(p, status: 503, reason: "pending_cap")
+            return
+        }
         if over {
-            overCapWaiting += 1
             if overCapWaiting > Self.maxOverCapWaiting {
                 refuseForCap(p, .client, head: nil)
                 return
@@ -188,6 +198,7 @@ extension Supervisor {
     /// Takes `p` out of the door's tables; false if it already left. The caller then owns `p.fd`.
     func takePending(_ p: PendingConnection) -> Bool {
         guard pending.removeValue(forKey: p.id) != nil else { return false }
+        door.leave(p.id)
         epoll.remove(p.fd)
         if p.overClientCap { overCapWaiting -= 1 }
         return true

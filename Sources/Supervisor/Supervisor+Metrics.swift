@@ -20,6 +20,9 @@ extension Supervisor {
         m.single(
             "pending_connections", "gauge", "Connections waiting at the door for their request head.", pending.count)
         m.single(
+            "pending_connections_max", "gauge", "Bound on connections waiting for their head (--max-pending).",
+            door.maxPending)
+        m.single(
             "handoffs_queued", "gauge", "Admitted connections waiting for room in a worker's control socket.",
             queuedHandoffCount)
         m.single("client_addresses", "gauge", "Client addresses holding at least one connection.", caps.byClient.count)

@@ -52,6 +52,8 @@ final class Supervisor {
     var workers: WorkerTable
     var caps: ConnectionCaps
     var pending: [UInt64: PendingConnection] = [:]
+    /// Which pending connections to shed when too many wait (see `Door`); holds the same ids as `pending`.
+    var door: Door
     var pendingDeadlines = DeadlineQueue()
     var overCapDeadlines = DeadlineQueue()
     var overCapWaiting = 0
@@ -109,6 +111,10 @@ final class Supervisor {
         signals = try SignalFD(signals: [SIGTERM, SIGINT, SIGHUP, SIGCHLD])
         workers = WorkerTable(count: config.workers)
         caps = ConnectionCaps(limits: config.caps)
+        door = Door(
+            maxPending: Door.pendingLimit(
+                configured: config.maxPending, descriptorLimit: ResourceLimits.descriptorLimit(),
+                workers: config.workers))
         peekBuffer = [UInt8](repeating: 0, count: config.maxHeadBytes + 1)
         startedAt = MonotonicClock().nowMilliseconds
         try epoll.add(signals.fd, events: [.readable], token: EpollToken.signals.rawValue)
@@ -118,6 +124,7 @@ final class Supervisor {
         var fields: [String: RecordValue] = [
             "address": .string(address.description), "max_connections": .int(Int64(config.caps.global)),
             "max_live": .int(Int64(config.caps.live)), "max_per_client": .int(Int64(config.caps.perClient)),
+            "max_pending": .int(Int64(door.maxPending)),
             "sockets": .string(socketActivated ? "systemd" : "bound"), "log_target": .string(journal.target.rawValue),
         ]
         if let metricsAddress { fields["metrics_address"] = .string(metricsAddress.description) }

@@ -16,6 +16,8 @@ struct SupervisorConfig {
     var enableEcho = false
     var maxHeadBytes = 8192
     var headTimeoutMilliseconds: UInt64 = 10_000
+    /// Connections still sending their heads, at most; nil derives it from the descriptor limit (`Door`).
+    var maxPending: Int?
     var drainMilliseconds: UInt64 = 10_000
     var closeSpreadMilliseconds: Int64 = 1000
     /// Retry suggested to live clients closed by a reload (new workers already serve) and by a stop (the
@@ -52,6 +54,9 @@ struct SupervisorConfig {
           --worker-path PATH        livefeed-worker binary (default: next to this executable)
           --max-head-bytes N        request head limit at the door (default 8192)
           --head-timeout-ms MS      time a client has to send its request head (default 10000)
+          --max-pending N           connections still sending their heads, at most; past it the oldest is
+                                    shed with 408 (default: the descriptor limit less a reserve, so /healthz
+                                    and /metrics always answer)
           --drain-ms MS             how long a stop or reload waits for old workers to drain (default 10000)
           --close-spread-ms MS      window over which draining workers close live clients (default 1000)
           --reload-timeout-ms MS    how long SIGHUP waits for new workers before giving up (default 30000)
@@ -151,6 +156,7 @@ struct SupervisorConfig {
             case "--enable-echo": c.enableEcho = true
             case "--worker-path": c.workerPath = try value(arg)
             case "--max-head-bytes": c.maxHeadBytes = try int(arg, 1024...65536)
+            case "--max-pending": c.maxPending = try int(arg, 1...Self.maxCap)
             case "--head-timeout-ms": c.headTimeoutMilliseconds = UInt64(try int(arg, 100...600_000))
             case "--drain-ms": c.drainMilliseconds = UInt64(try int(arg, 0...600_000))
             case "--close-spread-ms": c.closeSpreadMilliseconds = Int64(try int(arg, 0...60_000))

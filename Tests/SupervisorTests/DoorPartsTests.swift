@@ -70,3 +70,58 @@ import Testing
         #expect(q.count == next - expected)
     }
 }
+
+/// The door's bound on connections still sending their heads.
+@Suite struct DoorBoundTests {
+    @Test func theDefaultBoundIsWhatTheDescriptorLimitLeavesAfterTheReserve() {
+        let held = Door.answerReserve + Door.ownDescriptors + 2 * 2
+        #expect(Door.pendingLimit(configured: nil, descriptorLimit: 1024, workers: 2) == 1024 - held)
+        #expect(Door.pendingLimit(configured: nil, descriptorLimit: 1_048_576, workers: 2) == 1_048_576 - held)
+        #expect(Door.pendingLimit(configured: 100, descriptorLimit: 1024, workers: 2) == 100)
+        // A configured bound the descriptors cannot hold is lowered; a tiny limit still lets a few in.
+        #expect(Door.pendingLimit(configured: 5000, descriptorLimit: 1024, workers: 2) == 1024 - held)
+        #expect(Door.pendingLimit(configured: nil, descriptorLimit: 50, workers: 2) == 16)
+        #expect(Door.pendingLimit(configured: nil, descriptorLimit: 0, workers: 2) == 16)
+    }
+
+    @Test func atTheBoundTheOldestWaitingAreShedFirst() {
+        var door = Door(maxPending: 3)
+        for id in 1...3 as ClosedRange<UInt64> {
+            let room = door.makeRoom(alsoHeld: 0)
+            #expect(room == [])
+            door.arrive(id, at: id)
+        }
+        let first = door.makeRoom(alsoHeld: 0)
+        #expect(first == [1])
+        door.arrive(4, at: 4)
+        // 2 finished its head meanwhile: 3 is now the oldest still waiting.
+        door.leave(2)
+        door.arrive(5, at: 5)
+        let second = door.makeRoom(alsoHeld: 0)
+        #expect(second == [3])
+        #expect(door.waiting == [4, 5])
+    }
+
+    @Test func connectionsWaitingForAWorkerCountButAreNeverShed() {
+        var door = Door(maxPending: 4)
+        for id in 1...3 as ClosedRange<UInt64> { door.arrive(id, at: id) }
+        // Two descriptors held for queued handoffs: two of the three heads must go so a fourth can wait.
+        let shed = door.makeRoom(alsoHeld: 2)
+        #expect(shed == [1, 2])
+        // Everything held is queued for workers: no room can be made.
+        var full = Door(maxPending: 2)
+        let none = full.makeRoom(alsoHeld: 2)
+        #expect(none == nil)
+    }
+
+    @Test func leavingTwiceOrUnknownIdsChangesNothing() {
+        var door = Door(maxPending: 10)
+        door.arrive(1, at: 0)
+        door.leave(1)
+        door.leave(1)
+        door.leave(99)
+        #expect(door.count == 0)
+        let room = door.makeRoom(alsoHeld: 0)
+        #expect(room == [])
+    }
+}

@@ -16,4 +16,11 @@ package enum ResourceLimits {
         }
         return UInt64(limit.rlim_cur)
     }
+
+    /// The soft descriptor limit in force (getrlimit(2)); 0 if it cannot be read.
+    package static func descriptorLimit() -> UInt64 {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
+        return UInt64(limit.rlim_cur)
+    }
 }
