@@ -16,7 +16,7 @@ extension Supervisor {
     }
 
     func acceptAll(from index: Int) {
-        guard listeners.indices.contains(index), acceptPausedUntil == nil else { return }
+        guard listeners.indices.contains(index), !door.acceptPaused else { return }
         let socket = listeners[index]
         // Bounded per wakeup so a flood of connections cannot starve workers' records and signals.
         for _ in 0..<256 {
@@ -46,8 +46,7 @@ extension Supervisor {
 
     private func arrive(_ fd: FileDescriptor, _ peer: SocketAddress?, role: ListenerRole) {
         let now = clock.nowMilliseconds
-        let id = nextConnectionID
-        nextConnectionID += 1
+        let id = door.newID()
         let key = ClientKey.of(peer)
         let over = caps.arrive(client: key) != nil
         // Peeks then return only what arrived since the last one (Linux 6.9 and later for TCP).
@@ -64,28 +63,20 @@ extension Supervisor {
             return
         }
         pending[id] = p
-        if over { overCapWaiting += 1 }
         // At the bound, the oldest heads still coming make room; connections waiting for a worker are never shed.
-        let shed = door.makeRoom(alsoHeld: queuedHandoffCount)
-        door.arrive(id, at: now)
-        for old in shed ?? [] {
-            if let o = pending[old] { refuse(o, status: 408, reason: "pending_shed") }
-        }
-        guard shed != nil else {
-            refuse(p, status: 503, reason: "pending_cap")
-            return
-        }
-        if over {
-            if overCapWaiting > Self.maxOverCapWaiting {
-                refuseForCap(p, .client, head: nil)
-                return
+        let arrival = door.arrive(id, now: now, overClientCap: over, alsoHeld: queuedHandoffCount)
+        switch arrival {
+        case .wait(_, let shed), .refuseOverCap(let shed):
+            for old in shed {
+                if let o = pending[old] { refuse(o, status: 408, reason: "pending_shed") }
             }
-            overCapDeadlines.append(
-                id, deadline: now + min(config.headTimeoutMilliseconds, Self.overCapGraceMilliseconds))
-        } else {
-            pendingDeadlines.append(id, deadline: now + config.headTimeoutMilliseconds)
+        case .refuseFull: break
         }
-        advance(p)
+        switch arrival {
+        case .wait: advance(p)
+        case .refuseOverCap: refuseForCap(p, .client, head: nil)
+        case .refuseFull: refuse(p, status: 503, reason: "pending_cap")
+        }
     }
 
     /// Peeks at what the client has sent so far and acts once the head is complete. `events` are the epoll events
@@ -200,7 +191,6 @@ extension Supervisor {
         guard pending.removeValue(forKey: p.id) != nil else { return false }
         door.leave(p.id)
         epoll.remove(p.fd)
-        if p.overClientCap { overCapWaiting -= 1 }
         return true
     }
 
@@ -212,14 +202,15 @@ extension Supervisor {
     }
 
     func expirePending(now: UInt64) {
-        for id in pendingDeadlines.popExpired(now: now) {
+        let expired = door.expired(now: now)
+        for id in expired.heads {
             if let p = pending[id] {
                 refuse(p, status: 408, reason: "head_timeout")
             } else if queuedOn[id] != nil {
                 expireQueuedHandoff(id)
             }
         }
-        for id in overCapDeadlines.popExpired(now: now) {
+        for id in expired.overCap {
             if let p = pending[id] { refuseForCap(p, .client, head: nil) }
         }
     }
@@ -246,29 +237,22 @@ extension Supervisor {
     /// Out of descriptors: take the listeners out of the epoll set for a moment instead of spinning on them, and
     /// say so once per episode.
     private func pauseAccepting(_ error: SystemError) {
-        guard !listeners.isEmpty, acceptPausedUntil == nil else { return }
+        guard !listeners.isEmpty, !door.acceptPaused else { return }
         for l in listeners { epoll.remove(l.listener.fd) }
-        let now = clock.nowMilliseconds
-        acceptPausedUntil = now + Self.acceptPauseMilliseconds
-        if var episode = acceptEpisode {
-            episode.pauses += 1
-            acceptEpisode = episode
-            return
-        }
-        acceptEpisode = (now, 1)
+        guard door.pauseAccepting(now: clock.nowMilliseconds) else { return }
         metrics.acceptPauses += 1
         journal.emit(
             .warning, .acceptPaused,
             [
                 "error": .string("\(error)"), "errno": .int(Int64(error.errno)),
                 "pending": .int(Int64(pending.count)), "connections": .int(Int64(caps.total)),
-                "pause_ms": .int(Int64(Self.acceptPauseMilliseconds)),
+                "pause_ms": .int(Int64(door.settings.acceptPauseMilliseconds)),
             ])
         recentWorkerEvents.add(time: Timestamp.now(), "accept paused", "\(error)")
     }
 
     func resumeAcceptingIfDue(now: UInt64) {
-        guard let until = acceptPausedUntil, now >= until else { return }
+        guard door.pauseIsOver(now: now) else { return }
         if addListeners(now: now) {
             for i in listeners.indices { acceptAll(from: i) }
         }
@@ -284,20 +268,19 @@ extension Supervisor {
             }
         } catch {
             for l in listeners.prefix(added) { epoll.remove(l.listener.fd) }
-            acceptPausedUntil = now + Self.acceptPauseMilliseconds
+            door.retryAcceptLater(now: now)
             return false
         }
-        acceptPausedUntil = nil
+        door.acceptResumed()
         return true
     }
 
     private func endAcceptEpisode() {
-        guard let episode = acceptEpisode else { return }
-        acceptEpisode = nil
+        guard let episode = door.backlogDrained(now: clock.nowMilliseconds) else { return }
         journal.emit(
             .info, .acceptResumed,
             [
-                "paused_ms": .int(Int64(clock.nowMilliseconds - episode.start)), "pauses": .int(Int64(episode.pauses)),
+                "paused_ms": .int(Int64(episode.milliseconds)), "pauses": .int(Int64(episode.pauses)),
             ])
     }
 }

@@ -23,13 +23,6 @@ final class Supervisor {
         var again = false
     }
 
-    /// How long accepting pauses after EMFILE/ENFILE before it is tried again.
-    static let acceptPauseMilliseconds: UInt64 = 100
-    /// How long a connection over its address's cap may take to send its head, so its refusal can be a page or
-    /// JSON as the path asks; and how many such connections may wait at once before refusals stop waiting.
-    static let overCapGraceMilliseconds: UInt64 = 1000
-    static let maxOverCapWaiting = 256
-
     let config: SupervisorConfig
     let epoll: Epoll
     let signals: SignalFD
@@ -52,15 +45,11 @@ final class Supervisor {
     var workers: WorkerTable
     var caps: ConnectionCaps
     var pending: [UInt64: PendingConnection] = [:]
-    /// Which pending connections to shed when too many wait (see `Door`); holds the same ids as `pending`.
+    /// The door's state and decisions (ids, deadlines, the bound, accept pauses); `pending` holds the same ids.
     var door: Door
-    var pendingDeadlines = DeadlineQueue()
-    var overCapDeadlines = DeadlineQueue()
-    var overCapWaiting = 0
     var handed: [UInt64: Handed] = [:]
     /// The worker each queued handoff waits for (see `HandoffQueue`).
     var queuedOn: [UInt64: WorkerSlot] = [:]
-    var nextConnectionID: UInt64 = 1
     var metrics = SupervisorMetrics()
     var recentRefusals = RecentEvents()
     var recentDrops = RecentEvents()
@@ -82,10 +71,7 @@ final class Supervisor {
     var nextWorkerCheck: UInt64 = 0
     /// When the loop last looked at the workers (see `creditOwnStall`).
     var lastLookedAt: UInt64 = 0
-    /// While set, the listener is out of the epoll set (descriptors ran out) until this time.
-    var acceptPausedUntil: UInt64?
-    /// The current descriptor-exhaustion episode: when it began and how many pauses it took.
-    var acceptEpisode: (start: UInt64, pauses: Int)?
+    var acceptEpisode: (start: UInt64, pauses: Int)? { door.acceptEpisode }
     var demoWriterPID: pid_t = 0
     var demoWriterControl: FileDescriptor?
     var peekBuffer: [UInt8]
@@ -112,9 +98,11 @@ final class Supervisor {
         workers = WorkerTable(count: config.workers)
         caps = ConnectionCaps(limits: config.caps)
         door = Door(
-            maxPending: Door.pendingLimit(
-                configured: config.maxPending, descriptorLimit: ResourceLimits.descriptorLimit(),
-                workers: config.workers))
+            .init(
+                maxPending: Door.pendingLimit(
+                    configured: config.maxPending, descriptorLimit: ResourceLimits.descriptorLimit(),
+                    workers: config.workers),
+                headTimeoutMilliseconds: config.headTimeoutMilliseconds))
         peekBuffer = [UInt8](repeating: 0, count: config.maxHeadBytes + 1)
         startedAt = MonotonicClock().nowMilliseconds
         try epoll.add(signals.fd, events: [.readable], token: EpollToken.signals.rawValue)
@@ -159,9 +147,7 @@ final class Supervisor {
 
     private func nextTimeout(now: UInt64) -> Int {
         var wake = now + 1000
-        for deadline in [pendingDeadlines.nextDeadline, overCapDeadlines.nextDeadline, acceptPausedUntil] {
-            if let deadline { wake = min(wake, deadline) }
-        }
+        if let deadline = door.nextDeadline { wake = min(wake, deadline) }
         wake = min(wake, nextWorkerCheck)
         if notifier.watchdogPeriodMilliseconds != nil { wake = min(wake, nextWatchdogAt) }
         if let reload { wake = min(wake, reload.deadline) }
@@ -218,7 +204,7 @@ final class Supervisor {
             l.listener.fd.close()
         }
         listeners = []
-        acceptPausedUntil = nil
+        door.acceptResumed()
         for p in Array(pending.values) { dropPending(p, reason: "shutdown") }
         refuseAllQueuedHandoffs()
         for slot in workers.all where slot.want == .up {
