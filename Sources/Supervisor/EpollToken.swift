@@ -15,7 +15,11 @@ enum EpollToken: Equatable {
     static let maxPayload: UInt64 = (1 << kindShift) - 1
 
     private enum Kind: UInt64 {
-        case signals = 1, listener, worker, pending, demoWriter
+        case signals = 1
+        case listener
+        case worker
+        case pending
+        case demoWriter
     }
 
     var rawValue: UInt64 {

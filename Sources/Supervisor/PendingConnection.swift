@@ -21,6 +21,7 @@ final class PendingConnection {
     var parsedBytes = 0
     /// The socket has SO_PEEK_OFF set: each peek returns only bytes not peeked before. Without it (older
     /// kernels) every peek copies the whole queue again, and the kernel walks every segment received so far.
+    /// The option stays set when the socket is handed over; it affects only MSG_PEEK, which workers do not use.
     let peeksFromOffset: Bool
 
     init(

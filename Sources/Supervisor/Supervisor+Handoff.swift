@@ -27,20 +27,31 @@ extension Supervisor {
     /// Sends now to a worker with nothing queued (the picked one first), else queues behind the shortest queue.
     private func dispatchHandoff(_ h: QueuedHandoff, excluding broken: WorkerSlot?) {
         if !stopping {
+            // Common case: the picked worker has nothing queued and room in its socket. No allocation.
             let first = workers.pick()
-            var waitable: [WorkerSlot] = []
-            for slot in (first.map { [$0] } ?? []) + workers.ready.filter({ $0 !== first }) where slot !== broken {
-                guard slot.handoffs.isEmpty else {
-                    waitable.append(slot)
-                    continue
-                }
-                switch trySend(h, to: slot) {
+            var firstFailed = false
+            if let first, first !== broken, first.handoffs.isEmpty {
+                switch trySend(h, to: first) {
                 case .sent: return
-                case .full: waitable.append(slot)
-                case .failed: break
+                case .full: break
+                case .failed: firstFailed = true
                 }
             }
-            let shortest = waitable.filter { !$0.handoffs.isFull }.min { $0.handoffs.count < $1.handoffs.count }
+            // Then any other worker with nothing queued; else the shortest queue with room. A worker with a queue
+            // is not sent to directly, so its queue stays first in, first out.
+            var shortest: WorkerSlot?
+            for slot in workers.ready where slot !== broken && !(slot === first && firstFailed) {
+                if slot !== first && slot.handoffs.isEmpty {
+                    switch trySend(h, to: slot) {
+                    case .sent: return
+                    case .full: break
+                    case .failed: continue
+                    }
+                }
+                if !slot.handoffs.isFull && slot.handoffs.count < shortest?.handoffs.count ?? Int.max {
+                    shortest = slot
+                }
+            }
             if let shortest, enqueue(h, on: shortest) { return }
         }
         refuseHandoff(h)

@@ -11,7 +11,9 @@ extension Supervisor {
         let now = clock.nowMilliseconds
         do {
             let (mine, theirs) = try SocketPair.seqpacket()
-            if let size = config.controlSendBuffer { try? mine.setOption(level: SOL_SOCKET, name: SO_SNDBUF, value: size) }
+            if let size = config.controlSendBuffer {
+                try? mine.setOption(level: SOL_SOCKET, name: SO_SNDBUF, value: size)
+            }
             var args = ["serve", "--db", config.databasePath, "--index", String(slot.index)]
             if config.enableEcho { args.append("--enable-echo") }
             args += config.workerOptions

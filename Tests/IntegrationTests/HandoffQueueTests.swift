@@ -31,10 +31,14 @@ struct HandoffQueueTests {
             let connections = try burst(server, path: "/api/metrics")
             defer { connections.forEach { $0.close() } }
             // Every head is in: each connection was either sent to the stopped worker or waits in its queue.
-            try eventually(timeout: .seconds(10), "the burst past the door") {
+            var last = (pending: -1, open: -1, queued: -1)
+            try eventually(timeout: .seconds(10), "the burst past the door; last (pending, open, queued): \(last)") {
                 let scrape = try server.scrapeMetrics()
-                return scrape.count("livefeed_pending_connections") == 0
-                    && scrape.count("livefeed_connections_open") == Self.burst
+                last = (
+                    scrape.count("livefeed_pending_connections"), scrape.count("livefeed_connections_open"),
+                    scrape.count("livefeed_handoffs_queued")
+                )
+                return last.pending == 0 && last.open == Self.burst
             }
             let queued = try server.scrapeMetrics().count("livefeed_handoffs_queued")
             #expect(queued > 0 && queued < Self.burst, "\(queued) queued")
@@ -68,7 +72,8 @@ struct HandoffQueueTests {
             // in the queue and are refused once their head deadline passes.
             try eventually(timeout: .seconds(10), "the queue refused at the deadline") {
                 let scrape = try server.scrapeMetrics()
-                return scrape.count("livefeed_pending_connections") == 0 && scrape.count("livefeed_handoffs_queued") == 0
+                return scrape.count("livefeed_pending_connections") == 0
+                    && scrape.count("livefeed_handoffs_queued") == 0
                     && scrape.count("livefeed_connections_refused_total", ["view": "http", "reason": "no_worker"]) > 0
             }
             var refused = 0
