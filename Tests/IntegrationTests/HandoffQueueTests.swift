@@ -24,6 +24,8 @@ struct HandoffQueueTests {
     @Test func aBurstLargerThanTheControlSocketWaitsForTheWorkerAndIsAllServed() throws {
         try withLivefeed(workers: 1, arguments: ["--max-per-client", "1000"], environment: Self.smallSocket) { server in
             #expect(try server.http.get("/api/metrics").status == 200)
+            // That connection is closed and counted out before the worker stops, so the counts below are the burst's.
+            try server.waitForGaugesAtZero()
             let worker = try #require(try server.waitForWorkers(1).values.first)
             kill(worker, SIGSTOP)
             var stopped = true
@@ -61,6 +63,8 @@ struct HandoffQueueTests {
         let arguments = ["--max-per-client", "1000", "--head-timeout-ms", "1500"]
         try withLivefeed(workers: 1, arguments: arguments, environment: Self.smallSocket) { server in
             #expect(try server.http.get("/api/metrics").status == 200)
+            // That connection is closed and counted out before the worker stops, so the counts below are the burst's.
+            try server.waitForGaugesAtZero()
             let worker = try #require(try server.waitForWorkers(1).values.first)
             kill(worker, SIGSTOP)
             var stopped = true
@@ -91,6 +95,44 @@ struct HandoffQueueTests {
             #expect(scrape.count("livefeed_handoffs_queued") == 0)
             #expect(
                 scrape.count("livefeed_connections_refused_total", ["view": "http", "reason": "no_worker"]) == refused)
+        }
+    }
+
+    @Test func aWorkerKilledWithAQueueLeavesNoConnectionWaitingAndNoSlotHeld() throws {
+        try withLivefeed(workers: 1, arguments: ["--max-per-client", "1000"], environment: Self.smallSocket) { server in
+            #expect(try server.http.get("/api/metrics").status == 200)
+            // That connection is closed and counted out before the worker stops, so the counts below are the burst's.
+            try server.waitForGaugesAtZero()
+            let worker = try #require(try server.waitForWorkers(1).values.first)
+            server.isExpectedErrorRecord = WorkerLifecycleTests.recordsAbout(worker)
+            kill(worker, SIGSTOP)
+            let connections = try burst(server, path: "/api/metrics")
+            defer { connections.forEach { $0.close() } }
+            try eventually(timeout: .seconds(10), "a queue formed") {
+                try server.scrapeMetrics().count("livefeed_handoffs_queued") > 0
+            }
+            let started = ContinuousClock.now
+            kill(worker, SIGKILL)
+            // Those queued are refused at once (no worker runs while it restarts), not at their head deadline;
+            // those already in the dead worker's socket are closed with it.
+            var statuses: [Int: Int] = [:]
+            for c in connections {
+                do {
+                    let response = try c.readResponse(timeout: .seconds(5))
+                    statuses[response.status, default: 0] += 1
+                } catch {
+                    statuses[0, default: 0] += 1
+                }
+            }
+            #expect(ContinuousClock.now - started < .seconds(5), "answers waited for the head deadline")
+            #expect(statuses[503, default: 0] > 0, "\(statuses)")
+            #expect(Set(statuses.keys).isSubset(of: [0, 503]), "\(statuses)")
+            let scrape = try server.waitForGaugesAtZero()
+            #expect(scrape.count("livefeed_handoffs_queued") == 0)
+            // The restarted worker serves.
+            try eventually(timeout: .seconds(10), "the restarted worker serves") {
+                try server.http.get("/api/metrics").status == 200
+            }
         }
     }
 }
