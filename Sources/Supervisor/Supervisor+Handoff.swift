@@ -1,8 +1,8 @@
 import Glibc
 import LivefeedProtocol
 
-/// Handing admitted connections to workers. A control socket holds only a few messages (a SEQPACKET socket's
-/// queue, `net.unix.max_dgram_qlen`), so a burst of connections fills it faster than a busy worker reads: a
+/// Handing admitted connections to workers. A control socket holds what its send buffer allows (a few hundred
+/// handoffs by default), so a burst of connections can fill it faster than a busy worker reads: a
 /// connection that finds every socket full waits in a worker's bounded `HandoffQueue`, sent oldest first when
 /// that socket becomes writable (EPOLLOUT), still under its head deadline. It is refused 503 `no_worker` only
 /// when no worker runs, every queue is full, or its deadline passes while it waits.
