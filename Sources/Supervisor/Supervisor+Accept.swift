@@ -50,7 +50,8 @@ extension Supervisor {
         let key = ClientKey.of(peer)
         let over = caps.arrive(client: key) != nil
         // Peeks then return only what arrived since the last one (Linux 6.9 and later for TCP).
-        let peeksFromOffset = (try? fd.setOption(level: SOL_SOCKET, name: SO_PEEK_OFF, value: 0)) != nil
+        let peeksFromOffset =
+            config.peekFromOffset && (try? fd.setOption(level: SOL_SOCKET, name: SO_PEEK_OFF, value: 0)) != nil
         let p = PendingConnection(
             id: id, fd: fd, client: peer, clientKey: key, acceptedAt: now, overClientCap: over, role: role,
             maxHeadBytes: config.maxHeadBytes, peeksFromOffset: peeksFromOffset)

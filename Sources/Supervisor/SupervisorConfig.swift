@@ -33,6 +33,9 @@ struct SupervisorConfig {
     /// SO_SNDBUF of the supervisor's end of each worker's control socket, from LIVEFEED_CONTROL_SNDBUF: only for
     /// tests that need the socket to fill after a few handoffs; nil keeps the kernel's default.
     var controlSendBuffer: Int32?
+    /// Whether pending connections peek from an offset (SO_PEEK_OFF) where the kernel supports it;
+    /// LIVEFEED_PEEK_OFFSET=0 turns it off, so tests cover the path older kernels take.
+    var peekFromOffset = true
     /// Passed to workers in their environment (never on a command line, where `ps` would show it).
     var accessToken: String?
 
@@ -114,6 +117,10 @@ struct SupervisorConfig {
                 throw .usage("LIVEFEED_CONTROL_SNDBUF must be a byte count from 1024 to 16777216, not '\(raw)'")
             }
             c.controlSendBuffer = v
+        }
+        if let raw = environment["LIVEFEED_PEEK_OFFSET"], !raw.isEmpty {
+            guard raw == "0" || raw == "1" else { throw .usage("LIVEFEED_PEEK_OFFSET must be 0 or 1, not '\(raw)'") }
+            c.peekFromOffset = raw == "1"
         }
         if let raw = environment["LIVEFEED_MAX_LIVE_PER_VIEW"], !raw.isEmpty {
             try Self.parseViewCaps(raw, into: &c.caps.perView, source: "LIVEFEED_MAX_LIVE_PER_VIEW")
