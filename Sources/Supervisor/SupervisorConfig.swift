@@ -77,7 +77,7 @@ struct SupervisorConfig {
           --max-backlog N           resume further behind than this is told too_far_behind (default 10000)
           --ping-interval-ms MS     ping a live client silent this long (default 30000)
           --ping-timeout-ms MS      close a live client that does not answer a ping in this time (default 10000)
-          --allowed-origins LIST    comma-separated Origins allowed on /live (default: same origin; * for any)
+          --allowed-origins LIST    comma-separated Origins allowed besides the same origin (* for any)
           --access-token-file PATH  require this token on /live/... and POST /api/messages
                                     (or set LIVEFEED_ACCESS_TOKEN)
           --static-dir DIR          where livefeed.js is (default: static/ of the checkout holding the binaries)

@@ -12,12 +12,12 @@ struct AccessPolicy {
         token = config.accessToken.map { Array($0.utf8) }
     }
 
-    /// A request without Origin (not a browser) passes; a browser's Origin must match the Host it asked for,
-    /// or be listed.
+    /// A request without Origin (not a browser) passes. A browser's Origin passes when it is the same origin as the
+    /// Host it asked for (always: a page may talk to its own server), or listed in `--allowed-origins`, which adds
+    /// to the same origin; `*` in the list allows any.
     func originAllowed(_ head: HTTPRequestHead) -> Bool {
         guard let origin = head.headers["Origin"]?.lowercased() else { return true }
         if allowedOrigins.contains("*") || allowedOrigins.contains(origin) { return true }
-        guard allowedOrigins.isEmpty || allowedOrigins.contains("same-origin") else { return false }
         guard let host = head.headers["Host"]?.lowercased(), let schemeEnd = origin.range(of: "://") else {
             return false
         }
@@ -43,14 +43,15 @@ struct AccessPolicy {
         return false
     }
 
-    /// Compares without an early exit, so timing tells nothing about where the first difference is.
+    /// Compares without an early exit, so timing tells nothing about where the first difference is. The lengths
+    /// are compared in full: folding them into a byte would let a value 256 bytes longer, padded with NULs, pass.
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var diff = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        var diff: UInt8 = 0
         for i in 0..<max(a.count, b.count) {
             let x = i < a.count ? a[i] : 0
             let y = i < b.count ? b[i] : 0
             diff |= x ^ y
         }
-        return diff == 0
+        return diff == 0 && a.count == b.count
     }
 }

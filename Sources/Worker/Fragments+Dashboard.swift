@@ -10,14 +10,15 @@ extension Fragments {
     static func activity(counts: [Int64], complete: Bool, oob: Bool) -> String {
         let peak = counts.max() ?? 0
         let scale = niceCeiling(peak)
-        let total = counts.reduce(0, +)
+        let total = counts.saturatingSum()
         let n = counts.count
         let barWidth = 10
         let width = n * barWidth
         let height = 100
         var bars = ""
         for (i, value) in counts.enumerated() {
-            let h = value == 0 ? 0 : max(1.5, Double(value) / Double(scale) * Double(height))
+            // Counts come from the database: a bar stays inside the chart whatever they say.
+            let h = value <= 0 ? 0 : min(Double(height), max(1.5, Double(value) / Double(scale) * Double(height)))
             let y = Double(height) - h
             let minutesAgo = n - 1 - i
             let label = minutesAgo == 0 ? "this minute" : minutesAgo == 1 ? "1 minute ago" : "\(minutesAgo) minutes ago"
@@ -43,17 +44,21 @@ extension Fragments {
             + "<div class=\"xaxis\"><span>\(n) min ago</span><span>now</span></div></figure>"
     }
 
-    /// The smallest of 1, 2, 4, 6, 8 × 10ⁿ (at least 4) at or above `value`: round numbers with a whole half.
+    /// The smallest of 1, 2, 4, 6, 8 × 10ⁿ (at least 4) at or above `value`: round numbers with a whole half;
+    /// `Int64.max` when no such number fits.
     static func niceCeiling(_ value: Int64) -> Int64 {
         var magnitude: Int64 = 1
         while true {
-            for step: Int64 in [1, 2, 4, 6, 8] where step * magnitude >= max(value, 4) { return step * magnitude }
+            for step: Int64 in [1, 2, 4, 6, 8] where step.saturatingMultiply(magnitude) >= max(value, 4) {
+                return step.saturatingMultiply(magnitude)
+            }
+            guard magnitude <= Int64.max / 10 else { return .max }
             magnitude *= 10
         }
     }
 
     private static func format(_ v: Double) -> String {
-        let tenths = Int((v * 10).rounded())
+        let tenths = Int64(clamping: (v * 10).rounded())
         return "\(tenths / 10).\(tenths % 10)"
     }
 
@@ -67,7 +72,8 @@ extension Fragments {
         }
         var s = "<ol id=\"\(id)\" class=\"ranking\"\(oobAttribute(oob))>"
         for row in rows {
-            let share = max(2, Int(Double(row.count) / Double(top) * 100))
+            // A count written by another program may be negative or beyond the first: the bar stays 2–100 %.
+            let share = min(100, max(2, Int64(clamping: Double(row.count) / Double(top) * 100)))
             s +=
                 "<li style=\"--share:\(share)%\">\(row.lead)<a href=\"\(row.href)\">\(escape(row.label))</a>"
                 + "<span class=\"n\">\(row.count)</span></li>"

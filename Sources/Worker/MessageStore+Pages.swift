@@ -3,14 +3,15 @@ import LivefeedProtocol
 /// Reads only the pages need: history pages, the dashboard's activity chart and rankings. Statements are prepared
 /// per call: these serve page views and throttled refreshes, not the fan-out.
 extension MessageStore {
-    /// One channel's messages with id < `before`, oldest first, at most `limit`; `hasOlder` tells whether more
-    /// precede them.
-    func channelMessages(_ channel: Int64, before: Int64, limit: Int) throws -> (
+    /// One channel's newest messages with id ≤ `newest`, oldest first, at most `limit`; `hasOlder` tells whether more
+    /// precede them. Inclusive, so the page ending at a cursor of `Int64.max` (a row another program may write)
+    /// needs no `cursor + 1`.
+    func channelMessages(_ channel: Int64, through newest: Int64, limit: Int) throws -> (
         messages: [ChatMessage], hasOlder: Bool
     ) {
         let rows = try db.prepare(
-            Self.messageColumns + " WHERE m.channel_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3"
-        ).bind([.int(channel), .int(before), .int(Int64(limit + 1))]).rows(Self.message)
+            Self.messageColumns + " WHERE m.channel_id = ?1 AND m.id <= ?2 ORDER BY m.id DESC LIMIT ?3"
+        ).bind([.int(channel), .int(newest), .int(Int64(limit + 1))]).rows(Self.message)
         return (Array(rows.prefix(limit).reversed()), rows.count > limit)
     }
 
@@ -40,7 +41,7 @@ extension MessageStore {
         ).bind([.int(Int64(Self.activityScanLimit)), .text(keys[0])]).rows { ($0.text(0), $0.int(1)) }
         var byKey: [String: Int64] = [:]
         for (key, count) in rows { byKey[key] = count }
-        let seen = rows.reduce(0) { $0 + $1.1 }
+        let seen = rows.map(\.1).saturatingSum()
         return (keys.map { byKey[$0] ?? 0 }, seen < Int64(Self.activityScanLimit))
     }
 

@@ -95,11 +95,26 @@ final class SQLiteStatement {
             let index = Int32(i + 1)
             switch v {
             case .int(let n): sqlite3_bind_int64(statement, index, n)
-            case .text(let s): sqlite3_bind_text(statement, index, s, -1, transient)
+            case .text(let s): bindText(s, at: index)
             case .null: sqlite3_bind_null(statement, index)
             }
         }
         return self
+    }
+
+    /// Binds with the byte length, never up to a NUL: text is stored exactly as given, "a\0b" included. An empty
+    /// string gets a non-null pointer (a null one would bind SQL NULL).
+    private func bindText(_ text: String, at index: Int32) {
+        var text = text
+        text.withUTF8 { bytes in
+            if let base = bytes.baseAddress {
+                base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                    _ = sqlite3_bind_text64(statement, index, $0, sqlite3_uint64(bytes.count), transient, UInt8(SQLITE_UTF8))
+                }
+            } else {
+                _ = sqlite3_bind_text(statement, index, "", 0, transient)
+            }
+        }
     }
 
     /// Steps once: true when a row is available.

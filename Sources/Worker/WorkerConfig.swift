@@ -45,15 +45,20 @@ struct WorkerConfig {
             guard let v = it.next() else { throw .usage("\(flag) needs a value") }
             return v
         }
+        // Bounded so that no sum of a flag with a clock or a count can overflow: 2^40 ms is 34 years, 2^40 bytes 1 TiB.
         func int(_ flag: String) throws(ParseError) -> Int {
-            guard let v = Int(try value(flag)), v >= 0 else { throw .usage("\(flag) needs a non-negative integer") }
+            guard let v = Int(try value(flag)), (0...(1 << 40)).contains(v) else {
+                throw .usage("\(flag) needs an integer from 0 to \(1 << 40)")
+            }
             return v
         }
         while let arg = it.next() {
             switch arg {
             case "--index": c.index = try int(arg)
             case "--db": c.databasePath = try value(arg)
-            case "--control-fd": c.controlFD = Int32(try int(arg))
+            case "--control-fd":
+                guard let fd = Int32(exactly: try int(arg)) else { throw .usage("--control-fd is not a descriptor") }
+                c.controlFD = fd
             case "--enable-echo": c.enableEcho = true
             case "--poll-ms": c.pollMilliseconds = max(1, try int(arg))
             case "--replay-batch": c.replayBatch = max(1, try int(arg))

@@ -119,6 +119,17 @@ extension WorkerServer {
 
     func ingest(_ c: Connection, _ head: HTTPRequestHead, _ body: [UInt8]) {
         let keepAlive = head.keepAlive
+        // A browser sends Origin on every cross-site POST; a form or a no-cors fetch needs no preflight, so the
+        // allow-list of the live endpoints is the only thing between another site and this one's archive.
+        guard access.originAllowed(head) else {
+            reporter.log(.info, .connectionRefused, [
+                "reason": .string("origin_not_allowed"), "status": .int(403), "view": .string("http"),
+                "client": .string(c.client), "conn": .int(Int64(bitPattern: c.id)),
+            ])
+            respond(c, status: 403, json: apiError("origin_not_allowed", "this Origin may not post messages"),
+                keepAlive: keepAlive)
+            return
+        }
         guard access.tokenAccepted(head) else {
             reporter.log(.info, .connectionRefused, [
                 "reason": .string("unauthorized"), "status": .int(401), "view": .string("http"),
@@ -129,8 +140,9 @@ extension WorkerServer {
                 extraHeaders: [("WWW-Authenticate", "Bearer realm=\"livefeed\"")])
             return
         }
-        if let type = head.headers["Content-Type"], !type.lowercased().hasPrefix("application/json") {
-            respond(c, status: 415, json: apiError("unsupported_media_type", "send application/json"), keepAlive: keepAlive)
+        guard MediaType.isJSON(head.headers["Content-Type"]) else {
+            respond(c, status: 415, json: apiError("unsupported_media_type", "send Content-Type: application/json"),
+                keepAlive: keepAlive)
             return
         }
         let batch: [NewMessage]

@@ -30,7 +30,9 @@ extension WorkerServer {
                 // The page shows every message of the channel up to the cursor (its newest 50 of them), so live
                 // resumes right after it.
                 let cursor = try store.maxMessageID()
-                let page = try store.channelMessages(id, before: before ?? cursor + 1, limit: Self.channelPageSize)
+                // before_id is positive (parseID), so before - 1 cannot overflow.
+                let page = try store.channelMessages(
+                    id, through: before.map { $0 - 1 } ?? cursor, limit: Self.channelPageSize)
                 return .html(
                     Pages.channel(
                         ch, messages: page.messages, hasOlder: page.hasOlder, cursor: cursor,
@@ -135,7 +137,7 @@ extension WorkerServer {
             }
             return try store.read {
                 guard try store.channel(id) != nil else { return .failure(404, "not_found", "no such channel") }
-                let page = try store.channelMessages(id, before: before, limit: limit)
+                let page = try store.channelMessages(id, through: before - 1, limit: limit)
                 let html = Fragments.history(page.messages, channel: id, hasOlder: page.hasOlder)
                 return .fragment(html, cursor: try store.maxMessageID())
             }

@@ -5,11 +5,36 @@ import Testing
 /// Who may open live connections and post: the Origin allow-list (same origin by default) and the access token.
 /// Every refusal comes before the upgrade.
 struct LiveAccessTests {
-    @Test func allowListAdmitsListedOriginsAndNonBrowsersOnly() throws {
+    @Test func allowListAddsListedOriginsToTheSameOrigin() throws {
         try withLivefeed(arguments: ["--allowed-origins", "http://good.example"]) { server in
             try expectUpgrade(server, "/live/metrics", origin: .value("http://evil.example"), answers: 403)
             try expectUpgrade(server, "/live/metrics", origin: .value("http://good.example"), answers: 101)
+            try expectUpgrade(server, "/live/metrics", origin: .serversOwn, answers: 101)
             try expectUpgrade(server, "/live/metrics", origin: .omitted, answers: 101)
+        }
+    }
+
+    @Test func postsNeedJSONAndAnAllowedOriginWhenTheyCarryOne() throws {
+        try withLivefeed(workers: 1, arguments: ["--allowed-origins", "http://good.example"]) { server in
+            let body = Array(#"{"channel":"general","user":"alice","text":"hi"}"#.utf8)
+            func status(_ headers: [(String, String)]) throws -> Int {
+                let connection = try HTTPConnection(port: server.port)
+                defer { connection.close() }
+                return try connection.request("POST", "/api/messages", headers: headers, body: body, closeAfter: true)
+                    .status
+            }
+            let own = "http://127.0.0.1:\(server.port)"
+            // What a browser's no-cors fetch of a Blob sends: no Content-Type, no preflight.
+            #expect(try status([]) == 415)
+            #expect(try status([("Origin", "http://evil.example")]) == 403)
+            #expect(try status([("Content-Type", "application/jsonx")]) == 415)
+            #expect(try status([("Content-Type", "text/plain"), ("Origin", own)]) == 415)
+            #expect(try status([("Content-Type", "application/json"), ("Origin", "http://evil.example")]) == 403)
+            #expect(try status([("Content-Type", "application/json; charset=utf-8"), ("Origin", own)]) == 201)
+            #expect(try status([("Content-Type", "Application/JSON"), ("Origin", "http://good.example")]) == 201)
+            #expect(try status([("Content-Type", "application/json")]) == 201)
+            let stored = try LivefeedAPI(server).metrics().int("messages")
+            #expect(stored == 3, "only the three allowed posts are stored")
         }
     }
 

@@ -10,6 +10,7 @@ package enum HTMLEscape {
             case ">": out += "&gt;"
             case "\"": out += "&quot;"
             case "'": out += "&#39;"
+            case "\0": out += "\u{FFFD}"  // what an HTML parser shows for NUL anyway (HTML: "unexpected-null-character")
             default: out.unicodeScalars.append(ch)
             }
         }
