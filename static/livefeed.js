@@ -7,7 +7,8 @@
 //   - paces reconnects: full jitter, 1 s doubling to a 30 s cap (`htmx.config.wsReconnectDelay`), never sooner
 //     than the server's `retry-after-ms` hint;
 //   - shows the state in `#live-status[data-state]`: idle, connected, reconnecting or fallback;
-//   - reloads on `too_far_behind` / `epoch_changed` (close 4000 / 4001);
+//   - reloads on `too_far_behind` / `epoch_changed` / `cursor_ahead` (close 4000 / 4001 / 4002, or 409 when
+//     polling);
 //   - falls back to htmx polling of the page's `/fragments/...` endpoint (`#live[data-poll]`) when the server
 //     refuses the live view (503/429 for a cap), after repeated failed attempts, or on a close htmx will not
 //     retry, and tries to go live again every 15-30 s;
@@ -130,7 +131,7 @@
 
   function onClose(event, target) {
     var code = event.code;
-    if (code === 4000 || code === 4001) { // too far behind, or another database: start over
+    if (code === 4000 || code === 4001 || code === 4002) { // too far behind, or another database: start over
       reloadPage();
       return;
     }
@@ -251,7 +252,8 @@
   document.addEventListener('htmx:afterRequest', function (event) {
     var xhr = event.detail.xhr;
     var seen = xhr && xhr.getResponseHeader('X-Livefeed-Epoch');
-    if (seen && epoch && seen !== epoch) {
+    // 409: the page's cursor is ahead of the database (it was restored): the page's data is from another copy.
+    if ((seen && epoch && seen !== epoch) || (xhr && xhr.status === 409)) {
       reloadPage();
       return;
     }

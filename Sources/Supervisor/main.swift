@@ -6,25 +6,9 @@ import LivefeedProtocol
 // the worker pool and serves until SIGTERM/SIGINT.
 
 
-// `livefeed import FILE.jsonl [--db PATH]`: the worker binary does SQLite work; run it in our place.
+// `livefeed import …`: the worker binary does SQLite work; run it in our place.
 if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "import" {
-    var rest = Array(CommandLine.arguments.dropFirst(2))
-    var db = ""
-    if let i = rest.firstIndex(of: "--db"), i + 1 < rest.count {
-        db = rest[i + 1]
-        rest.removeSubrange(i...(i + 1))
-    }
-    guard rest.count == 1 else {
-        FileHandle.standardError.write(Data("usage: livefeed import [--db PATH] FILE.jsonl (- for standard input)\n".utf8))
-        exit(2)
-    }
-    let base = try? SupervisorConfig.parse(db.isEmpty ? [] : ["--db", db], environment: ProcessInfo.processInfo.environment)
-    guard let base else { exit(2) }
-    let argv = [base.workerPath, "import", "--db", base.databasePath, rest[0]]
-    let cArgs = argv.map { strdup($0) } + [nil]
-    execv(base.workerPath, cArgs)
-    FileHandle.standardError.write(Data("livefeed: cannot run \(base.workerPath): \(String(cString: strerror(errno)))\n".utf8))
-    exit(1)
+    ImportCommand.run(Array(CommandLine.arguments.dropFirst(2)), environment: ProcessInfo.processInfo.environment)
 }
 
 // `livefeed reload PID`: the unit's ExecReload= (systemd before 253, Type=notify): SIGHUP to the supervisor,

@@ -91,9 +91,10 @@ enum Fragments {
     }
 
     /// A control event for the page's script (status changes such as slow_consumer or too_far_behind).
-    static func status(state: String, reason: String, retryAfterMilliseconds: Int?) -> String {
+    static func status(state: String, reason: String, retryAfterMilliseconds: Int?, cursor: Int64) -> String {
         let retry = retryAfterMilliseconds.map { " data-retry-after-ms=\"\($0)\"" } ?? ""
         return "<div id=\"live-event\" hx-swap-oob=\"true\" data-type=\"status\" data-state=\"\(escape(state))\""
+            + " data-cursor=\"\(cursor)\""
             + " data-reason=\"\(escape(reason))\"\(retry) hidden></div>"
     }
 }

@@ -5,13 +5,18 @@ import LivefeedProtocol
 /// Bad lines are reported with their line numbers and skipped; good lines are never lost because of a bad one.
 struct Importer {
     let store: MessageStore
+    /// The database's path as the summary names it.
+    var database = ""
     var batchSize = 500
     var maxLineBytes = 1 << 20
     let clock = MonotonicClock()
 
     struct Summary {
         var lines = 0
+        var blank = 0
         var stored = 0
+        /// Lines whose key was already stored: skipped.
+        var alreadyStored = 0
         var bad = 0
     }
 
@@ -35,12 +40,15 @@ struct Importer {
                 report(&summary, summary.lines, "line_too_long", "longer than \(maxLineBytes) bytes")
                 return
             }
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }  // blank lines are fine
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {  // blank lines are fine, and counted
+                summary.blank += 1
+                return
+            }
             if line.first(where: { $0 != 0x20 && $0 != 0x09 }) == UInt8(ascii: "[") {
                 report(&summary, summary.lines, "invalid_message", "expected one JSON object per line, not an array")
                 return
             }
-            switch IngestParser.parse(line, maxMessages: 1) {
+            switch IngestParser.parse(line, maxMessages: 1, allowKey: true) {
             case .failure(let f): report(&summary, summary.lines, f.code, f.message)
             case .success(let messages): batch.append((summary.lines, messages[0]))
             }
@@ -88,16 +96,24 @@ struct Importer {
     private func flush(_ batch: inout [(line: Int, message: NewMessage)], _ summary: inout Summary) throws {
         guard !batch.isEmpty else { return }
         defer { batch.removeAll(keepingCapacity: true) }
+        let now = Timestamp.nowUnixMilliseconds()
+        func store(_ messages: [NewMessage]) throws {
+            let result = try self.store.ingest(messages, requestKey: nil, now: now)
+            summary.stored += result.ids.count - result.skipped
+            summary.alreadyStored += result.skipped
+        }
         do {
-            summary.stored += try store.insert(batch.map(\.message)).count
+            try store(batch.map(\.message))
         } catch is IngestError {
             for item in batch {
                 do {
-                    summary.stored += try store.insert([item.message]).count
+                    try store([item.message])
                 } catch let e as IngestError {
                     switch e {
                     case .unknownChannel(let id): report(&summary, item.line, "unknown_channel", "no channel with id \(id)")
                     case .unknownUser(let id): report(&summary, item.line, "unknown_user", "no user with id \(id)")
+                    case .keyReused(let key):
+                        report(&summary, item.line, "key_reused", "key \(key) was stored with other content")
                     }
                 }
             }
@@ -106,16 +122,13 @@ struct Importer {
 
     private func report(_ summary: inout Summary, _ line: Int, _ code: String, _ message: String) {
         summary.bad += 1
-        printError("import: line \(line): \(code): \(message)")
+        say("line \(line): \(code): \(message)")
     }
 
     private func progress(_ s: Summary, elapsed: UInt64, final: Bool) {
         let rate = elapsed > 0 ? Int(Double(s.lines) * 1000 / Double(elapsed)) : s.lines
-        printError("import: \(final ? "done: " : "")\(s.lines) lines read, \(s.stored) stored, \(s.bad) bad (\(rate) lines/s)")
-    }
-
-    private func printError(_ text: String) {
-        var bytes = Array((text + "\n").utf8)
-        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+        let counts = "\(s.lines) lines read (\(s.blank) blank), \(s.stored) stored, \(s.alreadyStored) already stored, "
+            + "\(s.bad) bad (\(rate) lines/s)"
+        say(final ? "done: \(counts) in \(database)" : counts)
     }
 }

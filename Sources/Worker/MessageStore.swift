@@ -25,13 +25,16 @@ struct Totals {
 enum IngestError: Error, Equatable {
     case unknownChannel(Int64)
     case unknownUser(Int64)
+    /// An idempotency key already used, within its window, for other messages.
+    case keyReused(String)
 }
 
 /// The worker's SQLite access: one connection, prepared statements, WAL. Reads see other processes'
 /// commits; `dataVersion` tells cheaply whether anything changed since the last look.
 final class MessageStore {
     let db: SQLiteDatabase
-    let epoch: String
+    /// The database's identity (`meta.epoch`) as this worker last read it; see `MessageStore+Epoch.swift`.
+    var epoch: String
     private let selectAfter: SQLiteStatement
     private let selectChannelAfter: SQLiteStatement
     private let selectChannels: SQLiteStatement
@@ -41,6 +44,9 @@ final class MessageStore {
     private let selectTotals: SQLiteStatement
     private let selectMaxID: SQLiteStatement
     private let selectDataVersion: SQLiteStatement
+    /// For `MessageStore+Epoch.swift`, run on every change of the database.
+    let selectNewestAssigned: SQLiteStatement
+    let selectEpoch: SQLiteStatement
     private let selectUserMessages: SQLiteStatement
     private let selectRecent: SQLiteStatement
     private let selectAfterUpTo: SQLiteStatement
@@ -90,6 +96,12 @@ final class MessageStore {
         selectTotals = try db.prepare("SELECT messages, channels, users, last_message_id FROM totals WHERE id = 1")
         selectMaxID = try db.prepare("SELECT coalesce(max(id), 0) FROM messages")
         selectDataVersion = try db.prepare("PRAGMA data_version")
+        selectNewestAssigned = try db.prepare(
+            """
+            SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0),
+                       coalesce((SELECT max(id) FROM messages), 0))
+            """)
+        selectEpoch = try db.prepare("SELECT value FROM meta WHERE key = 'epoch'")
         channelByName = try db.prepare("SELECT id FROM channels WHERE name = ?1")
         userByName = try db.prepare("SELECT id FROM users WHERE name = ?1")
         insertChannel = try db.prepare("INSERT INTO channels(name) VALUES (?1)")
@@ -196,31 +208,34 @@ final class MessageStore {
 
     /// Inserts all messages in one transaction: all are stored or none. Returns their ids in order.
     func insert(_ batch: [NewMessage]) throws -> [Int64] {
-        try db.transaction {
-            var ids: [Int64] = []
-            ids.reserveCapacity(batch.count)
-            for m in batch {
-                let channel = try resolve(m.channel, byName: channelByName, insert: insertChannel) {
-                    try self.channel($0) != nil
-                }
-                guard let channel else {
-                    if case .id(let id) = m.channel { throw IngestError.unknownChannel(id) }
-                    preconditionFailure("names always resolve")
-                }
-                let user = try resolve(m.user, byName: userByName, insert: insertUser) { try self.user($0) != nil }
-                guard let user else {
-                    if case .id(let id) = m.user { throw IngestError.unknownUser(id) }
-                    preconditionFailure("names always resolve")
-                }
-                if let sentAt = m.sentAt {
-                    try insertMessage.bind([.int(channel), .int(user), .text(m.text), .text(sentAt)]).run()
-                } else {
-                    try insertMessageNow.bind([.int(channel), .int(user), .text(m.text)]).run()
-                }
-                ids.append(db.lastInsertRowID)
+        try db.transaction { try insertRows(batch) }
+    }
+
+    /// Inserts inside the caller's write transaction.
+    func insertRows(_ batch: [NewMessage]) throws -> [Int64] {
+        var ids: [Int64] = []
+        ids.reserveCapacity(batch.count)
+        for m in batch {
+            let channel = try resolve(m.channel, byName: channelByName, insert: insertChannel) {
+                try self.channel($0) != nil
             }
-            return ids
+            guard let channel else {
+                if case .id(let id) = m.channel { throw IngestError.unknownChannel(id) }
+                preconditionFailure("names always resolve")
+            }
+            let user = try resolve(m.user, byName: userByName, insert: insertUser) { try self.user($0) != nil }
+            guard let user else {
+                if case .id(let id) = m.user { throw IngestError.unknownUser(id) }
+                preconditionFailure("names always resolve")
+            }
+            if let sentAt = m.sentAt {
+                try insertMessage.bind([.int(channel), .int(user), .text(m.text), .text(sentAt)]).run()
+            } else {
+                try insertMessageNow.bind([.int(channel), .int(user), .text(m.text)]).run()
+            }
+            ids.append(db.lastInsertRowID)
         }
+        return ids
     }
 
     private func resolve(

@@ -51,6 +51,9 @@ final class SQLiteDatabase {
 
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
+    /// Rows changed by the last INSERT, UPDATE or DELETE (sqlite3_changes64).
+    var changes: Int64 { sqlite3_changes64(handle) }
+
     /// Runs `body` in a write transaction (BEGIN IMMEDIATE), rolling back if it throws.
     func transaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")

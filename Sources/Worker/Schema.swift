@@ -34,6 +34,12 @@ enum Schema {
             users INTEGER NOT NULL,
             last_message_id INTEGER NOT NULL);
         INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0, 0);
+        CREATE TABLE IF NOT EXISTS ingest_keys(
+            key TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            ids TEXT NOT NULL,
+            created_ms INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS ingest_keys_by_age ON ingest_keys(created_ms);
         CREATE TRIGGER IF NOT EXISTS messages_counted_in AFTER INSERT ON messages BEGIN
             UPDATE channels SET message_count = message_count + 1, last_message_id = NEW.id
                 WHERE id = NEW.channel_id;

@@ -67,6 +67,7 @@ extension WorkerServer {
         case .success(let page): (after, limit) = page
         case .failure(let e): return .failure(400, "bad_query", e.message)
         }
+        if try isAhead(after) { return .failure(409, "cursor_ahead", Self.cursorAheadMessage) }
         // One more row than asked tells whether there is more without a second query.
         let rows = try store.channelMessages(id, after: after, limit: limit + 1)
         let page = rows.prefix(limit)
@@ -145,6 +146,15 @@ extension WorkerServer {
                 keepAlive: keepAlive)
             return
         }
+        var requestKey: String?
+        if let raw = head.headers["Idempotency-Key"] {
+            guard let key = IdempotencyKey.validated(raw) else {
+                respond(c, status: 400, json: apiError("invalid_idempotency_key",
+                    "Idempotency-Key must be 1-\(IdempotencyKey.maxBytes) visible ASCII characters"), keepAlive: keepAlive)
+                return
+            }
+            requestKey = key
+        }
         let batch: [NewMessage]
         switch IngestParser.parse(body, maxMessages: config.maxMessagesPerPost) {
         case .failure(let e):
@@ -154,24 +164,30 @@ extension WorkerServer {
             batch = b
         }
         do {
-            let ids = try store.insert(batch)
-            wroteSinceTick = true
+            let result = try store.ingest(batch, requestKey: requestKey, now: Timestamp.nowUnixMilliseconds())
+            if !result.replayed { wroteSinceTick = true }
             var w = JSONWriter()
             w.beginObject()
             w.key("ids")
             w.beginArray()
-            for id in ids { w.value(id) }
+            for id in result.ids { w.value(id) }
             w.endArray()
-            w.field("cursor", ids.last ?? 0)
+            w.field("cursor", result.ids.last ?? 0)
             w.field("epoch", store.epoch)
+            if result.replayed { w.field("replayed", true) }
             w.endObject()
-            respond(c, status: 201, json: w.bytes, keepAlive: keepAlive)
+            // A replay answers 200 with the first ids: nothing was created this time.
+            respond(c, status: result.replayed ? 200 : 201, contentType: "application/json", body: w.bytes,
+                keepAlive: keepAlive, extraHeaders: result.replayed ? [("Idempotent-Replayed", "true")] : [])
         } catch let e as IngestError {
             switch e {
             case .unknownChannel(let id):
                 respond(c, status: 422, json: apiError("unknown_channel", "no channel with id \(id)"), keepAlive: keepAlive)
             case .unknownUser(let id):
                 respond(c, status: 422, json: apiError("unknown_user", "no user with id \(id)"), keepAlive: keepAlive)
+            case .keyReused:
+                respond(c, status: 422, json: apiError("idempotency_key_reused",
+                    "this Idempotency-Key was used for other messages in the last 24 hours"), keepAlive: keepAlive)
             }
         } catch let e as SQLiteError where e.isBusy {
             respond(c, status: 503, contentType: "application/json",

@@ -190,6 +190,7 @@ extension WorkerServer {
             guard version != lastDataVersion || wroteSinceTick else { return }
             lastDataVersion = version
             wroteSinceTick = false
+            try checkIdentity()
             guard hasSubscribers else {
                 lastSeen = max(lastSeen, try store.maxMessageID())
                 return
@@ -206,7 +207,9 @@ extension WorkerServer {
                 guard newMax > lastSeen else { return }
                 // A burst (an import, a backlog after a stall) is taken a bounded slice per tick, so memory stays
                 // flat; the next loop turn continues where this one stopped.
-                if newMax - lastSeen > Int64(Self.maxRowsPerTick),
+                // Ids come from the database: a gap that overflows (a foreign id near Int64.min) is a burst too.
+                let (gap, overflow) = newMax.subtractingReportingOverflow(lastSeen)
+                if overflow || gap > Int64(Self.maxRowsPerTick),
                     let cut = try store.messages(after: lastSeen, limit: Self.maxRowsPerTick).last?.id, cut < newMax
                 {
                     newMax = cut

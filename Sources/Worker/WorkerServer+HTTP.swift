@@ -96,13 +96,14 @@ extension WorkerServer {
         let keepAlive = head.keepAlive
         let segments = head.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         let isAPI = segments.first == "api"
-        func fail(_ status: Int, _ code: String, _ message: String) {
+        func fail(_ status: Int, _ code: String, _ message: String, headers: [(String, String)] = []) {
             if isAPI || segments.first == "live" {
-                respond(c, status: status, json: apiError(code, message), keepAlive: keepAlive, headOnly: head.method == "HEAD")
+                respond(c, status: status, contentType: "application/json", body: apiError(code, message),
+                    keepAlive: keepAlive, headOnly: head.method == "HEAD", extraHeaders: headers)
             } else {
                 respond(c, status: status, contentType: "text/html; charset=utf-8",
                     body: Array(Pages.errorPage(status: status, message: message).utf8), keepAlive: keepAlive,
-                    headOnly: head.method == "HEAD")
+                    headOnly: head.method == "HEAD", extraHeaders: headers)
             }
         }
 
@@ -114,12 +115,13 @@ extension WorkerServer {
             if segments == ["api", "messages"] {
                 ingest(c, head, body)
             } else {
-                fail(405, "method_not_allowed", "POST is only accepted on /api/messages")
+                fail(405, "method_not_allowed", "POST is only accepted on /api/messages", headers: [("Allow", "GET, HEAD")])
             }
             return
         }
         guard head.method == "GET" || head.method == "HEAD" else {
-            fail(405, "method_not_allowed", "\(head.method) is not supported here")
+            let allow = segments == ["api", "messages"] ? "POST" : "GET, HEAD"
+            fail(405, "method_not_allowed", "\(head.method) is not supported here", headers: [("Allow", allow)])
             return
         }
         let headOnly = head.method == "HEAD"

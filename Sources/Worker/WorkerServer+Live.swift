@@ -28,7 +28,9 @@ extension WorkerServer {
         default:
             return refuse(404, "unknown_view", "no live view at \(head.path)")
         }
-        guard head.method == "GET" else { return refuse(405, "method_not_allowed", "live views take GET") }
+        guard head.method == "GET" else {
+            return refuse(405, "method_not_allowed", "live views take GET", headers: [("Allow", "GET")])
+        }
         // The supervisor counted this connection against the view it saw in the first request head; a live
         // upgrade anywhere else would dodge that count.
         guard c.requestsServed == 1, c.handedView == target.view else {
@@ -101,6 +103,11 @@ extension WorkerServer {
                 reason: "the database was replaced; reload", retryAfterMilliseconds: nil)
             return
         }
+        if let after, (try? isAhead(after)) == true {
+            closeLive(c, code: .cursorAhead, state: "cursor_ahead", reason: Self.cursorAheadMessage,
+                retryAfterMilliseconds: nil)
+            return
+        }
         subscribe(c, after: after)
         if !early.isEmpty { early.withUnsafeBytes { receiveWebSocket(c, $0) } }
     }
@@ -153,10 +160,14 @@ extension WorkerServer {
         let status: [UInt8]
         switch c.format {
         case .json:
-            status = Envelope.status(state: state, reason: reason, retryAfterMilliseconds: retryAfterMilliseconds)
+            status = Envelope.status(
+                state: state, reason: reason, retryAfterMilliseconds: retryAfterMilliseconds, cursor: c.cursor,
+                epoch: store.epoch, now: Timestamp.now())
         case .html:
             status = Array(
-                Fragments.status(state: state, reason: reason, retryAfterMilliseconds: retryAfterMilliseconds).utf8)
+                Fragments.status(
+                    state: state, reason: reason, retryAfterMilliseconds: retryAfterMilliseconds, cursor: c.cursor
+                ).utf8)
         }
         c.out.append(WebSocketFrameEncoder.frame(.text, payload: status))
         c.framesQueued += 1

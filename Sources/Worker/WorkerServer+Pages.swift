@@ -150,6 +150,7 @@ extension WorkerServer {
             }
             return try store.read {
                 guard let ch = try store.channel(id) else { return .failure(404, "not_found", "no such channel") }
+                if try isAhead(after) { return .failure(409, "cursor_ahead", Self.cursorAheadMessage) }
                 let rows = try store.channelMessages(id, after: after, limit: limit)
                 let cursor = rows.last?.id ?? after
                 var html = rows.isEmpty ? "" : Fragments.messages(rows, cursor: cursor)

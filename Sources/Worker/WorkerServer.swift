@@ -24,6 +24,8 @@ final class WorkerServer {
     var replaying: [UInt64: Connection] = [:]
     /// The highest message id this worker has fetched and fanned out.
     var lastSeen: Int64
+    /// The highest id the database had assigned when this worker last looked (see `MessageStore+Epoch.swift`).
+    var highWater: Int64
     var lastDataVersion: Int64
     var wroteSinceTick = false
     var nextPoll: UInt64 = 0
@@ -49,6 +51,7 @@ final class WorkerServer {
         try control.setNonBlocking()
         reporter = Reporter(socket: control)
         lastSeen = try store.maxMessageID()
+        highWater = try store.newestAssignedID()
         lastDataVersion = try store.dataVersion()
         try epoll.add(control, events: [.readable], token: Self.controlToken)
     }

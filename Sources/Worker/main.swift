@@ -5,7 +5,7 @@ import LivefeedProtocol
 //   livefeed-worker serve --db PATH --index N [--control-fd 3] [options]   serve handed-over connections
 //   livefeed-worker prepare-db --db PATH [--demo]                          create/upgrade the schema, seed demo data
 //   livefeed-worker demo-writer --db PATH [--interval-ms 500]              insert demo messages until fd 3 closes
-//   livefeed-worker import --db PATH FILE.jsonl|-                           load messages (livefeed import runs this)
+//   livefeed-worker import --db PATH [--create] FILE.jsonl|-                load messages (livefeed import runs this)
 
 SignalSetup.ignoreSIGPIPE()
 
@@ -60,26 +60,7 @@ case "demo-writer":
         fail("\(error)")
     }
 case "import":
-    guard let path = value(of: "--db") else { fail("--db is required", code: 2) }
-    guard let file = arguments.last, file != path, arguments.count >= 4 else {
-        fail("usage: livefeed import [--db PATH] FILE.jsonl (or - for standard input)", code: 2)
-    }
-    let fd: FileDescriptor
-    if file == "-" {
-        fd = FileDescriptor(owning: 0)
-    } else {
-        let raw = open(file, O_RDONLY | O_CLOEXEC)
-        guard raw >= 0 else { fail("cannot open \(file): \(String(cString: strerror(errno)))", code: 2) }
-        fd = FileDescriptor(owning: raw)
-    }
-    do {
-        let db = try SQLiteDatabase(path: path)
-        try Schema.prepare(db)
-        let summary = try Importer(store: try MessageStore(path: path)).run(reading: fd, name: file)
-        exit(summary.bad == 0 ? 0 : 1)
-    } catch {
-        fail("\(error)")
-    }
+    Importer.command(Array(arguments.dropFirst()))
 default:
     fail("unknown mode \(mode)", code: 2)
 }

@@ -26,10 +26,15 @@ import Testing
     }
 
     @Test func statusEnvelopeCarriesRetryHint() throws {
-        let bytes = Envelope.status(state: "slow_consumer", reason: "slow_consumer", retryAfterMilliseconds: 1000)
+        let bytes = Envelope.status(
+            state: "slow_consumer", reason: "slow_consumer", retryAfterMilliseconds: 1000, cursor: 42, epoch: "e1",
+            now: "2026-12-05T00:00:00.000Z")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
         let data = try #require(object["data"] as? [String: Any])
         #expect(object["type"] as? String == "status")
+        #expect(object["cursor"] as? Int == 42)
+        #expect(object["epoch"] as? String == "e1")
+        #expect(object["sent_at"] as? String == "2026-12-05T00:00:00.000Z")
         #expect(data["retry_after_ms"] as? Int == 1000)
     }
 

@@ -93,10 +93,17 @@ package enum Envelope {
         }
     }
 
-    package static func status(state: String, reason: String, retryAfterMilliseconds: Int? = nil) -> [UInt8] {
+    /// A `status`: like every frame it carries the cursor the connection has reached (a client resumes after it),
+    /// the epoch and the time it was sent.
+    package static func status(
+        state: String, reason: String, retryAfterMilliseconds: Int? = nil, cursor: Int64, epoch: String, now: String
+    ) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
         w.field("type", EnvelopeType.status.rawValue)
+        w.field("cursor", cursor)
+        w.field("epoch", epoch)
+        w.field("sent_at", now)
         w.key("data")
         w.beginObject()
         w.field("state", state)

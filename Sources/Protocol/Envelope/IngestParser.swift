@@ -10,17 +10,20 @@ package struct NewMessage: Equatable, Sendable {
     package var user: Ref
     package var text: String
     package var sentAt: String?
+    /// An import line's own idempotency key (`"key"`); POSTs carry one key for the request in a header instead.
+    package var key: String?
 
-    package init(channel: Ref, user: Ref, text: String, sentAt: String?) {
+    package init(channel: Ref, user: Ref, text: String, sentAt: String?, key: String? = nil) {
         self.channel = channel
         self.user = user
         self.text = text
         self.sentAt = sentAt
+        self.key = key
     }
 }
 
 /// Validates a POST /api/messages body: one message object or an array of them. All-or-nothing: any bad item
-/// rejects the whole request, naming the item and field.
+/// rejects the whole request, naming the item and field. Items are numbered from 0 (`item 0: …`), as array indexes.
 package enum IngestParser {
     package struct Failure: Error, Equatable {
         package var code: String
@@ -31,7 +34,8 @@ package enum IngestParser {
     static let maxTextBytes = 16 * 1024
     static let allowedKeys: Set<String> = ["channel", "user", "text", "sent_at"]
 
-    package static func parse(_ body: [UInt8], maxMessages: Int) -> Result<[NewMessage], Failure> {
+    /// `allowKey` admits a per-message `"key"` (import lines); the API takes its key from a header.
+    package static func parse(_ body: [UInt8], maxMessages: Int, allowKey: Bool = false) -> Result<[NewMessage], Failure> {
         guard !body.isEmpty else { return .failure(Failure(code: "invalid_json", message: "empty")) }
         let json: Any
         do {
@@ -56,7 +60,7 @@ package enum IngestParser {
             guard let object = item as? [String: Any] else {
                 return .failure(Failure(code: "invalid_message", message: "\(at)a message must be a JSON object"))
             }
-            if let unknown = object.keys.sorted().first(where: { !allowedKeys.contains($0) }) {
+            if let unknown = object.keys.sorted().first(where: { !allowedKeys.contains($0) && !(allowKey && $0 == "key") }) {
                 return .failure(Failure(code: "invalid_message", message: "\(at)unknown field \"\(unknown)\""))
             }
             guard let channel = ref(object["channel"]) else {
@@ -78,7 +82,14 @@ package enum IngestParser {
                 }
                 sentAt = Timestamp.format(unixMilliseconds: ms)
             }
-            out.append(NewMessage(channel: channel, user: user, text: text, sentAt: sentAt))
+            var key: String?
+            if allowKey, let raw = object["key"], !(raw is NSNull) {
+                guard let s = raw as? String, let valid = IdempotencyKey.validated(s) else {
+                    return .failure(Failure(code: "invalid_message", message: "\(at)\"key\" must be 1-\(IdempotencyKey.maxBytes) visible ASCII characters"))
+                }
+                key = valid
+            }
+            out.append(NewMessage(channel: channel, user: user, text: text, sentAt: sentAt, key: key))
         }
         return .success(out)
     }

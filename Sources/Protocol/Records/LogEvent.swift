@@ -62,6 +62,7 @@ package enum LogEvent: String, CaseIterable, Sendable {
     case pollFailed = "poll_failed"
     case replayFailed = "replay_failed"
     case livePagesOff = "live_pages_off"
+    case databaseWentBackwards = "database_went_backwards"
 
     /// A worker's record of a kind this supervisor does not know (a newer worker binary); its `EVENT=` keeps the
     /// worker's spelling.
@@ -119,6 +120,7 @@ package enum LogEvent: String, CaseIterable, Sendable {
         case .pollFailed: "1e6301633e7a4524971c320e35c0311f"
         case .replayFailed: "301a5376106c461891cc16eed87bf263"
         case .livePagesOff: "f134afff0fa84e6b8c332893dc0d15f4"
+        case .databaseWentBackwards: "c614d29c9f8d46219ecc7621467ab486"
         case .unclassified: "698acab22ffb4aee9c39eb3248e6f193"
         }
     }

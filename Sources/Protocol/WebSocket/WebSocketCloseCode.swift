@@ -23,6 +23,9 @@ package struct WebSocketCloseCode: RawRepresentable, Hashable, Sendable {
     package static let tooFarBehind = WebSocketCloseCode(rawValue: 4000)
     /// livefeed: the stream's epoch changed, so the client must resynchronise.
     package static let epochChanged = WebSocketCloseCode(rawValue: 4001)
+    /// livefeed: the client's cursor is beyond the newest id this database ever had: it came from another copy of
+    /// the data (a backup restored, a file replaced), so the client must resynchronise.
+    package static let cursorAhead = WebSocketCloseCode(rawValue: 4002)
 
     /// Whether a peer may send this code in a close frame: 1000–1003 and 1007–1014 (1004 is reserved; 1005, 1006
     /// and 1015 are for local reporting only; 1016–2999 are unassigned or reserved for extensions), plus 3000–4999

@@ -1,0 +1,30 @@
+import LivefeedProtocol
+
+/// The database's identity over time. `meta.epoch` names a database; a restored backup or a copied file keeps the
+/// epoch of the original, so a worker also watches the id sequence: AUTOINCREMENT never hands out an id twice, so
+/// the sequence only goes backwards when the file itself went back in time.
+extension MessageStore {
+    /// The highest id this database ever assigned: the AUTOINCREMENT sequence, or a larger id written explicitly.
+    /// Unlike `max(id)` it does not fall when the newest messages are deleted.
+    func newestAssignedID() throws -> Int64 {
+        try selectNewestAssigned.bind([]).rows { $0.int(0) }.first ?? 0
+    }
+
+    /// `meta.epoch` as stored now.
+    func storedEpoch() throws -> String? {
+        try selectEpoch.bind([]).rows { $0.text(0) }.first
+    }
+
+    /// Gives the database a new epoch unless someone already did: the update only applies while the epoch is still
+    /// `old`, so of several workers that notice at once exactly one writes. Returns the epoch now stored and
+    /// whether this call wrote it.
+    func renewEpoch(replacing old: String) throws -> (epoch: String, renewed: Bool) {
+        try db.transaction {
+            let fresh = Schema.randomHex(bytes: 8)
+            try db.prepare("UPDATE meta SET value = ?1 WHERE key = 'epoch' AND value = ?2")
+                .bind([.text(fresh), .text(old)]).run()
+            let renewed = db.changes > 0
+            return (renewed ? fresh : (try storedEpoch() ?? old), renewed)
+        }
+    }
+}
