@@ -116,13 +116,7 @@ extension Supervisor {
                 route(p, head)
             }
         } catch {
-            let reason: String
-            switch error.status {
-            case 431: reason = "head_too_large"
-            case 414: reason = "uri_too_long"
-            default: reason = "bad_request"
-            }
-            refuse(p, status: error.status, reason: reason)
+            refuse(p, status: error.status, reason: error.code)
         }
     }
 

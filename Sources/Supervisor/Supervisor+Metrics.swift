@@ -35,7 +35,7 @@ extension Supervisor {
         for v in liveViews {
             m.sample("live_connections_opened_total", [("view", v.rawValue)], metrics.liveOpened[v] ?? 0)
         }
-        m.family("connections_refused_total", "counter", "Connections refused by the supervisor, by view and reason.")
+        m.family("connections_refused_total", "counter", "Connections refused (by the supervisor at the door, or by a worker before an upgrade), by view and reason.")
         for (k, n) in metrics.refused.sorted(by: { $0.key < $1.key }) {
             m.sample("connections_refused_total", [("view", k.view), ("reason", k.reason)], n)
         }

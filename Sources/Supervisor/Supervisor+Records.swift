@@ -97,6 +97,7 @@ extension Supervisor {
             }
             journal.emit(extra["live_view"] != nil ? .info : .debug, .connectionClosed, fields)
         case .log(let level, let event, let extra):
+            if event == LogEvent.connectionRefused.rawValue { countWorkerRefusal(extra) }
             journal.emit(level, workerEvent: event, fields.merging(extra) { a, _ in a })
         case .workerGauges(let g):
             slot.gauges = g

@@ -35,8 +35,14 @@ struct SupervisorMetrics {
     var reloadFailures = 0
     var accountingErrors = 0
 
-    mutating func countRefused(view: ConnectionView?, reason: String) {
-        refused[ViewReason(view: view?.rawValue ?? "unknown", reason: reason), default: 0] += 1
+    /// Returns the reason counted: `reason`, or "other" once `maxReasons` distinct reasons exist.
+    @discardableResult
+    mutating func countRefused(view: ConnectionView?, reason: String) -> String {
+        var key = ViewReason(view: view?.rawValue ?? "unknown", reason: reason)
+        // Workers report refusals too, so the reasons come from another process: their number stays bounded.
+        if refused[key] == nil && Set(refused.keys.map(\.reason)).count >= Self.maxReasons { key.reason = "other" }
+        refused[key, default: 0] += 1
+        return key.reason
     }
 
     mutating func countClosed(view: ConnectionView, reason: String) {

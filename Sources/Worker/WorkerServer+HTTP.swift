@@ -47,7 +47,7 @@ extension WorkerServer {
                         c.pendingHead = head
                     }
                 } catch {
-                    respond(c, status: error.status, json: apiError("bad_request", "\(error)"), keepAlive: false)
+                    respond(c, status: error.status, json: apiError(error.code, "\(error)"), keepAlive: false)
                     return
                 }
             }

@@ -32,6 +32,17 @@ package enum HTTPHeadError: Error, Equatable, Sendable {
     /// A transfer coding other than chunked, which this server cannot decode.
     case unsupportedTransferCoding
 
+    /// The error code of the refusal's body, the same at the door and in a worker.
+    package var code: String {
+        switch self {
+        case .headTooLarge, .tooManyHeaders: "head_too_large"
+        case .uriTooLong: "uri_too_long"
+        case .malformedRequestLine, .malformedHeader, .invalidLineEnding, .invalidTarget, .invalidHost,
+            .invalidContentLength, .conflictingContentLength, .contentLengthWithTransferEncoding,
+            .invalidTransferEncoding, .unsupportedTransferCoding, .unsupportedVersion: "bad_request"
+        }
+    }
+
     /// The response status for this refusal.
     package var status: Int {
         switch self {

@@ -1,0 +1,43 @@
+import Foundation
+import Testing
+
+/// Refusals answered by workers (before an upgrade) are refusals too: counted by view and reason in /metrics and
+/// shown on /status, like the door's own.
+struct WorkerRefusalTests {
+    @Test func refusalsAnsweredByWorkersAreCountedAndShown() throws {
+        try withLivefeed { server in
+            let api = LivefeedAPI(server)
+            try api.post(text: "creates the channel")
+            let channel = try api.channelID(named: "general")
+            let asked: [(path: String, origin: String?, status: Int)] = [
+                ("/live/metrics", "http://evil.example", 403),
+                ("/live/metrics", "http://evil.example", 403),
+                ("/live/channels/\(channel)?format=xml", nil, 400),
+                ("/live/channels/999999", nil, 404),
+            ]
+            for (path, origin, status) in asked {
+                let handshake = try WebSocketClient.handshake(
+                    port: server.port, path: path, origin: origin ?? "http://127.0.0.1:\(server.port)")
+                guard case .refused(let response) = handshake else {
+                    Issue.record("\(path) was upgraded")
+                    continue
+                }
+                #expect(response.status == status, "\(path): \(response)")
+            }
+            let expected = [
+                #"livefeed_connections_refused_total{view="metrics",reason="origin_not_allowed"}"#: 2.0,
+                #"livefeed_connections_refused_total{view="channel",reason="bad_query"}"#: 1.0,
+                #"livefeed_connections_refused_total{view="channel",reason="not_found"}"#: 1.0,
+            ]
+            try eventually(timeout: .seconds(10), "the refusals are counted") {
+                let samples = try server.prometheusSamples()
+                return expected.allSatisfy { samples[$0.key] == $0.value }
+            }
+            let status = try server.http.get("/status").text
+            for reason in ["origin_not_allowed", "bad_query", "not_found"] {
+                #expect(status.contains(reason), "/status shows \(reason)")
+            }
+            #expect(!status.contains("Refusals: None"))
+        }
+    }
+}
