@@ -18,7 +18,8 @@ struct PollingParityTests {
                 }
             }
             let channelID = try api.channelID(named: "general")
-            let cursors = [0, generalIDs[0], generalIDs[7], randomIDs[3], generalIDs.last!, generalIDs.last! + 1000]
+            // (A cursor beyond the newest id is 409 on both: CursorTruthTests.)
+            let cursors = [0, generalIDs[0], generalIDs[7], randomIDs[3], generalIDs.last!, randomIDs.last!]
             for after in cursors {
                 for limit in [nil, 5] {
                     let query = "after_id=\(after)" + (limit.map { "&limit=\($0)" } ?? "")
