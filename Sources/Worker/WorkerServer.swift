@@ -5,12 +5,22 @@ import LivefeedProtocol
 /// handed. Owns the epoll set, the control socket (through `reporter`) and each connection's descriptor.
 final class WorkerServer {
     static let controlToken = UInt64.max
+    static let signalToken = UInt64.max - 1
+    /// Signals an operator may send to every process of the unit (`systemctl kill`, Ctrl-C in a terminal) or to a
+    /// worker alone. HUP, USR1 and USR2 are the supervisor's business: ignored here. TERM and INT drain this worker
+    /// as the supervisor's `drain` would (live clients get 1012 spread over a second, then it exits; the supervisor
+    /// restarts it), so no client sees a bare EOF.
+    static let ignoredSignals: [Int32] = [SIGHUP, SIGUSR1, SIGUSR2]
+    static let drainSignals: [Int32] = [SIGTERM, SIGINT]
+    static let signalDrainSpreadMilliseconds: Int64 = 1000
+    static let signalDrainRetryAfterMilliseconds: Int64 = 2000
 
     let config: WorkerConfig
     let epoll: Epoll
     let store: MessageStore
     let reporter: Reporter
     let clock = MonotonicClock()
+    let signals: SignalFD
     var connections: [UInt64: Connection] = [:]
     let access: AccessPolicy
     /// Files under /static/ (htmx, its ws extension, our page glue), read once at start.
@@ -50,6 +60,9 @@ final class WorkerServer {
         let control = FileDescriptor(owning: config.controlFD)
         try control.setNonBlocking()
         reporter = Reporter(socket: control)
+        for s in Self.ignoredSignals { signal(s, SIG_IGN) }
+        signals = try SignalFD(signals: Self.drainSignals)
+        try epoll.add(signals.fd, events: [.readable], token: Self.signalToken)
         lastSeen = try store.maxMessageID()
         highWater = try store.newestAssignedID()
         lastDataVersion = try store.dataVersion()
@@ -74,6 +87,8 @@ final class WorkerServer {
             try epoll.wait(timeoutMilliseconds: Int32(clamping: max(0, timeout))) { token, events in
                 if token == Self.controlToken {
                     handleControl(events)
+                } else if token == Self.signalToken {
+                    handleSignals()
                 } else if let c = connections[token] {
                     handle(c, events)
                 }
@@ -318,8 +333,19 @@ final class WorkerServer {
 
     /// Live clients are closed spread over the window (see `serviceDrain`); idle keep-alive connections close
     /// now; a connection that has not had its first request answered yet gets that answer first.
-    private func beginDrain(spreadMilliseconds: Int64, retryAfterMilliseconds: Int64) {
+    private func handleSignals() {
+        guard let received = try? signals.drain(), !received.isEmpty else { return }
+        reporter.log(.info, .workerSignalled, ["signal": .int(Int64(received[0]))])
+        beginDrain(
+            spreadMilliseconds: Self.signalDrainSpreadMilliseconds,
+            retryAfterMilliseconds: Self.signalDrainRetryAfterMilliseconds)
+    }
+
+    private func beginDrain(spreadMilliseconds requestedSpread: Int64, retryAfterMilliseconds requestedRetry: Int64) {
         guard !draining else { return }
+        // From a record: bounded, so no sum with the clock can overflow.
+        let spreadMilliseconds = min(max(0, requestedSpread), 3_600_000)
+        let retryAfterMilliseconds = min(max(0, requestedRetry), 3_600_000)
         draining = true
         let now = clock.nowMilliseconds
         drainDeadline = now + UInt64(max(0, spreadMilliseconds)) + 5000

@@ -34,7 +34,8 @@ PHONE = (390, 844)
 class Server:
     """One livefeed supervisor (and its workers) in its own process group and temp folder."""
 
-    def __init__(self, args=(), workers=2):
+    def __init__(self, args=(), workers=2, token=None):
+        self.token = token
         self.dir = tempfile.mkdtemp(prefix="livefeed-browser-")
         self.db = os.path.join(self.dir, "livefeed.db")
         self.log_path = os.path.join(self.dir, "stderr.log")
@@ -43,7 +44,8 @@ class Server:
             [os.path.join(BIN_DIR, "livefeed"), "--listen", "127.0.0.1:0", "--workers", str(workers),
              "--db", self.db, *args],
             stdout=subprocess.DEVNULL, stderr=self.log, start_new_session=True,
-            env={k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID")})
+            env={**{k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID")},
+                 **({"LIVEFEED_ACCESS_TOKEN": token} if token else {})})
         self.address = self._wait_ready()
         self.base = "http://" + self.address
 
@@ -75,8 +77,10 @@ class Server:
 
     def request(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"} if data else {})
+        headers = {"Content-Type": "application/json"} if data else {}
+        if self.token:
+            headers["Authorization"] = "Bearer " + self.token
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
                 return r.status, r.read().decode()
@@ -176,8 +180,8 @@ def start_server():
     """Starts servers on demand (`start_server(args=[...])`); stops every one of them after the test."""
     servers = []
 
-    def start(args=(), workers=2):
-        s = Server(args=args, workers=workers)
+    def start(args=(), workers=2, token=None):
+        s = Server(args=args, workers=workers, token=token)
         servers.append(s)
         return s
 

@@ -103,9 +103,9 @@ def test_channel_cap_of_zero_falls_back_to_polling_and_still_shows_messages(brow
 
 
 def test_refused_live_connection_falls_back_to_polling_and_still_shows_messages(browser, start_server):
-    # No Origin a browser sends is allowed on /live/..., so every upgrade fails: after a few attempts the page
-    # polls /fragments/... instead, and keeps trying live now and then.
-    server = start_server(args=["--allowed-origins", "http://elsewhere.invalid"])
+    # Live views need a token the page does not have (reads do not), so every upgrade is refused with 401: after a
+    # few attempts the page polls /fragments/... instead, and keeps trying live now and then.
+    server = start_server(token="a-token-the-page-does-not-know")
     server.post("before the page opened")
     open_channel(browser, server)
     record_states(browser)

@@ -53,6 +53,7 @@ package enum LogEvent: String, CaseIterable, Sendable {
 
     // Reported by workers over their record pipe.
     case workerDraining = "worker_draining"
+    case workerSignalled = "worker_signalled"
     case badControlRecord = "bad_control_record"
     case handoffWithoutDescriptor = "handoff_without_descriptor"
     case unexpectedRecord = "unexpected_record"
@@ -111,6 +112,7 @@ package enum LogEvent: String, CaseIterable, Sendable {
         case .demoWriterFailed: "44dc9a0d1a154ce3849d94a0f66e2eb4"
         case .demoWriterExited: "44d540d3a703422ab6f1db103a0d85cd"
         case .workerDraining: "63270ece3110469baa1bbbe6f68041ab"
+        case .workerSignalled: "4b8f0e61c2d94a4f9e0a7d35b1c6e2f8"
         case .badControlRecord: "87aba2a84ceb44d982740ca66342e9b4"
         case .handoffWithoutDescriptor: "0e07ecd8f23744c5b81e7bf85c30db86"
         case .unexpectedRecord: "b25d7ad006214e14811ecdb8eea6e338"

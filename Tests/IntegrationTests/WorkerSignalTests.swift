@@ -1,0 +1,55 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Signals an operator can send to every process of the unit (`systemctl kill -s HUP livefeed`) or to one worker:
+/// HUP, USR1 and USR2 leave workers serving; TERM drains the worker (1012 with a status, never a bare EOF) and
+/// the supervisor replaces it.
+struct WorkerSignalTests {
+    @Test func hupUsr1AndUsr2SentToWorkersLeaveEveryLiveClientConnected() throws {
+        try withLivefeed(workers: 2) { server in
+            let api = LivefeedAPI(server)
+            let first = try api.post(text: "creates the channel")
+            let channelID = try api.channelID(named: "general")
+            let workers = try server.waitForWorkers(2)
+            var streams: [LiveStream] = []
+            defer { streams.forEach { $0.close() } }
+            for _ in 0..<6 {
+                streams.append(try LiveStream.open(port: server.port, path: "/live/channels/\(channelID)?after_id=\(first)"))
+            }
+            for signal in [SIGHUP, SIGUSR1, SIGUSR2] {
+                for pid in workers.values { kill(pid, signal) }
+            }
+            let next = try api.post(text: "after the signals")
+            for stream in streams { try stream.expectMessages([next]) }
+            #expect(try server.waitForWorkers(2) == workers, "no worker was replaced")
+            #expect(!server.logLines().contains { $0.string("event") == "worker_exited" }, "\(server.stderrTail())")
+        }
+    }
+
+    @Test func termSentToAWorkerDrainsItsClientsWith1012AndItIsReplaced() throws {
+        try withLivefeed(workers: 2) { server in
+            let api = LivefeedAPI(server)
+            let first = try api.post(text: "creates the channel")
+            let channelID = try api.channelID(named: "general")
+            let workers = try server.waitForWorkers(2)
+            let stream = try LiveStream.open(port: server.port, path: "/live/channels/\(channelID)?after_id=\(first)")
+            defer { stream.close() }
+            let owner = try eventuallyValue(timeout: .seconds(5), "a worker holding the live connection") {
+                () -> pid_t? in
+                let holders = ProcessOwnership.holdersOfServerSide(
+                    serverPort: server.port, clientPort: stream.client.localPort, among: Array(workers.values))
+                return holders.count == 1 ? holders[0] : nil
+            }
+            server.isExpectedErrorRecord = WorkerLifecycleTests.recordsAbout(owner)
+            kill(owner, SIGTERM)
+            let status = try stream.next("a status before the close") { $0.string("type") == "status" }
+            #expect(status.object("data")?.int("retry_after_ms") != nil, "\(status.jsonText)")
+            #expect(closeCode(try stream.awaitEnding()) == 1012)
+            try server.waitForLog("a new worker in place of \(owner)") {
+                $0.string("event") == "worker_started" && $0.int("pid") != Int(owner)
+            }
+            #expect(server.logLines().contains { $0.string("event") == "worker_signalled" })
+        }
+    }
+}
