@@ -9,6 +9,8 @@ enum EpollToken: Equatable {
     /// A connection waiting at the door for its head, by connection id.
     case pending(UInt64)
     case demoWriter
+    /// A worker slot's standard error pipe, by the slot's serial number.
+    case workerStderr(UInt64)
 
     private static let kindShift: UInt64 = 56
     /// The largest index or id a token carries.
@@ -20,6 +22,7 @@ enum EpollToken: Equatable {
         case worker
         case pending
         case demoWriter
+        case workerStderr
     }
 
     var rawValue: UInt64 {
@@ -30,6 +33,7 @@ enum EpollToken: Equatable {
         case .worker(let serial): (kind, payload) = (.worker, serial)
         case .pending(let id): (kind, payload) = (.pending, id)
         case .demoWriter: (kind, payload) = (.demoWriter, 0)
+        case .workerStderr(let serial): (kind, payload) = (.workerStderr, serial)
         }
         precondition(payload <= Self.maxPayload, "epoll token payload out of range")
         return kind.rawValue << Self.kindShift | payload
@@ -45,6 +49,7 @@ enum EpollToken: Equatable {
         case .worker?: self = .worker(payload)
         case .pending?: self = .pending(payload)
         case .demoWriter?: self = .demoWriter
+        case .workerStderr?: self = .workerStderr(payload)
         case nil: return nil
         }
     }

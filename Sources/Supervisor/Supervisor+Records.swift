@@ -4,9 +4,11 @@ import LivefeedProtocol
 /// The record pipe, supervisor side: reads every worker's records without ever blocking, and never trusts
 /// them. Anything malformed gets that worker killed (and restarted by the usual backoff), never us.
 extension Supervisor {
-    /// Reads what is waiting, at most 256 records per wakeup so one chatty worker cannot starve the rest.
-    func readRecords(from slot: WorkerSlot, _ events: Epoll.Events) {
-        guard let control = slot.control, !slot.killSent else { return }
+    /// Reads what is waiting, at most 256 records per wakeup so one chatty worker cannot starve the rest. Returns
+    /// true when it stopped at that bound (more may wait).
+    @discardableResult
+    func readRecords(from slot: WorkerSlot, _ events: Epoll.Events) -> Bool {
+        guard let control = slot.control, !slot.killSent else { return false }
         for _ in 0..<256 {
             let outcome: IOResult<FDPassing.Received>
             do {
@@ -14,33 +16,40 @@ extension Supervisor {
                     try FDPassing.receive(on: control, into: raw)
                 }
             } catch {
+                // A reset is how a worker that died with records of ours unread ends its socket: that is its exit
+                // (SIGCHLD logs it), not a protocol violation.
+                if let e = error as? SystemError, e.errno == ECONNRESET || e.errno == EPIPE {
+                    epoll.remove(control)
+                    return false
+                }
                 workerMisbehaved(slot, "control socket error: \(error)")
-                return
+                return false
             }
-            guard case .done(let r) = outcome else { return }
+            guard case .done(let r) = outcome else { return false }
             if r.byteCount == 0 && r.descriptor == nil && !r.anomaly {
                 // End of file: the worker is exiting; SIGCHLD finishes the bookkeeping.
                 epoll.remove(control)
-                return
+                return false
             }
             slot.lastHeardAt = clock.nowMilliseconds
             if let fd = r.descriptor {
                 fd.close()
                 workerMisbehaved(slot, "worker sent a descriptor")
-                return
+                return false
             }
             if r.anomaly {
                 workerMisbehaved(slot, "oversized, truncated or foreign control message (\(r.byteCount) bytes)")
-                return
+                return false
             }
             do {
                 handle(try RecordCodec.decode(recordBuffer[0..<r.byteCount]), from: slot)
             } catch {
                 workerMisbehaved(slot, "bad record: \(error)")
-                return
+                return false
             }
-            if slot.killSent { return }
+            if slot.killSent { return false }
         }
+        return true
     }
 
     func workerMisbehaved(_ slot: WorkerSlot, _ why: String) {

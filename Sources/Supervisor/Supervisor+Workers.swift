@@ -18,17 +18,22 @@ extension Supervisor {
             if config.enableEcho { args.append("--enable-echo") }
             args += config.workerOptions
             let pid: pid_t
+            let (stderrReader, stderrWriter) = try ChildProcess.pipe()
             do {
                 pid = try ChildProcess.spawn(
                     path: config.workerPath, arguments: args, control: theirs,
                     extraEnvironment: config.accessToken.map { ["LIVEFEED_ACCESS_TOKEN=\($0)"] } ?? [],
-                    withoutEnvironment: Notifier.inheritedVariables)
+                    withoutEnvironment: Notifier.inheritedVariables, stderr: stderrWriter)
             } catch {
                 mine.close()
                 theirs.close()
+                stderrReader.close()
+                stderrWriter.close()
                 throw error
             }
             theirs.close()
+            stderrWriter.close()
+            watchStderr(of: slot, stderrReader)
             slot.pid = pid
             slot.control = mine
             slot.state = .starting
@@ -166,6 +171,12 @@ extension Supervisor {
     private func workerExited(_ slot: WorkerSlot, _ exit: ChildProcess.Exit) {
         let now = clock.nowMilliseconds
         let expected = slot.want == .down
+        // What the worker sent before it exited may still wait in its socket and pipe: its last records (the
+        // connection_closed of its final clients) and what it said on stderr are read before they are closed.
+        if slot.control != nil && !slot.killSent {
+            for _ in 0..<64 where slot.control != nil && readRecords(from: slot, []) {}
+        }
+        let said = closeStderr(of: slot)
         if let c = slot.control {
             epoll.remove(c)
             c.close()
@@ -183,6 +194,8 @@ extension Supervisor {
         let uptime = now - slot.startedAt
         var fields = workerFields(slot)
         fields["status"] = .string(exit.description)
+        fields["reason"] = .string(exit.reason)
+        if !said.isEmpty { fields["stderr"] = .string(said) }
         fields["uptime_ms"] = .int(Int64(uptime))
         fields["connections_lost"] = .int(Int64(lost.count))
         switch exit {
@@ -200,7 +213,8 @@ extension Supervisor {
         slot.nextStartAt = now + delay
         fields["restart_in_ms"] = .int(Int64(delay))
         fields["failures_in_a_row"] = .int(Int64(slot.consecutiveFailures))
-        journal.emit(.warning, .workerExited, fields)
+        // A worker that could not even run (a missing library) is an error an operator must act on.
+        journal.emit(exit.reason == "exec_failed" ? .error : .warning, .workerExited, fields)
         recentWorkerEvents.add(
             time: Timestamp.now(), "worker \(slot.index) exited", "\(exit.description), lost \(lost.count) connections")
         noteCrashLoop(slot)

@@ -76,6 +76,7 @@ final class Supervisor {
     var demoWriterControl: FileDescriptor?
     var peekBuffer: [UInt8]
     var recordBuffer = [UInt8](repeating: 0, count: RecordCodec.headerSize + RecordCodec.maxPayload + 1)
+    var stderrBuffer = [UInt8](repeating: 0, count: 4096)
     let startedAt: UInt64
 
     init(
@@ -163,6 +164,8 @@ final class Supervisor {
             if let slot = workers.slot(serial: serial) { controlReady(slot, events) }
         case .pending(let id)?:
             if let p = pending[id] { advance(p, events) }
+        case .workerStderr(let serial)?:
+            if let slot = workers.slot(serial: serial) { readStderr(of: slot) }
         case .demoWriter?, nil: break
         }
     }

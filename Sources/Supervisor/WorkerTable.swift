@@ -17,10 +17,21 @@ final class WorkerSlot {
     let generation: Int
     /// The epoll token of this slot's control socket.
     let token: EpollToken
+    /// The serial number in `token`, which names this slot's other descriptors' tokens too.
+    var serial: UInt64 {
+        if case .worker(let serial) = token { serial } else { 0 }
+    }
     var state: State = .stopped
     var want: Want = .up
     var pid: pid_t = 0
     var control: FileDescriptor?
+    /// The read end of the worker's standard error, and the line it has not finished yet.
+    var stderr: FileDescriptor?
+    var stderrPartial: [UInt8] = []
+    /// The last line it wrote (for worker_exited), and how many lines were logged in the current 10 s window.
+    var stderrLastLine = ""
+    var stderrWindowStart: UInt64 = 0
+    var stderrLinesInWindow = 0
     var startedAt: UInt64 = 0
     var nextStartAt: UInt64 = 0
     var consecutiveFailures = 0

@@ -78,12 +78,16 @@ guard access(config.workerPath, X_OK) == 0 else {
 let directory = (config.databasePath as NSString).deletingLastPathComponent
 if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
 do {
-    let outcome = try ChildProcess.run(
+    let (outcome, stderr) = try ChildProcess.run(
         path: config.workerPath, arguments: ["prepare-db", "--db", config.databasePath] + (config.demo ? ["--demo"] : []))
     guard outcome == .exited(0) else {
+        // What the worker (or the dynamic loader, for exit 127) said is the cause: it goes into the error record.
+        let said = stderr.split(separator: "\n").last.map(String.init) ?? ""
         failStartup(
-            .prepareDBFailed, ["db": .string(config.databasePath), "status": .string(outcome.description)],
-            status: "cannot prepare the database \(config.databasePath) (\(outcome))")
+            .prepareDBFailed,
+            ["db": .string(config.databasePath), "status": .string(outcome.description), "reason": .string(outcome.reason),
+             "error": .string(said)],
+            status: "cannot prepare the database \(config.databasePath) (\(outcome))\(said.isEmpty ? "" : ": \(said)")")
     }
 } catch {
     failStartup(.prepareDBFailed, ["error": .string("\(error)")], status: "cannot prepare the database: \(error)")

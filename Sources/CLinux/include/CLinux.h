@@ -112,12 +112,13 @@ static inline ssize_t lf_recv_with_fd(int sock, void *buf, size_t len, int *fd_o
 
 static inline size_t lf_cmsg_space_one_fd(void) { return CMSG_SPACE(sizeof(int)); }
 
-static inline int lf_spawn(pid_t *pid, const char *path, int child_fd, int target_fd,
+static inline int lf_spawn(pid_t *pid, const char *path, int child_fd, int target_fd, int stderr_fd,
                            char *const argv[], char *const envp[]) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    // dup2 clears FD_CLOEXEC on the target, so only the control socket survives exec.
-    posix_spawn_file_actions_adddup2(&actions, child_fd, target_fd);
+    // dup2 clears FD_CLOEXEC on the target, so only the control socket (and stderr) survive exec.
+    if (child_fd >= 0) posix_spawn_file_actions_adddup2(&actions, child_fd, target_fd);
+    if (stderr_fd >= 0) posix_spawn_file_actions_adddup2(&actions, stderr_fd, 2);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     sigset_t none, all;

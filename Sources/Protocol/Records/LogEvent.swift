@@ -38,6 +38,7 @@ package enum LogEvent: String, CaseIterable, Sendable {
     case workerDrainTimeout = "worker_drain_timeout"
     case workerProtocolViolation = "worker_protocol_violation"
     case workerCommandFailed = "worker_command_failed"
+    case workerStderr = "worker_stderr"
 
     // Reloads.
     case reloadStarted = "reload_started"
@@ -103,6 +104,7 @@ package enum LogEvent: String, CaseIterable, Sendable {
         case .workerDrainTimeout: "1e9d02b8676e45aa82c8915b0c76d3ff"
         case .workerProtocolViolation: "7bb43558ce2a4e818a4fe8def261221b"
         case .workerCommandFailed: "5a0bef7cc8b04cd882637a001ec5f1fa"
+        case .workerStderr: "255de1d98143408098224c738193d057"
         case .reloadStarted: "98eae263bf474330b1d5656d42ffa3c2"
         case .reloadQueued: "4fda9c7695a84b7d90c5511002cc2bfb"
         case .reloadComplete: "b30ef9a341034553aa0364bd8d19361d"

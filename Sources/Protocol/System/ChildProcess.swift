@@ -6,9 +6,10 @@ package enum ChildProcess {
     /// posix_spawn(3) of `path` with `arguments`, the current environment without the variables named in
     /// `withoutEnvironment` plus `extraEnvironment`, and `control` placed at descriptor `controlTarget` in the
     /// child (every other descriptor is close-on-exec).
+    /// With `stderr`, the child's standard error is that descriptor (the write end of a pipe the caller reads).
     package static func spawn(
         path: String, arguments: [String], control: FileDescriptor, controlTarget: Int32 = 3,
-        extraEnvironment: [String] = [], withoutEnvironment: Set<String> = []
+        extraEnvironment: [String] = [], withoutEnvironment: Set<String> = [], stderr: FileDescriptor? = nil
     ) throws(SystemError) -> pid_t {
         // dup2 onto itself would keep FD_CLOEXEC set, so make sure the source differs from the target.
         var source = control
@@ -36,7 +37,7 @@ package enum ChildProcess {
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let rc = lf_spawn(&pid, path, source.rawValue, controlTarget, argv, envp)
+        let rc = lf_spawn(&pid, path, source.rawValue, controlTarget, stderr?.rawValue ?? -1, argv, envp)
         if rc != 0 { throw SystemError("posix_spawn", errno: rc) }
         return pid
     }
@@ -47,8 +48,21 @@ package enum ChildProcess {
 
         package var description: String {
             switch self {
+            // The shell's convention, and what the dynamic loader does when a library is missing.
+            case .exited(127): "exit status 127 (could not run: a missing shared library or program)"
+            case .exited(126): "exit status 126 (could not run: not executable)"
             case .exited(let code): "exit status \(code)"
             case .signaled(let sig): "killed by signal \(sig)"
+            }
+        }
+
+        /// A reason word for records: `exec_failed` when the program never ran (127, 126).
+        package var reason: String {
+            switch self {
+            case .exited(126), .exited(127): "exec_failed"
+            case .exited(0): "exited"
+            case .exited: "failed"
+            case .signaled: "killed"
             }
         }
     }
@@ -64,16 +78,39 @@ package enum ChildProcess {
         return String(path[..<slash])
     }
 
-    /// Runs a program to completion (posix_spawn + waitpid), with no control descriptor.
-    package static func run(path: String, arguments: [String]) throws(SystemError) -> Exit {
+    /// Runs a program to completion (posix_spawn + waitpid), with no control descriptor. Returns how it ended and
+    /// the last `keepStderrBytes` bytes it wrote to standard error (read while it runs, so it never blocks on a
+    /// full pipe).
+    package static func run(
+        path: String, arguments: [String], keepStderrBytes: Int = 4096
+    ) throws(SystemError) -> (exit: Exit, stderr: String) {
+        let (reader, writer) = try pipe()
+        defer { reader.close() }
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, nil, nil, argv, environ)
+        let rc = lf_spawn(&pid, path, -1, -1, writer.rawValue, argv, environ)
+        writer.close()
         if rc != 0 { throw SystemError("posix_spawn", errno: rc) }
+        var tail: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(reader.rawValue, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            tail += chunk[0..<n]
+            if tail.count > keepStderrBytes { tail.removeFirst(tail.count - keepStderrBytes) }
+        }
         var status: Int32 = 0
         _ = try checked("waitpid") { waitpid(pid, &status, 0) }
-        return decode(status)
+        return (decode(status), String(decoding: tail, as: UTF8.self))
+    }
+
+    /// pipe2(2) with O_CLOEXEC: (read end, write end).
+    package static func pipe() throws(SystemError) -> (FileDescriptor, FileDescriptor) {
+        var fds: [Int32] = [-1, -1]
+        _ = try checked("pipe2") { lf_pipe2(&fds, O_CLOEXEC) }
+        return (FileDescriptor(owning: fds[0]), FileDescriptor(owning: fds[1]))
     }
 
     private static func decode(_ status: Int32) -> Exit {

@@ -1,0 +1,100 @@
+import Foundation
+import Glibc
+import Testing
+
+/// What an operator sees when workers cannot run or die: the worker's own words at error level, exit 127 named for
+/// what it is, every record a worker sent before it exited, and no false protocol violation for a killed worker.
+struct WorkerFailureTests {
+    static let loaderError =
+        "livefeed-worker: error while loading shared libraries: libsqlite3.so.0: cannot open shared object file"
+
+    /// A worker binary that, like one whose library is missing, says so on stderr and exits 127 for `modes`, and
+    /// runs the real worker otherwise.
+    static func brokenWorker(in directory: String, failing modes: [String]) throws -> String {
+        let real = try LivefeedBinaries.directory() + "/livefeed-worker"
+        let cases = modes.map { "\($0)) echo '\(loaderError)' >&2; exit 127 ;;" }.joined(separator: "\n")
+        let script = "#!/bin/sh\ncase \"$1\" in\n\(cases)\nesac\nexec '\(real)' \"$@\"\n"
+        let path = "\(directory)/broken-worker"
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+        return path
+    }
+
+    @Test func aWorkerThatCannotLoadItsLibrariesIsAnErrorWithTheLoadersWords() throws {
+        try withLivefeed(
+            workers: 1, untilReady: false,
+            prepare: { directory in ["--worker-path", try Self.brokenWorker(in: directory, failing: ["serve"])] }
+        ) { server in
+            server.isExpectedErrorRecord = { ($0.string("event") ?? "").hasPrefix("worker_") }
+            let exited = try server.waitForLog("worker_exited with exec_failed") {
+                $0.string("event") == "worker_exited" && $0.string("reason") == "exec_failed"
+            }
+            #expect(exited.string("level") == "error", "\(exited.jsonText)")
+            #expect(exited.string("stderr") == Self.loaderError, "\(exited.jsonText)")
+            #expect(exited.string("status")?.contains("missing shared library") == true, "\(exited.jsonText)")
+            let said = server.logLines().first { $0.string("event") == "worker_stderr" }
+            #expect(said?.string("level") == "error")
+            #expect(said?.string("stderr") == Self.loaderError)
+        }
+    }
+
+    @Test func aDatabaseThatCannotBePreparedSaysWhy() throws {
+        let directory = try Subprocess.makeTemporaryDirectory(prefix: "livefeed-broken-")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let worker = try Self.brokenWorker(in: directory, failing: ["prepare-db"])
+        let run = try Subprocess.run(
+            "\(try LivefeedBinaries.directory())/livefeed",
+            ["--listen", "127.0.0.1:0", "--db", "\(directory)/x.db", "--worker-path", worker, "--log-target", "stderr"])
+        #expect(run.status == .exited(1), "\(run.stderr)")
+        let record = run.stderr.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }.first { $0.string("event") == "prepare_db_failed" }
+        #expect(record?.string("level") == "error", "\(run.stderr)")
+        #expect(record?.string("error") == Self.loaderError, "\(run.stderr)")
+        #expect(record?.string("reason") == "exec_failed", "\(run.stderr)")
+    }
+
+    /// The records a worker sends just before it exits (its clients' connection_closed) reach the log every time.
+    @Test func everyStopLogsTheCloseOfItsLiveClient() throws {
+        for round in 0..<8 {
+            var connection: UInt16 = 0
+            let server = try ServerProcess.start(workers: 1, arguments: [], environment: [:], untilReady: true,
+                launch: ServerProcess.Launch(), prepare: { _ in [] })
+            do {
+                let stream = try LiveStream.open(port: server.port, path: "/live/metrics")
+                _ = try stream.nextEnvelope()
+                connection = stream.client.localPort
+                #expect(server.stop() == .exited(0))
+                let closed = server.connectionClosedRecords(clientPort: connection)
+                #expect(closed.count == 1, "round \(round): connection_closed records \(closed.count)\n\(server.stderrTail())")
+                let exited = server.logLines().first { $0.string("event") == "worker_exited" }
+                #expect(exited?.int("connections_lost") == 0, "round \(round): \(exited?.jsonText ?? "no worker_exited")")
+                stream.close()
+            }
+            server.tearDown()
+        }
+    }
+
+    @Test func aKilledWorkerIsAnExitNotAProtocolViolation() throws {
+        try withLivefeed(workers: 2) { server in
+            for _ in 0..<3 {
+                let workers = try server.waitForWorkers(2)
+                let victim = try #require(workers.values.first)
+                server.isExpectedErrorRecord = WorkerLifecycleTests.recordsAbout(victim)
+                // Connections handed to it that it has not read yet leave unread records in its socket.
+                kill(victim, SIGSTOP)
+                var clients: [HTTPConnection] = []
+                for _ in 0..<20 { clients.append(try HTTPConnection(port: server.port)) }
+                for c in clients { try? c.send("GET", "/api/metrics", headers: [], body: nil, closeAfter: true) }
+                kill(victim, SIGKILL)
+                try server.waitForLog("worker_exited for \(victim)") {
+                    $0.string("event") == "worker_exited" && $0.int("pid") == Int(victim)
+                }
+                clients.forEach { $0.close() }
+            }
+            #expect(!server.logLines().contains { $0.string("event") == "worker_protocol_violation" })
+            let samples = try server.prometheusSamples()
+            #expect(samples.filter { $0.key.hasPrefix("livefeed_worker_protocol_violations_total") && $0.value > 0 }.isEmpty)
+        }
+    }
+}
