@@ -21,12 +21,21 @@ SWIFT_BUILD_FLAGS ?=
 BUILD ?= .build/release
 # Installed binaries are stripped (72 MB -> 58 MB each with the static Swift runtime); STRIP= keeps symbols.
 STRIP ?= -s
-# The Type=notify-reload drop-in needs systemd 253 or later; auto asks the systemctl on this machine.
+# The Type=notify-reload drop-in needs systemd 253 or later on the machine that runs livefeed. auto asks this
+# machine's systemctl only when installing onto it (no DESTDIR); a staged install (DESTDIR=…, a package built
+# elsewhere) cannot know the target's systemd and installs without it: Type=notify with ExecReload= works on every
+# version. Packagers for 253+ pass NOTIFY_RELOAD=yes.
 NOTIFY_RELOAD ?= auto
+# Debian packages holding the shared libraries the binaries load (checked by `make install-files`).
+RUNTIME_PACKAGES = libsqlite3-0 libsystemd0
 
 SYSTEMD_VERSION := $(shell systemctl --version 2>/dev/null | awk 'NR == 1 { print $$2 + 0 }')
 ifeq ($(NOTIFY_RELOAD),auto)
-  NOTIFY_RELOAD := $(shell [ "$(SYSTEMD_VERSION)" -ge 253 ] 2>/dev/null && echo yes || echo no)
+  ifeq ($(DESTDIR),)
+    NOTIFY_RELOAD := $(shell [ "$(SYSTEMD_VERSION)" -ge 253 ] 2>/dev/null && echo yes || echo no)
+  else
+    NOTIFY_RELOAD := no
+  endif
 endif
 
 # Rewrites the paths in units and drop-ins for this PREFIX.
@@ -50,6 +59,15 @@ install: build install-files
 
 install-files:
 	test -x $(BUILD)/livefeed -a -x $(BUILD)/livefeed-worker
+	@# The binaries carry the Swift runtime; what they still load must be on the machine that runs them.
+	@missing=$$(ldd $(BUILD)/livefeed $(BUILD)/livefeed-worker 2>/dev/null | awk '/not found/ { print $$1 }' | sort -u); \
+	if [ -n "$$missing" ] && [ -z "$(DESTDIR)" ]; then \
+		echo "make: missing shared libraries: $$missing" >&2; \
+		echo "make: install them first: apt-get install $(RUNTIME_PACKAGES)" >&2; exit 1; \
+	fi; \
+	if [ -n "$(DESTDIR)" ]; then \
+		echo "make: the target machine needs these packages at run time: $(RUNTIME_PACKAGES) (apt-get install $(RUNTIME_PACKAGES))"; \
+	fi
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(UNITDIR)/livefeed.service.d \
 		$(DESTDIR)$(CATALOGDIR) $(DESTDIR)$(DOCDIR)/dropins $(DESTDIR)$(DATADIR)/static $(DESTDIR)$(DATADIR)/htmx
 	install -m 0755 $(STRIP) $(BUILD)/livefeed $(BUILD)/livefeed-worker $(DESTDIR)$(BINDIR)/

@@ -86,7 +86,7 @@ extension Supervisor {
         creditOwnStall(now: now)
         for slot in workers.all {
             guard slot.hasProcess else {
-                if slot.want == .up && !stopping {
+                if slot.want == .up && !stopping && !waitsForReload(slot) {
                     if now >= slot.nextStartAt { start(slot) } else { next = min(next, slot.nextStartAt) }
                 }
                 continue
@@ -134,6 +134,13 @@ extension Supervisor {
 
     /// Tells a worker to drain and exit; it gets SIGKILL at its drain deadline. A slot without a process (in
     /// restart backoff) simply stays down.
+    /// During a reload, an old-generation worker that died is not restarted only to be retired moments later,
+    /// while another old worker still serves: the reload retires it, or (if the reload fails) it starts then.
+    private func waitsForReload(_ slot: WorkerSlot) -> Bool {
+        guard reload != nil, workers.current.contains(where: { $0 === slot }) else { return false }
+        return workers.current.contains { $0 !== slot && $0.state == .running }
+    }
+
     func retire(_ slot: WorkerSlot, retryAfterMilliseconds: Int64, now: UInt64) {
         slot.want = .down
         nextWorkerCheck = 0

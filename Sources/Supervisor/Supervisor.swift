@@ -143,6 +143,8 @@ final class Supervisor {
             }
         }
         journal.emit(.info, .stopped, ["uptime_ms": .int(Int64(clock.nowMilliseconds - startedAt))])
+        // The last word for `systemctl status`, which otherwise keeps showing "stopping (…)" after the stop.
+        notifier.send([.status("stopped; every connection drained or closed")])
         return 0
     }
 

@@ -99,6 +99,17 @@ struct SupervisorConfig {
         }
     }
 
+    static func readToken(_ path: String, flag: String) throws(ParseError) -> String {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            let why = FileManager.default.fileExists(atPath: path) ? "not readable by this user" : "no such file"
+            throw .usage("\(flag): cannot read \(path) (\(why)); under systemd use LoadCredential=token:\(path)")
+        }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+            !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+        else { throw .usage("\(flag): \(path) holds no token") }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     static func parse(_ args: [String], environment: [String: String]) throws(ParseError) -> SupervisorConfig {
         var c = SupervisorConfig()
         // Environment first, so a flag on the command line wins.
@@ -180,11 +191,8 @@ struct SupervisorConfig {
                 c.workerOptions += [arg, try value(arg)]
             case "--access-token-file":
                 let path = try value(arg)
-                guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-                    !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
-                else { throw .usage("--access-token-file: cannot read a token from \(path)") }
-                c.accessToken = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            default: throw .usage("unknown option '\(arg)' (see --help)")
+                c.accessToken = try Self.readToken(path, flag: arg)
+            default: throw .usage("unknown option '\(arg)'")
             }
         }
         if c.databasePath.isEmpty {
@@ -196,6 +204,13 @@ struct SupervisorConfig {
         }
         if c.accessToken == nil, let token = environment["LIVEFEED_ACCESS_TOKEN"], !token.isEmpty {
             c.accessToken = token
+        }
+        // systemd's LoadCredential=token:/etc/livefeed/token (readable by root only; the service's dynamic user
+        // reads the copy systemd makes for it).
+        if c.accessToken == nil, let credentials = environment["CREDENTIALS_DIRECTORY"],
+            FileManager.default.fileExists(atPath: "\(credentials)/token")
+        {
+            c.accessToken = try Self.readToken("\(credentials)/token", flag: "credential token")
         }
         if c.workerPath.isEmpty {
             c.workerPath = Self.executableDirectory() + "/livefeed-worker"

@@ -36,7 +36,9 @@ do {
     print(SupervisorConfig.usage)
     exit(0)
 } catch {
-    FileHandle.standardError.write(Data("livefeed: \(error)\n\(SupervisorConfig.usage)\n".utf8))
+    // One line that says what is wrong; the usage text only when asked (--help). Exit 2: systemd's unit does not
+    // restart on it (RestartPreventExitStatus=2), since a restart cannot fix a configuration.
+    FileHandle.standardError.write(Data("livefeed: \(error) (livefeed --help lists the options)\n".utf8))
     exit(2)
 }
 

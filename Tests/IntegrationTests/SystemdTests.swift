@@ -203,6 +203,9 @@ struct SystemdTests {
             try notify.collect(for: .milliseconds(200))
             let stopping = try #require(notify.received.first { $0.has("STOPPING", "1") }, "\(notify.received)")
             #expect(stopping.value("EXTEND_TIMEOUT_USEC").flatMap { UInt64($0) }.map { $0 > 0 } == true, "\(stopping)")
+            // The last STATUS= says it stopped, not "stopping…".
+            let lastStatus = notify.received.last { $0.value("STATUS") != nil }?.value("STATUS")
+            #expect(lastStatus?.hasPrefix("stopped") == true, "\(notify.received)")
 
             let lifecycle = notify.received.compactMap { message -> String? in
                 ["READY", "RELOADING", "STOPPING"].first { message.has($0, "1") }

@@ -98,3 +98,56 @@ struct WorkerFailureTests {
         }
     }
 }
+
+struct ReloadCrashTests {
+    /// An old-generation worker that dies during a reload is not restarted only to be retired moments later.
+    @Test func anOldWorkerThatDiesDuringAReloadIsNotRestarted() throws {
+        try withLivefeed(
+            workers: 2,
+            prepare: { directory in
+                // New workers wait while `slow` exists, so the reload stays open long enough to kill an old one.
+                let real = try LivefeedBinaries.directory() + "/livefeed-worker"
+                let script = """
+                    #!/bin/sh
+                    if [ "$1" = serve ]; then
+                      n=0; while [ -e '\(directory)/slow' ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n+1)); done
+                    fi
+                    exec '\(real)' "$@"
+
+                    """
+                try script.write(toFile: "\(directory)/slow-worker", atomically: true, encoding: .utf8)
+                chmod("\(directory)/slow-worker", 0o755)
+                return ["--worker-path", "\(directory)/slow-worker"]
+            }
+        ) { server in
+            let old = try server.waitForWorkers(2)
+            let victim = try #require(old[0])
+            server.isExpectedErrorRecord = WorkerLifecycleTests.recordsAbout(victim)
+            FileManager.default.createFile(atPath: "\(server.directory)/slow", contents: Data())
+            server.send(SIGHUP)
+            try server.waitForLog("reload_started") { $0.string("event") == "reload_started" }
+            kill(victim, SIGKILL)
+            try server.waitForLog("worker_exited of \(victim)") {
+                $0.string("event") == "worker_exited" && $0.int("pid") == Int(victim)
+            }
+            try FileManager.default.removeItem(atPath: "\(server.directory)/slow")
+            try server.waitForLog("reload_complete") { $0.string("event") == "reload_complete" }
+            let restartsOfOld = server.logLines().filter {
+                $0.string("event") == "worker_started" && $0.int("generation") == 1
+            }
+            #expect(restartsOfOld.count == 2, "generation 1 started twice (at start), never again: \(restartsOfOld.map(\.jsonText))")
+        }
+    }
+}
+
+struct ConfigurationErrorTests {
+    @Test func aBadFlagIsOneLineAndExitStatus2() throws {
+        let livefeed = "\(try LivefeedBinaries.directory())/livefeed"
+        for arguments in [["--workers", "zero"], ["--bogus"], ["--access-token-file", "/nonexistent/token"]] {
+            let run = try Subprocess.run(livefeed, arguments)
+            #expect(run.status == .exited(2), "\(arguments): \(run.stderr)")
+            let lines = run.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].hasPrefix("livefeed: "), "\(arguments): \(run.stderr)")
+        }
+    }
+}
