@@ -25,7 +25,7 @@ extension Supervisor {
             )
         case .status:
             response = DoorResponse(
-                status: 200, contentType: "text/html; charset=utf-8", body: Array(statusPage().utf8))
+                status: 200, contentType: "text/html; charset=utf-8", body: Array(statusPage(showAddresses: p.role == .metrics).utf8))
         }
         var r = response
         r.headOnly = head.method == "HEAD"

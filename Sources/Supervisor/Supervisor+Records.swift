@@ -96,7 +96,11 @@ extension Supervisor {
             let reason = extra["reason"]?.stringValue ?? "closed"
             release(id, reason: reason)
             if let dropped = extra["dropped"]?.intValue, dropped > 0 {
-                metrics.framesDropped[h.view, default: 0] += dropped
+                guard dropped <= WorkerGauges.plausibleMaximum else {
+                    workerMisbehaved(slot, "connection_closed with \(dropped) dropped frames")
+                    return
+                }
+                metrics.framesDropped[h.view] = (metrics.framesDropped[h.view] ?? 0).saturatingAdd(dropped)
                 let now = clock.nowMilliseconds
                 dropsLastMinute.add("frames", dropped, nowMilliseconds: now)
                 dropsLastMinute.add("connections", nowMilliseconds: now)
@@ -109,11 +113,17 @@ extension Supervisor {
             if event == LogEvent.connectionRefused.rawValue { countWorkerRefusal(extra) }
             journal.emit(level, workerEvent: event, fields.merging(extra) { a, _ in a })
         case .workerGauges(let g):
+            // A worker's figures are added up and shown: nonsense (negative, absurd, a lifetime count that went
+            // down) gets the worker killed and logged, never a trap here.
+            guard g.isPlausible, g.recordsDropped >= slot.recordsDroppedCounted else {
+                workerMisbehaved(slot, "implausible gauges: \(g)")
+                return
+            }
             slot.gauges = g
             if g.recordsDropped > slot.recordsDroppedCounted {
                 let delta = g.recordsDropped - slot.recordsDroppedCounted
                 slot.recordsDroppedCounted = g.recordsDropped
-                metrics.recordsDropped[slot.index, default: 0] += delta
+                metrics.recordsDropped[slot.index] = (metrics.recordsDropped[slot.index] ?? 0).saturatingAdd(delta)
                 fields["records"] = .int(delta)
                 fields["records_total"] = .int(g.recordsDropped)
                 journal.emit(.warning, .recordsDropped, fields)

@@ -3,7 +3,9 @@ import LivefeedProtocol
 /// /status: a page for people. Workers with pid, generation, uptime and restarts; connections against every
 /// cap; crash loops; recent refusals, drops and worker events.
 extension Supervisor {
-    func statusPage() -> String {
+    /// `showAddresses`: client addresses and ports of refused and dropped connections, shown only on the private
+    /// metrics socket; on the public socket those lists give times and reasons only.
+    func statusPage(showAddresses: Bool) -> String {
         let now = clock.nowMilliseconds
         func cell(_ s: String) -> String { "<td>\(HTMLText.escape(s))</td>" }
         func row(_ cells: [String]) -> String { "<tr>" + cells.map(cell).joined() + "</tr>" }
@@ -51,8 +53,13 @@ extension Supervisor {
             "#", "generation", "role", "pid", "state", "uptime", "restarts", "connections", "queued bytes",
             "records dropped", "crash loop", "last exit",
         ])
-        func events(_ list: RecentEvents) -> String {
+        func events(_ list: RecentEvents, withAddresses: Bool = false) -> String {
             if list.total == 0 { return "<p>None.</p>" }
+            if withAddresses && !showAddresses {
+                let rows = list.newestFirst.map { row([$0.time, $0.summary]) }.joined()
+                return "<p>\(list.total) in all; the newest (client addresses only on the private metrics socket):</p>"
+                    + "<table>\(header(["time", "what"]))\(rows)</table>"
+            }
             let rows = list.newestFirst.map { row([$0.time, $0.summary, $0.detail]) }.joined()
             return "<p>\(list.total) in all; the newest:</p><table>\(header(["time", "what", "detail"]))\(rows)</table>"
         }
@@ -60,8 +67,8 @@ extension Supervisor {
         for (k, n) in metrics.refused.sorted(by: { $0.key < $1.key }) {
             refusalCounts += row([k.reason, k.view, String(n)])
         }
-        let drops = ConnectionView.allCases.filter(\.isLive).map { metrics.framesDropped[$0] ?? 0 }.reduce(0, +)
-        let recordDrops = metrics.recordsDropped.values.reduce(0, +)
+        let drops = ConnectionView.allCases.filter(\.isLive).map { metrics.framesDropped[$0] ?? 0 }.saturatingSum()
+        let recordDrops = metrics.recordsDropped.values.saturatingSum()
 
         return """
             <!doctype html><html lang="en"><head><meta charset="utf-8"><title>livefeed status</title>
@@ -73,9 +80,9 @@ extension Supervisor {
             <h2>Connections and caps</h2><table id="caps">\(header(["what", "now", "cap"]))\(capRows)</table>
             <h2>Workers</h2><table id="workers">\(workerHeader)\(workerRows)</table>
             <h2>Refusals</h2><table id="refusals">\(header(["reason", "view", "count"]))\(refusalCounts)</table>
-            \(events(recentRefusals))
+            \(events(recentRefusals, withAddresses: true))
             <h2>Drops</h2><p>\(drops) frames dropped for slow clients; \(recordDrops) worker records dropped.</p>
-            \(events(recentDrops))
+            \(events(recentDrops, withAddresses: true))
             <h2>Worker events</h2>\(events(recentWorkerEvents))
             </body></html>
             """

@@ -143,7 +143,13 @@ final class WorkerServer {
                 switch record {
                 case .handoff(let id, let view, let client):
                     guard let fd = r.descriptor else {
-                        reporter.log(.error, .handoffWithoutDescriptor, ["conn": .int(Int64(bitPattern: id))])
+                        // The kernel could not give us the descriptor (MSG_CTRUNC: our descriptor table is full).
+                        // The client is lost with it; the supervisor learns at once, so its slots are freed.
+                        reporter.log(.error, .handoffWithoutDescriptor, [
+                            "conn": .int(Int64(bitPattern: id)), "truncated": .int(r.anomaly ? 1 : 0),
+                        ])
+                        reporter.send(.connectionClosed(
+                            connectionID: id, view: view, fields: ["reason": .string("no_descriptor")]))
                         continue
                     }
                     adopt(fd, id: id, view: view, client: client)

@@ -20,6 +20,18 @@ package struct WorkerGauges: Equatable, Sendable {
         self.recordsDropped = recordsDropped
     }
 
+    /// The largest count a worker can honestly report: far beyond any real figure (2^40 bytes is a terabyte), far
+    /// below where the supervisor's sums could overflow.
+    package static let plausibleMaximum: Int64 = 1 << 40
+
+    /// Whether every figure is one a worker could report: none negative or beyond `plausibleMaximum`. The
+    /// supervisor kills a worker that sends anything else, rather than add it up.
+    package var isPlausible: Bool {
+        let range = 0...Self.plausibleMaximum
+        return connections.values.allSatisfy { range.contains($0) } && range.contains(queuedBytes)
+            && range.contains(recordsQueued) && range.contains(recordsQueuedPeak) && range.contains(recordsDropped)
+    }
+
     /// Record field name for the connections of `view`.
     static func connectionsKey(_ view: ConnectionView) -> String { "conn_\(view.rawValue)" }
 }
