@@ -41,3 +41,20 @@ struct WorkerRefusalTests {
         }
     }
 }
+
+struct MethodNotAllowedTests {
+    @Test func every405SaysWhichMethodsAreAllowed() throws {
+        try withLivefeed(workers: 1) { server in
+            for (method, path, allow) in [
+                ("DELETE", "/api/messages", "POST"), ("PUT", "/channels", "GET, HEAD"), ("POST", "/api/channels", "GET, HEAD"),
+                ("POST", "/healthz", "GET, HEAD"),
+            ] {
+                let connection = try HTTPConnection(port: server.port)
+                defer { connection.close() }
+                let response = try connection.request(method, path, headers: [], body: [], closeAfter: true)
+                #expect(response.status == 405, "\(method) \(path): \(response)")
+                #expect(response.header("Allow") == allow, "\(method) \(path): \(response)")
+            }
+        }
+    }
+}
