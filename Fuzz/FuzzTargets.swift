@@ -171,7 +171,7 @@ public func livefeedFuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: 
         .workerGauges(WorkerGauges(connections: [.channel: 3, .http: 1], queuedBytes: 4096, recordsQueued: 2, recordsQueuedPeak: 9, recordsDropped: 1)),
     ]
     for (i, record) in records.enumerated() {
-        FileManager.default.createFile(atPath: "\(directory)/record-\(i)", contents: Data(RecordCodec.encode(record)))
+        _ = FileManager.default.createFile(atPath: "\(directory)/record-\(i)", contents: Data(RecordCodec.encode(record)))
     }
     exit(0)
 }

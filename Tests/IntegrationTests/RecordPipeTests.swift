@@ -46,10 +46,7 @@ struct RecordPipeTests {
             time.sleep(60)
 
             """
-        let path = "\(directory)/garbage-worker"
-        try script.write(toFile: path, atomically: true, encoding: .utf8)
-        chmod(path, 0o755)
-        return path
+        return try writeExecutableScript(script, named: "garbage-worker", in: directory)
     }
 
     @Test func workersWritingGarbageRecordsAreKilledAndRestartedAndTheSupervisorServesOn() throws {

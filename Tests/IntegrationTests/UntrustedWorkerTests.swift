@@ -13,9 +13,7 @@ struct UntrustedWorkerTests {
             prepare: { directory in
                 let real = try LivefeedBinaries.directory() + "/livefeed-worker"
                 let script = "#!/bin/sh\n[ \"$1\" = serve ] && exec /usr/bin/prlimit --nofile=48:48 '\(real)' \"$@\"\nexec '\(real)' \"$@\"\n"
-                try script.write(toFile: "\(directory)/tight-worker", atomically: true, encoding: .utf8)
-                chmod("\(directory)/tight-worker", 0o755)
-                return ["--worker-path", "\(directory)/tight-worker"]
+                return ["--worker-path", try writeExecutableScript(script, named: "tight-worker", in: directory)]
             }
         ) { server in
             server.isExpectedErrorRecord = { $0.string("event") == "handoff_without_descriptor" }
@@ -64,9 +62,7 @@ struct UntrustedWorkerTests {
                     time.sleep(60)
 
                     """
-                try script.write(toFile: "\(directory)/lying-worker", atomically: true, encoding: .utf8)
-                chmod("\(directory)/lying-worker", 0o755)
-                return ["--worker-path", "\(directory)/lying-worker"]
+                return ["--worker-path", try writeExecutableScript(script, named: "lying-worker", in: directory)]
             }
         ) { server in
             server.isExpectedErrorRecord = { ($0.string("event") ?? "").hasPrefix("worker_") }

@@ -14,10 +14,7 @@ struct WorkerFailureTests {
         let real = try LivefeedBinaries.directory() + "/livefeed-worker"
         let cases = modes.map { "\($0)) echo '\(loaderError)' >&2; exit 127 ;;" }.joined(separator: "\n")
         let script = "#!/bin/sh\ncase \"$1\" in\n\(cases)\nesac\nexec '\(real)' \"$@\"\n"
-        let path = "\(directory)/broken-worker"
-        try script.write(toFile: path, atomically: true, encoding: .utf8)
-        chmod(path, 0o755)
-        return path
+        return try writeExecutableScript(script, named: "broken-worker", in: directory)
     }
 
     @Test func aWorkerThatCannotLoadItsLibrariesIsAnErrorWithTheLoadersWords() throws {
@@ -115,9 +112,7 @@ struct ReloadCrashTests {
                     exec '\(real)' "$@"
 
                     """
-                try script.write(toFile: "\(directory)/slow-worker", atomically: true, encoding: .utf8)
-                chmod("\(directory)/slow-worker", 0o755)
-                return ["--worker-path", "\(directory)/slow-worker"]
+                return ["--worker-path", try writeExecutableScript(script, named: "slow-worker", in: directory)]
             }
         ) { server in
             let old = try server.waitForWorkers(2)

@@ -43,12 +43,7 @@ struct WorkerLifecycleTests {
             try stream.expectMessages([try api.post(text: "seen before the crash")])
             let lastCursor = try #require(stream.lastCursor)
 
-            let owner = try eventuallyValue(timeout: .seconds(5), "a worker holding the live connection") {
-                () -> pid_t? in
-                let holders = ProcessOwnership.holdersOfServerSide(
-                    serverPort: server.port, clientPort: stream.client.localPort, among: Array(workers.values))
-                return holders.count == 1 ? holders[0] : nil
-            }
+            let owner = try server.worker(holding: stream, among: workers)
             server.isExpectedErrorRecord = Self.recordsAbout(owner)
             kill(owner, SIGKILL)
 

@@ -35,12 +35,7 @@ struct WorkerSignalTests {
             let workers = try server.waitForWorkers(2)
             let stream = try LiveStream.open(port: server.port, path: "/live/channels/\(channelID)?after_id=\(first)")
             defer { stream.close() }
-            let owner = try eventuallyValue(timeout: .seconds(5), "a worker holding the live connection") {
-                () -> pid_t? in
-                let holders = ProcessOwnership.holdersOfServerSide(
-                    serverPort: server.port, clientPort: stream.client.localPort, among: Array(workers.values))
-                return holders.count == 1 ? holders[0] : nil
-            }
+            let owner = try server.worker(holding: stream, among: workers)
             server.isExpectedErrorRecord = WorkerLifecycleTests.recordsAbout(owner)
             kill(owner, SIGTERM)
             let status = try stream.next("a status before the close") { $0.string("type") == "status" }
