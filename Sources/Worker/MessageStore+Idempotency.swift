@@ -18,7 +18,9 @@ extension MessageStore {
     /// throws `keyReused` when it was for other messages). Messages with their own `key` (import lines) are each
     /// checked the same way and skipped when already stored.
     func ingest(_ batch: [NewMessage], requestKey: String?, now: Int64) throws -> IngestResult {
-        try db.transaction {
+        let keyed = requestKey != nil || batch.contains { $0.key != nil }
+        guard keyed else { return IngestResult(ids: try insert(batch), replayed: false, skipped: 0) }
+        return try db.transaction {
             let cutoff = now.saturatingAdd(-IdempotencyKey.windowMilliseconds)
             try db.prepare(
                 """
