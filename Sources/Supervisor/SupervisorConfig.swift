@@ -77,6 +77,10 @@ struct SupervisorConfig {
           --max-backlog N           resume further behind than this is told too_far_behind (default 10000)
           --ping-interval-ms MS     ping a live client silent this long (default 30000)
           --ping-timeout-ms MS      close a live client that does not answer a ping in this time (default 10000)
+          --request-timeout-ms MS   a worker answers 408 to a request (head and body) not complete in this time,
+                                    counted from its first byte (default 15000)
+          --send-timeout-ms MS      close a connection whose queued output makes no progress this long
+                                    (a client that stopped reading; default 30000)
           --allowed-origins LIST    comma-separated Origins allowed besides the same origin (* for any)
           --access-token-file PATH  require this token on /live/... and POST /api/messages
                                     (or set LIVEFEED_ACCESS_TOKEN)
@@ -185,7 +189,7 @@ struct SupervisorConfig {
             case "--max-live-per-view": try Self.parseViewCaps(try value(arg), into: &c.caps.perView, source: arg)
             case "--max-per-client": c.caps.perClient = try int(arg, 1...Self.maxCap)
             case "--poll-ms", "--replay-batch", "--max-body-bytes", "--max-queue-bytes", "--max-queue-frames",
-                "--max-backlog", "--ping-interval-ms", "--ping-timeout-ms":
+                "--max-backlog", "--ping-interval-ms", "--ping-timeout-ms", "--request-timeout-ms", "--send-timeout-ms":
                 c.workerOptions += [arg, String(try int(arg, 1...1 << 30))]
             case "--allowed-origins", "--static-dir", "--htmx-dir":
                 c.workerOptions += [arg, try value(arg)]
@@ -195,6 +199,8 @@ struct SupervisorConfig {
             default: throw .usage("unknown option '\(arg)'")
             }
         }
+        // One limit, enforced at the door and again by the worker that reads the head.
+        c.workerOptions += ["--max-head-bytes", String(c.maxHeadBytes)]
         if c.databasePath.isEmpty {
             if let state = environment["STATE_DIRECTORY"]?.split(separator: ":").first {
                 c.databasePath = "\(state)/livefeed.db"

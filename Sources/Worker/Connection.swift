@@ -65,6 +65,13 @@ final class Connection {
     var headParser = RequestHeadParser()
     var pendingHead: HTTPRequestHead?
     var requestsServed = 0
+    /// When the first byte of the request being read arrived (0: none in progress); the whole request, head and
+    /// body, must arrive by this plus the request timeout, however it trickles in.
+    var requestStartedAt: UInt64 = 0
+
+    // Output progress: queued bytes that stop moving for the send timeout close the connection.
+    var stalledSince: UInt64 = 0
+    var deliveredAtLastSweep = 0
 
     // WebSocket state
     var webSocket = WebSocketConnectionState()

@@ -24,7 +24,12 @@ struct WorkerConfig {
     /// When set, required on /live/... and POST /api/messages. From LIVEFEED_ACCESS_TOKEN, never argv.
     var accessToken: String?
     var idleTimeoutMilliseconds: UInt64 = 60_000
+    /// A request (head and body) must be complete this long after its first byte.
     var requestTimeoutMilliseconds: UInt64 = 15_000
+    /// Queued output that makes no progress this long closes the connection (a peer that stopped reading).
+    var sendTimeoutMilliseconds: UInt64 = 30_000
+    /// The request head limit, the same as the supervisor's `--max-head-bytes`.
+    var maxHeadBytes = 8192
     /// Where `livefeed.js` and the htmx files are; nil: found from the executable (see `StaticAssets`).
     var staticDirectory: String?
     var htmxDirectory: String?
@@ -68,6 +73,9 @@ struct WorkerConfig {
             case "--max-backlog": c.maxBacklog = try int(arg)
             case "--ping-interval-ms": c.pingIntervalMilliseconds = UInt64(max(100, try int(arg)))
             case "--ping-timeout-ms": c.pingTimeoutMilliseconds = UInt64(max(100, try int(arg)))
+            case "--request-timeout-ms": c.requestTimeoutMilliseconds = UInt64(max(100, try int(arg)))
+            case "--send-timeout-ms": c.sendTimeoutMilliseconds = UInt64(max(100, try int(arg)))
+            case "--max-head-bytes": c.maxHeadBytes = max(1024, try int(arg))
             case "--allowed-origins":
                 c.allowedOrigins = try value(arg).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             case "--static-dir": c.staticDirectory = try value(arg)

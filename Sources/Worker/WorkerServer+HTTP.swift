@@ -6,6 +6,7 @@ extension WorkerServer {
     static let maxUnreadAnswerBytes = 256 * 1024
 
     func receiveHTTP(_ c: Connection, _ chunk: UnsafeRawBufferPointer) {
+        if c.requestStartedAt == 0 && chunk.count > 0 { c.requestStartedAt = clock.nowMilliseconds }
         c.readBuffer.append(contentsOf: chunk)
         if c.readBuffer.count > config.maxBodyBytes + 64 * 1024 {
             respond(c, status: 413, json: apiError("body_too_large", "request too large"), keepAlive: false)
@@ -58,6 +59,8 @@ extension WorkerServer {
             c.readBuffer.removeFirst(needed)
             c.pendingHead = nil
             c.requestsServed += 1
+            // The next pipelined request (if its bytes are already here) starts its own clock now.
+            c.requestStartedAt = c.readBuffer.isEmpty ? 0 : clock.nowMilliseconds
             route(c, head, body)
         }
     }

@@ -176,6 +176,7 @@ final class WorkerServer {
 
     private func adopt(_ fd: FileDescriptor, id: UInt64, view: ConnectionView, client: String) {
         let c = Connection(id: id, fd: fd, view: view, client: client, now: clock.nowMilliseconds)
+        c.headParser = RequestHeadParser(limits: .init(maxBytes: config.maxHeadBytes))
         do {
             try fd.setNonBlocking()
             // Frames are written whole, one writev per tick: Nagle would only hold the last one back for an ACK.
@@ -324,21 +325,38 @@ final class WorkerServer {
                 heartbeat(c, now: now)
             }
         }
-        for c in Array(connections.values) where c.mode == .http {
-            let limit = c.readBuffer.isEmpty && c.pendingHead == nil
-                ? config.idleTimeoutMilliseconds : config.requestTimeoutMilliseconds
-            if now - c.lastActivity > limit && c.out.isEmpty {
-                if c.readBuffer.isEmpty && c.pendingHead == nil {
-                    close(c, reason: "idle_timeout")
-                } else {
+        for c in Array(connections.values) where c.mode == .http && c.out.isEmpty {
+            if c.requestStartedAt != 0 {
+                // From the request's first byte, not the last read: a body sent a byte at a time cannot hold the
+                // connection longer than a fast one.
+                if now - c.requestStartedAt > config.requestTimeoutMilliseconds {
                     respond(c, status: 408, json: apiError("request_timeout", "request not received in time"), keepAlive: false)
                 }
+            } else if now - c.lastActivity > config.idleTimeoutMilliseconds {
+                close(c, reason: "idle_timeout")
             }
+        }
+        for c in Array(connections.values) where !c.closed {
+            checkSendProgress(c, now: now)
         }
     }
 
-    /// Live clients are closed spread over the window (see `serviceDrain`); idle keep-alive connections close
-    /// now; a connection that has not had its first request answered yet gets that answer first.
+    /// Closes a connection whose queued output has not moved for the send timeout: a peer that stopped reading
+    /// (its answers, pipelined or live, wait in its queue and it never takes them).
+    private func checkSendProgress(_ c: Connection, now: UInt64) {
+        guard !c.out.isEmpty else {
+            c.stalledSince = 0
+            return
+        }
+        if c.stalledSince == 0 || c.bytesDelivered != c.deliveredAtLastSweep {
+            c.stalledSince = now
+            c.deliveredAtLastSweep = c.bytesDelivered
+        } else if now - c.stalledSince > config.sendTimeoutMilliseconds {
+            c.closeReason = "send_timeout"
+            close(c, reason: "send_timeout")
+        }
+    }
+
     private func handleSignals() {
         guard let received = try? signals.drain(), !received.isEmpty else { return }
         reporter.log(.info, .workerSignalled, ["signal": .int(Int64(received[0]))])
@@ -347,6 +365,8 @@ final class WorkerServer {
             retryAfterMilliseconds: Self.signalDrainRetryAfterMilliseconds)
     }
 
+    /// Live clients are closed spread over the window (see `serviceDrain`); idle keep-alive connections close
+    /// now; a connection that has not had its first request answered yet gets that answer first.
     private func beginDrain(spreadMilliseconds requestedSpread: Int64, retryAfterMilliseconds requestedRetry: Int64) {
         guard !draining else { return }
         // From a record: bounded, so no sum with the clock can overflow.
