@@ -68,6 +68,8 @@ final class Connection {
     /// When the first byte of the request being read arrived (0: none in progress); the whole request, head and
     /// body, must arrive by this plus the request timeout, however it trickles in.
     var requestStartedAt: UInt64 = 0
+    /// Used its turn of requests this loop turn; in `httpBacklog` until the next.
+    var awaitingTurn = false
 
     // Output progress: queued bytes that stop moving for the send timeout close the connection.
     var stalledSince: UInt64 = 0

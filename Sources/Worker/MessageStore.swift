@@ -35,6 +35,9 @@ final class MessageStore {
     let db: SQLiteDatabase
     /// The database's identity (`meta.epoch`) as this worker last read it; see `MessageStore+Epoch.swift`.
     var epoch: String
+    /// Counts this connection's own writes, which PRAGMA data_version does not: with it, (data_version, ownWrites)
+    /// changes whenever the database may have.
+    private(set) var ownWrites: Int64 = 0
     private let selectAfter: SQLiteStatement
     private let selectChannelAfter: SQLiteStatement
     private let selectChannels: SQLiteStatement
@@ -213,6 +216,7 @@ final class MessageStore {
 
     /// Inserts inside the caller's write transaction.
     func insertRows(_ batch: [NewMessage]) throws -> [Int64] {
+        ownWrites &+= 1
         var ids: [Int64] = []
         ids.reserveCapacity(batch.count)
         for m in batch {

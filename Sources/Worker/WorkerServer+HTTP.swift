@@ -4,6 +4,24 @@ import LivefeedProtocol
 /// HTTP/1.1 on a handed-over connection: head parsing, bodies by Content-Length, keep-alive, routing.
 extension WorkerServer {
     static let maxUnreadAnswerBytes = 256 * 1024
+    /// Requests one connection may have answered per loop turn; then it waits for the next turn, behind every other
+    /// connection and the fan-out tick, so a client pipelining thousands of requests cannot hold the loop.
+    static let requestsPerTurn = 8
+
+    /// Gives every connection that used up its turn another one.
+    func serviceHTTPBacklog() {
+        guard !httpBacklog.isEmpty else { return }
+        let waiting = Array(httpBacklog.values)
+        httpBacklog.removeAll(keepingCapacity: true)
+        for c in waiting where !c.closed {
+            c.awaitingTurn = false
+            processHTTP(c)
+            if !c.awaitingTurn && c.readPaused && c.out.byteCount <= Self.maxUnreadAnswerBytes && !c.closed {
+                c.readPaused = false
+                updateInterest(c)
+            }
+        }
+    }
 
     func receiveHTTP(_ c: Connection, _ chunk: UnsafeRawBufferPointer) {
         if c.requestStartedAt == 0 && chunk.count > 0 { c.requestStartedAt = clock.nowMilliseconds }
@@ -16,6 +34,8 @@ extension WorkerServer {
     }
 
     func processHTTP(_ c: Connection) {
+        guard !c.awaitingTurn else { return }
+        var served = 0
         while !c.closed && !c.closeAfterFlush && c.mode == .http {
             // A client that pipelines requests but does not read the answers gets no more answers (and no more
             // of its input is read) until it catches up: the answers would otherwise grow without bound.
@@ -55,6 +75,17 @@ extension WorkerServer {
             guard let head = c.pendingHead else { return }
             let needed = head.contentLength ?? 0
             if c.readBuffer.count < needed { return }
+            if served == Self.requestsPerTurn {
+                // Its turn is over: stop reading it (what it sent is kept) until the next loop turn.
+                c.awaitingTurn = true
+                httpBacklog[c.id] = c
+                if !c.readPaused {
+                    c.readPaused = true
+                    updateInterest(c)
+                }
+                return
+            }
+            served += 1
             let body = Array(c.readBuffer.prefix(needed))
             c.readBuffer.removeFirst(needed)
             c.pendingHead = nil

@@ -55,13 +55,21 @@ extension WorkerServer {
 
     static let channelPageSize = 50
 
-    /// Everything the dashboard shows; call inside a read transaction.
+    /// Everything the dashboard shows; call inside a read transaction. It is the most expensive answer a worker
+    /// has (totals, a per-minute scan, two rankings, the latest messages), so it is computed once per state of the
+    /// database and minute, however many dashboards ask.
     func dashboardData() throws -> Pages.Dashboard {
-        Pages.Dashboard(
+        let now = Timestamp.nowUnixMilliseconds()
+        let key = DashboardKey(
+            dataVersion: try store.dataVersion(), ownWrites: store.ownWrites, minute: now / 60_000, epoch: store.epoch)
+        if let cached = dashboardCache, cached.key == key { return cached.data }
+        let data = Pages.Dashboard(
             totals: try store.totals(),
-            activity: try store.messagesPerMinute(minutes: 30, nowMilliseconds: Timestamp.nowUnixMilliseconds()),
+            activity: try store.messagesPerMinute(minutes: 30, nowMilliseconds: now),
             topChannels: try store.topChannels(limit: 5), topUsers: try store.topUsers(limit: 5),
             recent: try store.recentMessages(limit: 8), epoch: store.epoch)
+        dashboardCache = (key, data)
+        return data
     }
 }
 

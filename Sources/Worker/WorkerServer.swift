@@ -32,6 +32,9 @@ final class WorkerServer {
     var channelListSubscribers: [UInt64: Connection] = [:]
     var userListSubscribers: [UInt64: Connection] = [:]
     var replaying: [UInt64: Connection] = [:]
+    /// HTTP connections that used their turn with requests still waiting: served again next loop turn.
+    var httpBacklog: [UInt64: Connection] = [:]
+    var dashboardCache: (key: DashboardKey, data: Pages.Dashboard)?
     /// The highest message id this worker has fetched and fanned out.
     var lastSeen: Int64
     /// The highest id the database had assigned when this worker last looked (see `MessageStore+Epoch.swift`).
@@ -81,7 +84,7 @@ final class WorkerServer {
             let now = clock.nowMilliseconds
             var timeout: Int64 = 1000
             if hasSubscribers { timeout = min(timeout, Int64(nextPoll) - Int64(now)) }
-            if !replaying.isEmpty || wroteSinceTick { timeout = 0 }
+            if !replaying.isEmpty || !httpBacklog.isEmpty || wroteSinceTick { timeout = 0 }
             if let drainWake = drainTimeout(now: now) { timeout = min(timeout, drainWake) }
             timeout = min(timeout, Int64(nextGauges) - Int64(now))
             try epoll.wait(timeoutMilliseconds: Int32(clamping: max(0, timeout))) { token, events in
@@ -99,6 +102,7 @@ final class WorkerServer {
                 nextPoll = after + UInt64(config.pollMilliseconds)
             }
             serviceReplays()
+            serviceHTTPBacklog()
             if after >= nextSweep {
                 sweep(now: after)
                 nextSweep = after + 250
@@ -257,7 +261,8 @@ final class WorkerServer {
             }
             if c.writeRegistered || c.readPaused {
                 c.writeRegistered = false
-                c.readPaused = false
+                // A connection waiting for its next turn stays unread until then (serviceHTTPBacklog resumes it).
+                c.readPaused = c.awaitingTurn
                 updateInterest(c)
                 if c.mode == .http && !c.closeAfterFlush { processHTTP(c) }
             }
@@ -329,10 +334,11 @@ final class WorkerServer {
             if c.requestStartedAt != 0 {
                 // From the request's first byte, not the last read: a body sent a byte at a time cannot hold the
                 // connection longer than a fast one.
-                if now - c.requestStartedAt > config.requestTimeoutMilliseconds {
+                // (A request may have started after `now` was read, while this loop turn served others.)
+                if now > c.requestStartedAt && now - c.requestStartedAt > config.requestTimeoutMilliseconds {
                     respond(c, status: 408, json: apiError("request_timeout", "request not received in time"), keepAlive: false)
                 }
-            } else if now - c.lastActivity > config.idleTimeoutMilliseconds {
+            } else if now > c.lastActivity && now - c.lastActivity > config.idleTimeoutMilliseconds {
                 close(c, reason: "idle_timeout")
             }
         }
