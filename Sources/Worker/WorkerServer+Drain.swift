@@ -52,4 +52,42 @@ extension WorkerServer {
         }
         reporter.send(.workerGauges(gauges))
     }
+
+    func handleSignals() {
+        guard let received = try? signals.drain(), !received.isEmpty else { return }
+        reporter.log(.info, .workerSignalled, ["signal": .int(Int64(received[0]))])
+        beginDrain(
+            spreadMilliseconds: Self.signalDrainSpreadMilliseconds,
+            retryAfterMilliseconds: Self.signalDrainRetryAfterMilliseconds)
+    }
+
+    /// Live clients are closed spread over the window (see `serviceDrain`); idle keep-alive connections close
+    /// now; a connection that has not had its first request answered yet gets that answer first.
+    func beginDrain(spreadMilliseconds requestedSpread: Int64, retryAfterMilliseconds requestedRetry: Int64) {
+        guard !draining else { return }
+        // From a record: bounded, so no sum with the clock can overflow.
+        let spreadMilliseconds = min(max(0, requestedSpread), 3_600_000)
+        let retryAfterMilliseconds = min(max(0, requestedRetry), 3_600_000)
+        draining = true
+        let now = clock.nowMilliseconds
+        drainDeadline = now + UInt64(max(0, spreadMilliseconds)) + 5000
+        var schedule = DrainSchedule(
+            start: now, spreadMilliseconds: spreadMilliseconds, retryAfterMilliseconds: retryAfterMilliseconds)
+        var live: [UInt64] = []
+        for c in Array(connections.values) {
+            if c.mode == .webSocket {
+                live.append(c.id)
+            } else if c.requestsServed > 0 && c.out.isEmpty && c.pendingHead == nil && c.readBuffer.isEmpty {
+                close(c, reason: "drained")
+            }
+        }
+        schedule.add(live, now: now)
+        drainSchedule = schedule
+        nextDrainScan = now + 50
+        reporter.log(.info, .workerDraining, [
+            "connections": .int(Int64(connections.count)), "live": .int(Int64(live.count)),
+            "spread_ms": .int(spreadMilliseconds), "retry_after_ms": .int(retryAfterMilliseconds),
+        ])
+        serviceDrain(now: now)
+    }
 }
