@@ -80,6 +80,13 @@ extension BenchRun {
             "live after connect",
             "\(o.everLive) of \(opt.subscribers) in \(fmt(connectSeconds)) s; failed: \(describe(connectFailures))")
         row("lost during the run", describe(lostSubscribers))
+        // The handshake phase alone: connections per second and the server's CPU per connection (supervisor peek,
+        // handoff and records, worker upgrade and subscribe), measured from the snapshots around it.
+        row(
+            "handshakes",
+            "\(fmt(Double(o.everLive) / max(connectSeconds, 0.001)))/s, server CPU "
+                + "\(fmt(handshakeMicroseconds(o))) µs per connection "
+                + "(\(opt.connectBatch) in flight)")
 
         print("ingest")
         if let w = ingest {
@@ -152,6 +159,8 @@ extension BenchRun {
         summary += " dups=\(r.duplicates) missing=\(o.missingLive + o.missingLost) cpu_s=\(fmt(o.serverCPU))"
         summary +=
             " cpu_us_per_frame=\(fmt(o.cpuMicrosecondsPerFrame)) idle_bytes_per_conn=\(Int(o.idleBytesPerConnection))"
+        summary += " handshakes_per_s=\(Int(Double(o.everLive) / max(connectSeconds, 0.001)))"
+        summary += " cpu_us_per_handshake=\(fmt(handshakeMicroseconds(o)))"
         summary += " peak_rss_mib=\(fmt(Double(peakRSSKiB()) / 1024)) other_cpu_s=\(fmt(otherCPU() ?? 0))"
         print(summary + (o.problems.isEmpty ? " PASS" : " FAIL"))
         return o.problems.isEmpty
@@ -210,10 +219,19 @@ extension BenchRun {
         }
     }
 
-    func serverCPU() -> Double {
+    func serverCPU() -> Double { serverCPU(from: windowStart, to: windowEnd) }
+
+    /// Server CPU per connection during the handshake phase (the /proc clock ticks are 10 ms: meaningful from a
+    /// few thousand connections up).
+    func handshakeMicroseconds(_ o: Outcome) -> Double {
+        o.everLive > 0 ? serverCPU(from: baseline, to: connected) / Double(o.everLive) * 1e6 : 0
+    }
+
+    /// CPU seconds every server process (supervisor and workers) used between two snapshots.
+    func serverCPU(from a: Snapshot, to b: Snapshot) -> Double {
         processNames.reduce(0.0) { total, name in
-            guard let a = windowStart.sample(name), let b = windowEnd.sample(name) else { return total }
-            return total + b.cpuSeconds - a.cpuSeconds
+            guard let x = a.sample(name), let y = b.sample(name) else { return total }
+            return total + y.cpuSeconds - x.cpuSeconds
         }
     }
 

@@ -43,6 +43,8 @@ final class BenchRun {
     // Figures for the report.
     var baseline = Snapshot()
     var idle = Snapshot()
+    /// Right after the last subscriber went live: with `baseline`, the cost of the handshakes.
+    var connected = Snapshot()
     var windowStart = Snapshot()
     var windowEnd = Snapshot()
     var connectSeconds = 0.0
@@ -100,6 +102,7 @@ final class BenchRun {
         let connectStart = clock.nowNanoseconds
         try connectSubscribers(deadline: connectStart + UInt64(options.connectTimeoutSeconds * 1e9))
         connectSeconds = Double(clock.nowNanoseconds - connectStart) / 1e9
+        connected = snapshot()
         try pumpFor(seconds: options.settleSeconds)
         idle = snapshot()
         guard server.isRunning() else { throw .server("exited while subscribers connected (\(server.exit!))") }
