@@ -1,45 +1,11 @@
 import LivefeedProtocol
 
-/// What a live connection watches.
-enum LiveTarget: Equatable {
-    case metrics
-    case channels
-    case channel(Int64)
-    case users
-    case user(Int64)
-    case echo
-
-    var view: ConnectionView {
-        switch self {
-        case .metrics: .metrics
-        case .channels: .channels
-        case .channel: .channel
-        case .users: .users
-        case .user: .user
-        case .echo: .echo
-        }
-    }
-}
-
-/// How envelopes are written for a connection: JSON, or HTML fragments for the htmx `ws` extension.
-enum LiveFormat: String {
-    case json
-    case html
-}
-
 /// One client connection handed over by the supervisor. Owns `fd` from the handoff until `close`.
 /// Starts as HTTP/1.1; after a successful upgrade it carries a WebSocket and a live subscription.
 final class Connection {
     enum Mode {
         case http
         case webSocket
-    }
-
-    /// Where a message subscriber stands: replaying history from the database, or receiving live frames.
-    enum Feed {
-        case none
-        case replaying
-        case live
     }
 
     let id: UInt64
@@ -51,8 +17,8 @@ final class Connection {
     var mode: Mode = .http
     var out = OutboundQueue()
     /// Snapshot frames waiting for the socket, newest value per key: they coalesce instead of queueing.
-    var pendingSnapshots: [Int64: SharedBytes] = [:]
-    var pendingSnapshotOrder: [Int64] = []
+    private var pendingSnapshots: [Int64: SharedBytes] = [:]
+    private var pendingSnapshotOrder: [Int64] = []
     var writeRegistered = false
     /// Reading stopped because answers pile up unread (a client pipelining requests it never reads).
     var readPaused = false
@@ -77,10 +43,11 @@ final class Connection {
 
     // WebSocket state
     var webSocket = WebSocketConnectionState()
-    var target: LiveTarget?
+    var target: LiveRoute?
     var format: LiveFormat = .json
     var cursor: Int64 = 0
-    var feed: Feed = .none
+    /// Where a channel subscriber stands (see `ChannelFeed`).
+    var channelPhase: ChannelFeed.Phase = .none
     var closeReason = "client_closed"
     var closeCode: WebSocketCloseCode?
     var closeDeadline: UInt64 = 0
@@ -105,6 +72,9 @@ final class Connection {
 
     var liveView: ConnectionView { target?.view ?? .http }
 
+    var hasPendingSnapshots: Bool { !pendingSnapshots.isEmpty }
+    var pendingSnapshotCount: Int { pendingSnapshots.count }
+
     /// Queues a snapshot frame under `key`, replacing an older one for the same key that has not gone out yet.
     func enqueueSnapshot(key: Int64, _ frame: SharedBytes) {
         if out.isEmpty && pendingSnapshots.isEmpty {
@@ -116,6 +86,12 @@ final class Connection {
         } else {
             framesCoalesced += 1
         }
+    }
+
+    /// Forgets snapshots not yet queued (a closing connection gets its status next, nothing else).
+    func dropPendingSnapshots() {
+        pendingSnapshots.removeAll()
+        pendingSnapshotOrder.removeAll()
     }
 
     /// Moves coalesced snapshots into the queue once the queue has drained. True when anything moved.

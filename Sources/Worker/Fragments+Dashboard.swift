@@ -7,7 +7,7 @@ extension Fragments {
     private static func oobAttribute(_ oob: Bool) -> String { oob ? " hx-swap-oob=\"true\"" : "" }
 
     /// Messages per minute as an inline SVG bar chart, oldest minute first; the last bar is the current minute.
-    static func activity(counts: [Int64], complete: Bool, oob: Bool) -> String {
+    static func activity(counts: [Int64], complete: Bool, cursor: Int64, oob: Bool) -> String {
         let peak = counts.max() ?? 0
         let scale = niceCeiling(peak)
         let total = counts.saturatingSum()
@@ -34,7 +34,7 @@ extension Fragments {
         let current = counts.last ?? 0
         let note =
             complete ? "" : " <span class=\"muted\">(from the newest \(MessageStore.activityScanLimit) messages)</span>"
-        return "<figure id=\"activity\" class=\"chart\"\(oobAttribute(oob))>"
+        return "<figure id=\"activity\" class=\"chart\"\(oobAttribute(oob)) data-cursor=\"\(cursor)\">"
             + "<figcaption><span><b>\(total)</b> messages in the last \(n) minutes\(note)</span>"
             + "<span class=\"muted\"><b>\(current)</b> this minute · peak \(peak)/min</span></figcaption>"
             + "<div class=\"plot\"><span class=\"ymax\">\(scale)</span><span class=\"ymid\">\(scale / 2)</span>"
@@ -64,13 +64,14 @@ extension Fragments {
 
     /// A ranking with a bar per row, relative to the first (largest) count.
     static func ranking(
-        id: String, rows: [(href: String, label: String, lead: String, count: Int64)], empty: String, oob: Bool
+        id: String, rows: [(href: String, label: String, lead: String, count: Int64)], empty: String, cursor: Int64,
+        oob: Bool
     ) -> String {
         guard let top = rows.first?.count, top > 0 else {
-            return
-                "<ol id=\"\(id)\" class=\"ranking\"\(oobAttribute(oob))><li class=\"empty\">\(escape(empty))</li></ol>"
+            return "<ol id=\"\(id)\" class=\"ranking\"\(oobAttribute(oob)) data-cursor=\"\(cursor)\">"
+                + "<li class=\"empty\">\(escape(empty))</li></ol>"
         }
-        var s = "<ol id=\"\(id)\" class=\"ranking\"\(oobAttribute(oob))>"
+        var s = "<ol id=\"\(id)\" class=\"ranking\"\(oobAttribute(oob)) data-cursor=\"\(cursor)\">"
         for row in rows {
             // A count written by another program may be negative or beyond the first: the bar stays 2–100 %.
             let share = min(100, max(2, Int64(clamping: Double(row.count) / Double(top) * 100)))
@@ -81,19 +82,19 @@ extension Fragments {
         return s + "</ol>"
     }
 
-    static func topChannels(_ channels: [ChannelRow], oob: Bool) -> String {
+    static func topChannels(_ channels: [ChannelRow], cursor: Int64, oob: Bool) -> String {
         ranking(
             id: "top-channels", rows: channels.map { ("/channels/\($0.id)", "#" + $0.name, "", $0.messageCount) },
-            empty: "No channels yet", oob: oob)
+            empty: "No channels yet", cursor: cursor, oob: oob)
     }
 
-    static func topUsers(_ users: [UserRow], oob: Bool) -> String {
+    static func topUsers(_ users: [UserRow], cursor: Int64, oob: Bool) -> String {
         ranking(
             id: "top-users",
             rows: users.map {
                 ("/users/\($0.id)", $0.name, avatar(userID: $0.id, name: $0.name, href: false), $0.messageCount)
             },
-            empty: "No users yet", oob: oob)
+            empty: "No users yet", cursor: cursor, oob: oob)
     }
 
     /// Newest first: the dashboard's and a profile's "latest messages".
@@ -107,9 +108,9 @@ extension Fragments {
     }
 
     /// The channels a user wrote in most recently, with how many of their messages each holds.
-    static func userChannels(_ rows: [(channel: ChannelRow, count: Int64)], oob: Bool) -> String {
+    static func userChannels(_ rows: [(channel: ChannelRow, count: Int64)], cursor: Int64, oob: Bool) -> String {
         ranking(
             id: "user-channels", rows: rows.map { ("/channels/\($0.channel.id)", "#" + $0.channel.name, "", $0.count) },
-            empty: "Nothing yet", oob: oob)
+            empty: "Nothing yet", cursor: cursor, oob: oob)
     }
 }

@@ -27,4 +27,10 @@ extension MessageStore {
             return (renewed ? fresh : (try storedEpoch() ?? old), renewed)
         }
     }
+
+    /// Whether `after` is beyond every id this database ever assigned: a cursor from another copy of the data
+    /// (answered 409 `cursor_ahead` by the API, `status` `cursor_ahead` and close 4002 by live views).
+    func isAhead(_ after: Int64) throws -> Bool { after > (try newestAssignedID()) }
+
+    static let cursorAheadMessage = "after_id is beyond the newest message of this database: reload"
 }

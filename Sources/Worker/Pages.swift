@@ -128,21 +128,18 @@ enum Pages {
         )
         body +=
             "<section class=\"card\"><h2>Messages per minute</h2>"
-            + Fragments.activity(counts: d.activity.counts, complete: d.activity.complete, oob: false) + "</section>"
+            + Fragments.activity(counts: d.activity.counts, complete: d.activity.complete, cursor: cursor, oob: false) + "</section>"
         body +=
             "<div class=\"columns\"><section class=\"card\"><h2>Most active channels</h2>"
-            + Fragments.topChannels(d.topChannels, oob: false) + "</section>"
+            + Fragments.topChannels(d.topChannels, cursor: cursor, oob: false) + "</section>"
         body +=
-            "<section class=\"card\"><h2>Most active people</h2>" + Fragments.topUsers(d.topUsers, oob: false)
+            "<section class=\"card\"><h2>Most active people</h2>" + Fragments.topUsers(d.topUsers, cursor: cursor, oob: false)
             + "</section></div>"
         body +=
             "<section class=\"card\"><h2>Latest messages</h2>"
             + Fragments.recent(id: "recent", d.recent, showChannel: true, cursor: cursor, oob: false) + "</section>"
-        // Refreshed (at most every few seconds) whenever the live totals move.
-        body +=
-            "<div hidden hx-get=\"/fragments/dashboard\" hx-trigger=\"livefeed:refresh\" hx-swap=\"none\""
-            + " data-refresh-after=\"#totals\"></div>"
-        let live = Live(socket: "/live/metrics", poll: "/fragments/metrics", cursor: cursor, epoch: d.epoch)
+        // Every part is pushed by the dashboard's live view (or polled from its fragment) as one set.
+        let live = Live(socket: "/live/dashboard", poll: "/fragments/dashboard", cursor: cursor, epoch: d.epoch)
         return layout(title: "Dashboard", section: .dashboard, body: body, live: live, assets: assets)
     }
 
@@ -204,7 +201,7 @@ enum Pages {
             + Fragments.recent(id: "user-messages", recent, showChannel: true, cursor: cursor, oob: false)
             + "</section>"
         s +=
-            "<section class=\"card\"><h2>Writes most in</h2>" + Fragments.userChannels(channels, oob: false)
+            "<section class=\"card\"><h2>Writes most in</h2>" + Fragments.userChannels(channels, cursor: cursor, oob: false)
             + "</section></div>"
         s +=
             "<div hidden hx-get=\"/fragments/users/\(u.id)/messages\" hx-trigger=\"livefeed:refresh\" hx-swap=\"none\""

@@ -128,107 +128,61 @@ extension WorkerServer {
 
     private func route(_ c: Connection, _ head: HTTPRequestHead, _ body: [UInt8]) {
         let keepAlive = head.keepAlive
-        let segments = head.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        let isAPI = segments.first == "api"
-        func fail(_ status: Int, _ code: String, _ message: String, headers: [(String, String)] = []) {
-            if isAPI || segments.first == "live" {
+        let headOnly = head.method == "HEAD"
+        func fail(_ family: Route.Family, _ status: Int, _ code: String, _ message: String, headers: [(String, String)] = []) {
+            switch family {
+            case .json:
                 respond(c, status: status, contentType: "application/json", body: apiError(code, message),
-                    keepAlive: keepAlive, headOnly: head.method == "HEAD", extraHeaders: headers)
-            } else {
+                    keepAlive: keepAlive, headOnly: headOnly, extraHeaders: headers)
+            case .html:
                 respond(c, status: status, contentType: "text/html; charset=utf-8",
                     body: Array(Pages.errorPage(status: status, message: message).utf8), keepAlive: keepAlive,
-                    headOnly: head.method == "HEAD", extraHeaders: headers)
+                    headOnly: headOnly, extraHeaders: headers)
             }
         }
-
-        if segments.first == "live" {
-            upgrade(c, head, segments: Array(segments.dropFirst()))
-            return
-        }
-        if head.method == "POST" {
-            if segments == ["api", "messages"] {
-                ingest(c, head, body)
-            } else {
-                fail(405, "method_not_allowed", "POST is only accepted on /api/messages", headers: [("Allow", "GET, HEAD")])
-            }
-            return
-        }
-        guard head.method == "GET" || head.method == "HEAD" else {
-            let allow = segments == ["api", "messages"] ? "POST" : "GET, HEAD"
-            fail(405, "method_not_allowed", "\(head.method) is not supported here", headers: [("Allow", allow)])
-            return
-        }
-        let headOnly = head.method == "HEAD"
-        if segments.first == "static" {
-            serveStatic(c, head, segments: Array(segments.dropFirst()))
-            return
-        }
+        let family: Route.Family
+        let answer: Answer
         do {
-            let result: Routed
-            if isAPI {
-                result = try api(Array(segments.dropFirst()), head)
-            } else if segments.first == "fragments" {
-                result = try fragment(Array(segments.dropFirst()), head)
-            } else {
-                result = try page(segments, head)
-            }
-            switch result {
-            case .fragment(let html, let cursor):
-                respond(c, status: 200, contentType: "text/html; charset=utf-8", body: Array(html.utf8),
-                    keepAlive: keepAlive, headOnly: headOnly,
-                    extraHeaders: [("X-Livefeed-Cursor", String(cursor)), ("X-Livefeed-Epoch", store.epoch)])
-            case .html(let html):
-                respond(c, status: 200, contentType: "text/html; charset=utf-8", body: Array(html.utf8),
-                    keepAlive: keepAlive, headOnly: headOnly)
-            case .json(let json):
-                respond(c, status: 200, json: json, keepAlive: keepAlive, headOnly: headOnly)
-            case .failure(let status, let code, let message):
-                fail(status, code, message)
+            switch Route(method: head.method, path: head.path) {
+            case .live(let live):
+                return upgrade(c, head, to: live)
+            case .unknownLive(let code, let message):
+                return refuseUpgrade(c, 404, code, message)
+            case .ingest:
+                return ingest(c, head, body)
+            case .asset(let name):
+                return serveStatic(c, head, name: name)
+            case .notFound(let f, let message):
+                return fail(f, 404, "not_found", message)
+            case .methodNotAllowed(let f, let allow, let message):
+                return fail(f, 405, "method_not_allowed", message, headers: [("Allow", allow)])
+            case .page(let page):
+                family = .html
+                answer = try pages.answer(page, head)
+            case .fragment(let fragment):
+                family = .html
+                answer = try fragments.answer(fragment, head)
+            case .api(let resource):
+                family = .json
+                answer = try api.answer(resource, head)
             }
         } catch {
             reporter.log(.error, .requestFailed, ["path": .string(head.path), "error": .string("\(error)")])
-            fail(500, "internal_error", "the request could not be served")
+            let family: Route.Family = head.path.hasPrefix("/api/") ? .json : .html
+            return fail(family, 500, "internal_error", "the request could not be served")
         }
-    }
-
-    enum Routed {
-        case html(String)
-        /// An HTML fragment for polling, with its cursor (also sent as X-Livefeed-Cursor and X-Livefeed-Epoch).
-        case fragment(String, cursor: Int64)
-        case json([UInt8])
-        case failure(Int, String, String)
-    }
-
-    /// Parses an id path segment: a positive decimal integer.
-    func parseID(_ s: String) -> Int64? {
-        guard let v = Int64(s), v > 0, s.first != "+" else { return nil }
-        return v
-    }
-
-    /// Parses `after_id`: absent means nil; present must be a non-negative integer.
-    func afterID(_ head: HTTPRequestHead) -> Result<Int64?, QueryError> {
-        guard let raw = head.queryValue("after_id") else { return .success(nil) }
-        guard let v = Int64(raw), v >= 0, raw.first != "+" else { return .failure(QueryError("after_id must be a non-negative integer")) }
-        return .success(v)
-    }
-
-    /// Parses `limit` for paged answers: 1 to 500, 100 when absent.
-    func pageLimit(_ head: HTTPRequestHead) -> Result<Int, QueryError> {
-        guard let raw = head.queryValue("limit") else { return .success(100) }
-        guard let v = Int(raw), (1...500).contains(v) else {
-            return .failure(QueryError("limit must be an integer from 1 to 500"))
+        switch answer {
+        case .fragment(let html, let cursor):
+            respond(c, status: 200, contentType: "text/html; charset=utf-8", body: Array(html.utf8),
+                keepAlive: keepAlive, headOnly: headOnly,
+                extraHeaders: [("X-Livefeed-Cursor", String(cursor)), ("X-Livefeed-Epoch", store.epoch)])
+        case .html(let html):
+            respond(c, status: 200, contentType: "text/html; charset=utf-8", body: Array(html.utf8),
+                keepAlive: keepAlive, headOnly: headOnly)
+        case .json(let json):
+            respond(c, status: 200, json: json, keepAlive: keepAlive, headOnly: headOnly)
+        case .failure(let status, let code, let message):
+            fail(family, status, code, message)
         }
-        return .success(v)
-    }
-
-    /// `after_id` (default 0) and `limit` of a messages page, shared by the JSON API and its polling fragment so
-    /// both read the same query the same way.
-    func messagesPage(_ head: HTTPRequestHead) -> Result<(after: Int64, limit: Int), QueryError> {
-        afterID(head).flatMap { after in pageLimit(head).map { (after ?? 0, $0) } }
-    }
-
-    struct QueryError: Error {
-        var message: String
-        init(_ m: String) { message = m }
     }
 }

@@ -28,12 +28,6 @@ extension WorkerServer {
         highWater = newest
     }
 
-    /// Whether `after` is beyond every id this database ever assigned: a cursor from another copy of the data
-    /// (answered 409 `cursor_ahead` by the API, `status` `cursor_ahead` and close 4002 by live views).
-    func isAhead(_ after: Int64) throws -> Bool { after > (try store.newestAssignedID()) }
-
-    static let cursorAheadMessage = "after_id is beyond the newest message of this database: reload"
-
     private func adopt(epoch: String) {
         store.epoch = epoch
         lastSeen = (try? store.maxMessageID()) ?? lastSeen

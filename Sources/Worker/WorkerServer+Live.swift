@@ -4,28 +4,22 @@ import LivefeedProtocol
 /// WebSocket upgrades to live views, and the connection-side of the live protocol: receiving frames, closing
 /// with a status, heartbeats.
 extension WorkerServer {
-    func upgrade(_ c: Connection, _ head: HTTPRequestHead, segments: [String]) {
+    func refuseUpgrade(_ c: Connection, _ status: Int, _ code: String, _ message: String,
+        headers: [(String, String)] = [])
+    {
+        reporter.log(.info, .connectionRefused, [
+            "reason": .string(code), "status": .int(Int64(status)), "view": .string(c.handedView.rawValue),
+            "client": .string(c.client), "conn": .int(Int64(bitPattern: c.id)),
+        ])
+        respond(c, status: status, contentType: "application/json", body: apiError(code, message),
+            keepAlive: false, extraHeaders: headers)
+    }
+
+    func upgrade(_ c: Connection, _ head: HTTPRequestHead, to target: LiveRoute) {
         func refuse(_ status: Int, _ code: String, _ message: String, headers: [(String, String)] = []) {
-            reporter.log(.info, .connectionRefused, [
-                "reason": .string(code), "status": .int(Int64(status)), "view": .string(c.handedView.rawValue),
-                "client": .string(c.client), "conn": .int(Int64(bitPattern: c.id)),
-            ])
-            respond(c, status: status, contentType: "application/json", body: apiError(code, message),
-                keepAlive: false, extraHeaders: headers)
+            refuseUpgrade(c, status, code, message, headers: headers)
         }
-        let target: LiveTarget
-        switch (segments.count, segments.first ?? "") {
-        case (1, "metrics"): target = .metrics
-        case (1, "channels"): target = .channels
-        case (1, "users"): target = .users
-        case (1, "echo") where config.enableEcho: target = .echo
-        case (2, "channels"):
-            guard let id = parseID(segments[1]) else { return refuse(404, "not_found", "no such channel") }
-            target = .channel(id)
-        case (2, "users"):
-            guard let id = parseID(segments[1]) else { return refuse(404, "not_found", "no such user") }
-            target = .user(id)
-        default:
+        if target == .echo && !config.enableEcho {
             return refuse(404, "unknown_view", "no live view at \(head.path)")
         }
         guard head.method == "GET" else {
@@ -57,7 +51,7 @@ extension WorkerServer {
             return refuse(400, "bad_key", "missing or malformed Sec-WebSocket-Key")
         }
         var after: Int64?
-        switch afterID(head) {
+        switch Query.afterID(head) {
         case .success(let v): after = v
         case .failure(let e): return refuse(400, "bad_query", e.message)
         }
@@ -103,8 +97,8 @@ extension WorkerServer {
                 reason: "the database was replaced; reload", retryAfterMilliseconds: nil)
             return
         }
-        if let after, (try? isAhead(after)) == true {
-            closeLive(c, code: .cursorAhead, state: "cursor_ahead", reason: Self.cursorAheadMessage,
+        if let after, (try? store.isAhead(after)) == true {
+            closeLive(c, code: .cursorAhead, state: "cursor_ahead", reason: MessageStore.cursorAheadMessage,
                 retryAfterMilliseconds: nil)
             return
         }
@@ -155,8 +149,7 @@ extension WorkerServer {
         c.closeReason = state
         c.closeCode = code
         c.closeDeadline = clock.nowMilliseconds + 2000
-        c.pendingSnapshots.removeAll()
-        c.pendingSnapshotOrder.removeAll()
+        c.dropPendingSnapshots()
         let status: [UInt8]
         switch c.format {
         case .json:

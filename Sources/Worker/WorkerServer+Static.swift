@@ -3,9 +3,9 @@ import LivefeedProtocol
 
 /// `/static/NAME`: the page scripts, with an ETag, and cached for good when asked for by their versioned URL.
 extension WorkerServer {
-    func serveStatic(_ c: Connection, _ head: HTTPRequestHead, segments: [String]) {
+    func serveStatic(_ c: Connection, _ head: HTTPRequestHead, name: String) {
         let headOnly = head.method == "HEAD"
-        guard segments.count == 1, let asset = assets[segments[0]] else {
+        guard let asset = assets[name] else {
             let message = assets.live ? "no such file" : "no such file (live page scripts are not installed)"
             respond(
                 c, status: 404, contentType: "text/plain; charset=utf-8", body: Array(message.utf8),

@@ -25,16 +25,13 @@ final class WorkerServer {
     let access: AccessPolicy
     /// Files under /static/ (htmx, its ws extension, our page glue), read once at start.
     let assets: StaticAssets
-    /// Live subscribers: message streams by channel, profiles by user, and the whole-archive views.
-    var channelSubscribers: [Int64: [UInt64: Connection]] = [:]
-    var userSubscribers: [Int64: [UInt64: Connection]] = [:]
-    var metricsSubscribers: [UInt64: Connection] = [:]
-    var channelListSubscribers: [UInt64: Connection] = [:]
-    var userListSubscribers: [UInt64: Connection] = [:]
-    var replaying: [UInt64: Connection] = [:]
+    /// Every live view's subscribers and what they are sent.
+    let feeds: LiveFeeds
+    let pages: PageHandler
+    let fragments: FragmentHandler
+    let api: APIHandler
     /// HTTP connections that used their turn with requests still waiting: served again next loop turn.
     var httpBacklog: [UInt64: Connection] = [:]
-    var dashboardCache: (key: DashboardKey, data: Pages.Dashboard)?
     /// The highest message id this worker has fetched and fanned out.
     var lastSeen: Int64
     /// The highest id the database had assigned when this worker last looked (see `MessageStore+Epoch.swift`).
@@ -60,6 +57,10 @@ final class WorkerServer {
         store = try MessageStore(path: config.databasePath)
         access = AccessPolicy(config: config)
         assets = StaticAssets.load(staticDirectory: config.staticDirectory, htmxDirectory: config.htmxDirectory)
+        feeds = LiveFeeds(config: config)
+        pages = PageHandler(store: store, assets: assets, dashboard: feeds.dashboard)
+        fragments = FragmentHandler(store: store, dashboard: feeds.dashboard)
+        api = APIHandler(store: store)
         let control = FileDescriptor(owning: config.controlFD)
         try control.setNonBlocking()
         reporter = Reporter(socket: control)
@@ -70,6 +71,9 @@ final class WorkerServer {
         highWater = try store.newestAssignedID()
         lastDataVersion = try store.dataVersion()
         try epoll.add(control, events: [.readable], token: Self.controlToken)
+        feeds.channel.replayFailed = { [reporter] error in
+            reporter.log(.warning, .replayFailed, ["error": .string("\(error)")])
+        }
     }
 
     func run() throws {
@@ -83,8 +87,8 @@ final class WorkerServer {
         while running {
             let now = clock.nowMilliseconds
             var timeout: Int64 = 1000
-            if hasSubscribers { timeout = min(timeout, Int64(nextPoll) - Int64(now)) }
-            if !replaying.isEmpty || !httpBacklog.isEmpty || wroteSinceTick { timeout = 0 }
+            if feeds.hasSubscribers { timeout = min(timeout, Int64(nextPoll) - Int64(now)) }
+            if feeds.channel.hasReplays || !httpBacklog.isEmpty || wroteSinceTick { timeout = 0 }
             if let drainWake = drainTimeout(now: now) { timeout = min(timeout, drainWake) }
             timeout = min(timeout, Int64(nextGauges) - Int64(now))
             try epoll.wait(timeoutMilliseconds: Int32(clamping: max(0, timeout))) { token, events in
@@ -269,9 +273,9 @@ final class WorkerServer {
             if c.closed { return }
             if c.closeAfterFlush {
                 close(c, reason: c.closeReason)
-            } else if c.feed == .replaying {
+            } else {
                 // A catch-up paused while the socket was full continues now.
-                replaying[c.id] = c
+                feeds.channel.resume(c)
             }
         case .blocked:
             if !c.writeRegistered {
@@ -296,7 +300,7 @@ final class WorkerServer {
         connections[c.id] = nil
         unsubscribe(c)
         // Frames still queued were never delivered.
-        let unsent = c.out.chunkCount + c.pendingSnapshots.count
+        let unsent = c.out.chunkCount + c.pendingSnapshotCount
         if c.mode == .webSocket { c.framesDropped += unsent }
         c.fd.close()
         let now = clock.nowMilliseconds

@@ -32,6 +32,22 @@ def test_every_page_reaches_connected(browser, server):
         wait_for_state(browser, "connected")
 
 
+def test_dashboard_shows_a_post_in_its_totals_and_latest_messages_within_a_second(browser, server):
+    server.post("already here", channel="general", user="alice")
+    browser.get(server.base + "/")
+    wait_for_state(browser, "connected")
+    before = int(browser.find_element("css selector", "#total-messages").text)
+    server.post("news for the dashboard", channel="dashboards", user="zoe")
+
+    def updated(d):
+        recent = d.find_element("css selector", "#recent").text
+        total = int(d.find_element("css selector", "#total-messages").text)
+        ranked = d.find_element("css selector", "#top-channels").text
+        return "news for the dashboard" in recent and total == before + 1 and "dashboards" in ranked
+    WebDriverWait(browser, 1.0, poll_frequency=0.01).until(updated, "the dashboard did not show the post")
+    assert state(browser) == "connected"
+
+
 def test_posted_message_appears_within_a_second_exactly_once(browser, server):
     server.post("before the page opened")
     open_channel(browser, server)

@@ -5,6 +5,7 @@ package enum EnvelopeType: String, Sendable {
     case channelCount = "channel_count"
     case userCount = "user_count"
     case userProfile = "user_profile"
+    case dashboard
     case status
     case error
 }

@@ -1,0 +1,207 @@
+import LivefeedProtocol
+
+/// `/live/channels/{id}`: the channel's messages in id order, each once (`message`), then its count
+/// (`channel_count`). A subscriber that resumes behind is replayed from the database in bounded batches, only while
+/// its queue is short; one that falls further behind than its queue bound is a slow consumer and is closed with
+/// the cursor to resume from.
+final class ChannelFeed: LiveFeed {
+    static let maxRowsPerTick = 1000
+
+    /// Where a subscriber stands: replaying history from the database, or receiving live frames.
+    enum Phase {
+        case none
+        case replaying
+        case live
+    }
+
+    private let config: WorkerConfig
+    private var subscribers = SubscriberGroups()
+    private var replaying: [UInt64: Connection] = [:]
+    var subscriberCount: Int { subscribers.count }
+    var hasReplays: Bool { !replaying.isEmpty }
+
+    init(config: WorkerConfig) { self.config = config }
+
+    /// `context.through` is the highest id this worker has fanned out: a cursor below it is replayed first.
+    func subscribe(_ c: Connection, to route: LiveRoute, after: Int64?, _ context: FeedContext) throws {
+        guard case .channel(let id) = route else { return }
+        if let after {
+            // Counted against the database, not this worker's last look, so rows written a moment ago count.
+            let backlog = try context.store.backlog(id, after: after, limit: config.maxBacklog + 1)
+            if backlog > config.maxBacklog {
+                context.outlet.closeLive(c, code: .tooFarBehind, state: "too_far_behind",
+                    reason: "more than \(config.maxBacklog) messages behind: reload, or page through "
+                        + "/api/channels/\(id)/messages?after_id=\(after)",
+                    retryAfterMilliseconds: nil)
+                return
+            }
+        }
+        if let after, after < context.through {
+            c.cursor = after
+            c.channelPhase = .replaying
+            replaying[c.id] = c
+        } else {
+            c.cursor = after ?? context.through
+            c.channelPhase = .live
+            sendCount(c, id, context)
+        }
+        subscribers.add(c, to: id)
+    }
+
+    func unsubscribe(_ c: Connection, from route: LiveRoute) {
+        c.channelPhase = .none
+        replaying[c.id] = nil
+        guard case .channel(let id) = route else { return }
+        subscribers.remove(c, from: id)
+    }
+
+    /// A catch-up paused while the socket was full continues (called when its queue drains).
+    func resume(_ c: Connection) {
+        if c.channelPhase == .replaying { replaying[c.id] = c }
+    }
+
+    private func sendCount(_ c: Connection, _ id: Int64, _ context: FeedContext) {
+        guard let ch = try? context.store.channel(id) else { return }
+        var frame = SharedFrame()
+        // The count may already include rows this worker has not fanned out yet; its cursor must not claim them,
+        // or the resume point would skip them.
+        c.enqueueSnapshot(key: -1, LiveFrames.channelCount(ch, cursor: c.cursor, context, c.format, &frame))
+    }
+
+    // MARK: the tick
+
+    /// One channel's share of a tick: its new messages' frames (per format, built on first use) followed by its
+    /// count.
+    private struct ChannelTick {
+        var ids: [Int64] = []
+        var messages: [ChatMessage] = []
+        var json: [SharedBytes]?
+        var html: [SharedBytes]?
+        var count: ChannelRow?
+    }
+
+    func publish(_ context: FeedContext) throws {
+        guard context.hasNewRows else { return }
+        // Group this tick's messages by channel; each channel's frames are built once per format.
+        var ticks: [Int64: ChannelTick] = [:]
+        for m in try context.store.messages(after: context.from, upTo: context.through, limit: Self.maxRowsPerTick)
+        where subscribers[m.channelID] != nil {
+            ticks[m.channelID, default: ChannelTick()].ids.append(m.id)
+            ticks[m.channelID, default: ChannelTick()].messages.append(m)
+        }
+        for ch in try context.channelsChanged() where subscribers[ch.id] != nil {
+            ticks[ch.id, default: ChannelTick()].count = ch
+        }
+        for (channel, var tick) in ticks {
+            guard let watching = subscribers[channel] else { continue }
+            for c in watching.values where c.channelPhase == .live {
+                // deliver() writes (or queues behind EPOLLOUT) itself: no second flush at the end of the tick.
+                deliver(&tick, to: c, context)
+            }
+        }
+    }
+
+    /// Gives one live subscriber this tick's frames: the messages after its cursor, then the channel's count. A
+    /// subscriber with nothing queued gets them in one writev straight from the shared buffers; one that is behind
+    /// gets them queued within its bound, and past the bound it is a slow consumer.
+    private func deliver(_ tick: inout ChannelTick, to c: Connection, _ context: FeedContext) {
+        let newMax = context.through
+        let frames: [SharedBytes]
+        switch c.format {
+        case .json:
+            if tick.json == nil { tick.json = encode(tick, .json, context) }
+            frames = tick.json!
+        case .html:
+            if tick.html == nil { tick.html = encode(tick, .html, context) }
+            frames = tick.html!
+        }
+        // Ids ascend, so the frames this subscriber still needs are a suffix.
+        let first = tick.ids.firstIndex { $0 > c.cursor } ?? tick.ids.count
+        let messageCount = tick.ids.count - first
+        // A subscriber that resumed ahead of this worker keeps its cursor until the worker catches up.
+        let withCount = tick.count != nil && c.cursor <= newMax
+        let end = frames.count - (tick.count != nil && !withCount ? 1 : 0)
+        guard first < end else { return }
+        let slice = frames[first..<end]
+        if !c.out.isEmpty || c.hasPendingSnapshots {
+            let bytes = slice.reduce(0) { $0 + $1.count }
+            if c.out.byteCount + bytes > config.maxQueueBytes || c.out.chunkCount + slice.count > config.maxQueueFrames {
+                // What is queued stays queued: the status follows it, so its resume hint is exactly the cursor of
+                // the last frame before it. This tick's frames are the dropped ones.
+                c.framesDropped += slice.count
+                context.outlet.closeLive(c, code: .tryAgainLater, state: "slow_consumer",
+                    reason: "the client did not keep up; resume with after_id=\(c.cursor)", retryAfterMilliseconds: 1000)
+                return
+            }
+        }
+        c.framesQueued += slice.count
+        if messageCount > 0 { c.cursor = tick.ids[tick.ids.count - 1] }
+        if withCount { c.cursor = max(c.cursor, newMax) }
+        context.outlet.deliver(c, slice)
+    }
+
+    private func encode(_ tick: ChannelTick, _ format: LiveFormat, _ context: FeedContext) -> [SharedBytes] {
+        var frames: [SharedBytes] = []
+        frames.reserveCapacity(tick.messages.count + 1)
+        for m in tick.messages {
+            var frame = SharedFrame()
+            frames.append(LiveFrames.message(m, context, format, &frame))
+        }
+        if let ch = tick.count {
+            var frame = SharedFrame()
+            frames.append(LiveFrames.channelCount(ch, cursor: context.through, context, format, &frame))
+        }
+        return frames
+    }
+
+    // MARK: replays
+
+    /// Moves catch-up subscribers forward one bounded batch at a time, only while their queue is short.
+    /// `context.through` is the highest id fanned out live: replays stop there and join the live feed.
+    func serviceReplays(_ context: FeedContext, flush: (Connection) -> Void) {
+        guard !replaying.isEmpty else { return }
+        for c in Array(replaying.values) {
+            guard !c.closed, c.channelPhase == .replaying, case .channel(let channel)? = c.target else {
+                replaying[c.id] = nil
+                continue
+            }
+            // Top up only below half the bound, and only with what fits in it: a client that does not read holds
+            // at most its bound, however large the backlog.
+            let byteBudget = config.maxQueueBytes - c.out.byteCount
+            let frameBudget = config.maxQueueFrames - c.out.chunkCount
+            if c.out.byteCount > config.maxQueueBytes / 2 || frameBudget < 1 {
+                replaying[c.id] = nil  // resume() brings it back once the socket drains
+                continue
+            }
+            do {
+                let rows = try context.store.channelMessages(
+                    channel, after: c.cursor, upTo: context.through, limit: min(config.replayBatch, frameBudget))
+                var used = 0
+                var taken = 0
+                for m in rows {
+                    var frame = SharedFrame()
+                    let bytes = LiveFrames.message(m, context, c.format, &frame)
+                    if taken > 0 && used + bytes.count > byteBudget { break }
+                    used += bytes.count
+                    taken += 1
+                    c.out.append(bytes)
+                    c.framesQueued += 1
+                    c.replayed += 1
+                    c.cursor = m.id
+                }
+                if taken == rows.count && rows.count < min(config.replayBatch, frameBudget) {
+                    c.channelPhase = .live
+                    replaying[c.id] = nil
+                    sendCount(c, channel, context)
+                }
+            } catch {
+                replayFailed(error)
+            }
+            flush(c)
+            if c.writeRegistered { replaying[c.id] = nil }
+        }
+    }
+
+    /// Set by the owner: how a failed replay read is reported.
+    var replayFailed: (any Error) -> Void = { _ in }
+}
