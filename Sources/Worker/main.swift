@@ -33,8 +33,7 @@ switch mode {
 case "serve":
     do {
         let config = try WorkerConfig.parse(arguments.dropFirst())
-        let server = try WorkerServer(config: config)
-        try server.run()
+        try Worker(config: config).run()
         exit(0)
     } catch {
         fail("\(error)")

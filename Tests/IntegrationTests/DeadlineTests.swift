@@ -45,6 +45,42 @@ struct DeadlineTests {
         }
     }
 
+    @Test func aLiveClientThatBreaksTheProtocolWithOutputQueuedIsClosedWithinTheCloseGrace() throws {
+        // The send timeout stays at its 30 s default: the close handshake's own deadline must end this.
+        let bounds = ["--max-queue-bytes", "16777216", "--max-queue-frames", "100000"]
+        try withLivefeed(workers: 1, arguments: bounds) { server in
+            let api = LivefeedAPI(server)
+            let start = try api.post(channel: "bulk", user: "alice", text: "start")
+            let padding = String(repeating: "z", count: 8000)
+            // 7.7 MB: more than the kernel's socket buffers take (up to 4 MiB of send buffer on loopback), so the
+            // rest waits in the worker.
+            for batch in 0..<8 {
+                try api.post((1...120).map { ["channel": "bulk", "user": "alice", "text": "\(batch) \($0) \(padding)"] })
+            }
+            let channelID = try api.channelID(named: "bulk")
+            let client = try WebSocketClient.connect(
+                port: server.port, path: "/live/channels/\(channelID)?after_id=\(start)", receiveBufferSize: 4096)
+            defer { client.socket.close() }
+            // The replay fills the socket, then the worker's queue for this client, and stops there: it never reads.
+            // A client that does not read still takes a trickle (the kernel collapses its receive queue on window
+            // probes): megabytes queued take minutes to trickle out, and each trickle is progress to the send timeout.
+            try eventually(timeout: .seconds(20), "megabytes queued for the client") {
+                try server.prometheusSamples()
+                    .filter { $0.key.hasPrefix("livefeed_worker_queued_bytes") }.values.reduce(0, +) > 1_000_000
+            }
+            // An unmasked frame from a client is a protocol error (RFC 6455 5.1): the worker answers with a close
+            // frame, queued behind everything else, and must not wait for a peer that does not read.
+            try client.socket.send([0x81, 0x01, UInt8(ascii: "A")], timeout: .seconds(1))
+            let sent = ContinuousClock.now
+            try eventually(timeout: .seconds(8), "the connection is closed") {
+                server.logLines().contains {
+                    $0.string("event") == "connection_closed" && $0.string("reason") == "protocol_error"
+                }
+            }
+            #expect(ContinuousClock.now - sent < .seconds(6))
+        }
+    }
+
     @Test func theDoorsHeadLimitIsTheWorkersToo() throws {
         try withLivefeed(workers: 1, arguments: ["--max-head-bytes", "32768"]) { server in
             let padding = String(repeating: "a", count: 20_000)

@@ -11,7 +11,7 @@ struct ErrorCodeTableTests {
     static func codesInSources() throws -> [(code: String, status: Int?)] {
         let patterns = [
             #"apiError\("([a-z_]+)""#, #"errorJSON\("([a-z_]+)""#, #"[^.]code: "([a-z_]+)""#,
-            #"case \w+ = "([a-z]+_cap)""#, #"(?:failure|refuse|fail)\((\d{3}), "([a-z_]+)""#,
+            #"case \w+ = "([a-z]+_cap)""#, #"(?:failure|refuse|fail|error|refuseUpgrade\(c,) ?\(?(\d{3}), "([a-z_]+)""#,
             #"refuse\(\w+, status: (\d{3}), reason: "([a-z_]+)""#,
         ]
         // HTTPHeadError.code maps its cases to codes: `case .a, .b: "code"`.

@@ -5,10 +5,10 @@ import LivefeedProtocol
 /// go to every subscriber. Feeds are registered in `LiveFeeds`, routed by `LiveRoute`.
 protocol LiveFeed: AnyObject {
     var subscriberCount: Int { get }
-    /// Remembers `c` (already upgraded, its `target` and `format` set) and queues its first frames, or closes it
-    /// through `context.outlet` when it cannot be served. Throws when the database cannot be read.
-    func subscribe(_ c: Connection, to route: LiveRoute, after: Int64?, _ context: FeedContext) throws
-    func unsubscribe(_ c: Connection, from route: LiveRoute)
+    /// Remembers `c` (its `route` names this feed) and queues its first frames, or closes it through
+    /// `context.outlet` when it cannot be served. Throws when the database cannot be read.
+    func subscribe(_ c: LiveSession, after: Int64?, _ context: FeedContext) throws
+    func unsubscribe(_ c: LiveSession)
     /// Whether this feed has anything to publish this turn: by default only when the database changed.
     func wantsTick(databaseChanged: Bool, nowMilliseconds: Int64) -> Bool
     /// Queues this tick's changes for every subscriber, inside the tick's read transaction.
@@ -22,10 +22,12 @@ extension LiveFeed {
 /// What the feeds need from the connections' owner: writing frames and closing live connections.
 protocol LiveOutlet: AnyObject {
     /// Writes `frames` now (or queues them behind EPOLLOUT).
-    func deliver(_ c: Connection, _ frames: ArraySlice<SharedBytes>)
+    func deliver(_ c: LiveSession, _ frames: ArraySlice<SharedBytes>)
+    /// Writes what is queued for `c`.
+    func flush(_ c: LiveSession)
     /// Sends `status` and a close frame, then waits (bounded) for the client's close reply.
     func closeLive(
-        _ c: Connection, code: WebSocketCloseCode, state: String, reason: String, retryAfterMilliseconds: Int?)
+        _ c: LiveSession, code: WebSocketCloseCode, state: String, reason: String, retryAfterMilliseconds: Int?)
 }
 
 /// One tick (or one subscription) as the feeds see it: the rows it covers, memoised reads several feeds share,
@@ -37,7 +39,7 @@ final class FeedContext {
     let through: Int64
     let now: String
     unowned let outlet: LiveOutlet
-    private(set) var touched: [Connection] = []
+    private(set) var touched: [LiveSession] = []
     private var changedChannels: [ChannelRow]?
     private var changedUsers: [UserRow]?
     private var currentTotals: Totals?
@@ -54,7 +56,7 @@ final class FeedContext {
     var hasNewRows: Bool { through > from }
 
     /// Marks `c` for the flush after the tick (once, however many feeds touch it).
-    func touch(_ c: Connection) {
+    func touch(_ c: LiveSession) {
         if !c.touched {
             c.touched = true
             touched.append(c)

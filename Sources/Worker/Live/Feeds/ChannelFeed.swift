@@ -16,15 +16,15 @@ final class ChannelFeed: LiveFeed {
 
     private let config: WorkerConfig
     private var subscribers = SubscriberGroups()
-    private var replaying: [UInt64: Connection] = [:]
+    private var replaying: [UInt64: LiveSession] = [:]
     var subscriberCount: Int { subscribers.count }
     var hasReplays: Bool { !replaying.isEmpty }
 
     init(config: WorkerConfig) { self.config = config }
 
     /// `context.through` is the highest id this worker has fanned out: a cursor below it is replayed first.
-    func subscribe(_ c: Connection, to route: LiveRoute, after: Int64?, _ context: FeedContext) throws {
-        guard case .channel(let id) = route else { return }
+    func subscribe(_ c: LiveSession, after: Int64?, _ context: FeedContext) throws {
+        guard case .channel(let id) = c.route else { return }
         if let after {
             // Counted against the database, not this worker's last look, so rows written a moment ago count.
             let backlog = try context.store.backlog(id, after: after, limit: config.maxBacklog + 1)
@@ -48,19 +48,19 @@ final class ChannelFeed: LiveFeed {
         subscribers.add(c, to: id)
     }
 
-    func unsubscribe(_ c: Connection, from route: LiveRoute) {
+    func unsubscribe(_ c: LiveSession) {
         c.channelPhase = .none
         replaying[c.id] = nil
-        guard case .channel(let id) = route else { return }
+        guard case .channel(let id) = c.route else { return }
         subscribers.remove(c, from: id)
     }
 
     /// A catch-up paused while the socket was full continues (called when its queue drains).
-    func resume(_ c: Connection) {
+    func resume(_ c: LiveSession) {
         if c.channelPhase == .replaying { replaying[c.id] = c }
     }
 
-    private func sendCount(_ c: Connection, _ id: Int64, _ context: FeedContext) {
+    private func sendCount(_ c: LiveSession, _ id: Int64, _ context: FeedContext) {
         guard let ch = try? context.store.channel(id) else { return }
         var frame = SharedFrame()
         // The count may already include rows this worker has not fanned out yet; its cursor must not claim them,
@@ -104,7 +104,7 @@ final class ChannelFeed: LiveFeed {
     /// Gives one live subscriber this tick's frames: the messages after its cursor, then the channel's count. A
     /// subscriber with nothing queued gets them in one writev straight from the shared buffers; one that is behind
     /// gets them queued within its bound, and past the bound it is a slow consumer.
-    private func deliver(_ tick: inout ChannelTick, to c: Connection, _ context: FeedContext) {
+    private func deliver(_ tick: inout ChannelTick, to c: LiveSession, _ context: FeedContext) {
         let newMax = context.through
         let frames: [SharedBytes]
         switch c.format {
@@ -123,9 +123,9 @@ final class ChannelFeed: LiveFeed {
         let end = frames.count - (tick.count != nil && !withCount ? 1 : 0)
         guard first < end else { return }
         let slice = frames[first..<end]
-        if !c.out.isEmpty || c.hasPendingSnapshots {
+        if !c.connection.out.isEmpty || c.hasPendingSnapshots {
             let bytes = slice.reduce(0) { $0 + $1.count }
-            if c.out.byteCount + bytes > config.maxQueueBytes || c.out.chunkCount + slice.count > config.maxQueueFrames {
+            if c.connection.out.byteCount + bytes > config.maxQueueBytes || c.connection.out.chunkCount + slice.count > config.maxQueueFrames {
                 // What is queued stays queued: the status follows it, so its resume hint is exactly the cursor of
                 // the last frame before it. This tick's frames are the dropped ones.
                 c.framesDropped += slice.count
@@ -158,18 +158,18 @@ final class ChannelFeed: LiveFeed {
 
     /// Moves catch-up subscribers forward one bounded batch at a time, only while their queue is short.
     /// `context.through` is the highest id fanned out live: replays stop there and join the live feed.
-    func serviceReplays(_ context: FeedContext, flush: (Connection) -> Void) {
+    func serviceReplays(_ context: FeedContext) {
         guard !replaying.isEmpty else { return }
         for c in Array(replaying.values) {
-            guard !c.closed, c.channelPhase == .replaying, case .channel(let channel)? = c.target else {
+            guard !c.connection.closed, c.channelPhase == .replaying, case .channel(let channel) = c.route else {
                 replaying[c.id] = nil
                 continue
             }
             // Top up only below half the bound, and only with what fits in it: a client that does not read holds
             // at most its bound, however large the backlog.
-            let byteBudget = config.maxQueueBytes - c.out.byteCount
-            let frameBudget = config.maxQueueFrames - c.out.chunkCount
-            if c.out.byteCount > config.maxQueueBytes / 2 || frameBudget < 1 {
+            let byteBudget = config.maxQueueBytes - c.connection.out.byteCount
+            let frameBudget = config.maxQueueFrames - c.connection.out.chunkCount
+            if c.connection.out.byteCount > config.maxQueueBytes / 2 || frameBudget < 1 {
                 replaying[c.id] = nil  // resume() brings it back once the socket drains
                 continue
             }
@@ -184,7 +184,7 @@ final class ChannelFeed: LiveFeed {
                     if taken > 0 && used + bytes.count > byteBudget { break }
                     used += bytes.count
                     taken += 1
-                    c.out.append(bytes)
+                    c.connection.out.append(bytes)
                     c.framesQueued += 1
                     c.replayed += 1
                     c.cursor = m.id
@@ -197,8 +197,8 @@ final class ChannelFeed: LiveFeed {
             } catch {
                 replayFailed(error)
             }
-            flush(c)
-            if c.writeRegistered { replaying[c.id] = nil }
+            context.outlet.flush(c)
+            if c.connection.writeRegistered { replaying[c.id] = nil }
         }
     }
 

@@ -2,10 +2,10 @@ import LivefeedProtocol
 
 /// `/live/channels`: every channel's count (`channel_count`), the changed ones each tick.
 final class ChannelsFeed: LiveFeed {
-    private var subscribers: [UInt64: Connection] = [:]
+    private var subscribers: [UInt64: LiveSession] = [:]
     var subscriberCount: Int { subscribers.count }
 
-    func subscribe(_ c: Connection, to route: LiveRoute, after: Int64?, _ context: FeedContext) throws {
+    func subscribe(_ c: LiveSession, after: Int64?, _ context: FeedContext) throws {
         subscribers[c.id] = c
         try context.store.read {
             let cursor = try context.store.maxMessageID()
@@ -17,7 +17,7 @@ final class ChannelsFeed: LiveFeed {
         }
     }
 
-    func unsubscribe(_ c: Connection, from route: LiveRoute) { subscribers[c.id] = nil }
+    func unsubscribe(_ c: LiveSession) { subscribers[c.id] = nil }
 
     func publish(_ context: FeedContext) throws {
         guard context.hasNewRows else { return }

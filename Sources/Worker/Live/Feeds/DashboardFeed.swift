@@ -16,7 +16,7 @@ final class DashboardFeed: LiveFeed {
     static let rankingSize = 5
     static let recentCount = 8
 
-    private var subscribers: [UInt64: Connection] = [:]
+    private var subscribers: [UInt64: LiveSession] = [:]
     private var cache: (key: Key, data: Pages.Dashboard)?
     /// The key of the last frames published: a tick publishes only when it moved.
     private var published: Key?
@@ -38,7 +38,7 @@ final class DashboardFeed: LiveFeed {
         return (key, data)
     }
 
-    func subscribe(_ c: Connection, to route: LiveRoute, after: Int64?, _ context: FeedContext) throws {
+    func subscribe(_ c: LiveSession, after: Int64?, _ context: FeedContext) throws {
         subscribers[c.id] = c
         try context.store.read {
             let (_, d) = try current(context.store)
@@ -48,7 +48,7 @@ final class DashboardFeed: LiveFeed {
         }
     }
 
-    func unsubscribe(_ c: Connection, from route: LiveRoute) { subscribers[c.id] = nil }
+    func unsubscribe(_ c: LiveSession) { subscribers[c.id] = nil }
 
     /// The chart moves on with the clock, so a new minute is a tick even when nothing was written.
     func wantsTick(databaseChanged: Bool, nowMilliseconds: Int64) -> Bool {

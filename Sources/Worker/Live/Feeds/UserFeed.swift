@@ -5,8 +5,8 @@ final class UserFeed: LiveFeed {
     private var subscribers = SubscriberGroups()
     var subscriberCount: Int { subscribers.count }
 
-    func subscribe(_ c: Connection, to route: LiveRoute, after: Int64?, _ context: FeedContext) throws {
-        guard case .user(let id) = route else { return }
+    func subscribe(_ c: LiveSession, after: Int64?, _ context: FeedContext) throws {
+        guard case .user(let id) = c.route else { return }
         subscribers.add(c, to: id)
         try context.store.read {
             let cursor = try context.store.maxMessageID()
@@ -19,8 +19,8 @@ final class UserFeed: LiveFeed {
         }
     }
 
-    func unsubscribe(_ c: Connection, from route: LiveRoute) {
-        guard case .user(let id) = route else { return }
+    func unsubscribe(_ c: LiveSession) {
+        guard case .user(let id) = c.route else { return }
         subscribers.remove(c, from: id)
     }
 

@@ -2,15 +2,16 @@ import Foundation
 import LivefeedProtocol
 
 /// `/static/NAME`: the page scripts, with an ETag, and cached for good when asked for by their versioned URL.
-extension WorkerServer {
-    func serveStatic(_ c: Connection, _ head: HTTPRequestHead, name: String) {
+struct StaticHandler {
+    let assets: StaticAssets
+
+    func answer(_ name: String, _ head: HTTPRequestHead) -> Reply {
         let headOnly = head.method == "HEAD"
         guard let asset = assets[name] else {
             let message = assets.live ? "no such file" : "no such file (live page scripts are not installed)"
-            respond(
-                c, status: 404, contentType: "text/plain; charset=utf-8", body: Array(message.utf8),
-                keepAlive: head.keepAlive, headOnly: headOnly)
-            return
+            return Reply(
+                status: 404, contentType: "text/plain; charset=utf-8", body: Array(message.utf8), headOnly: headOnly,
+                keepAlive: head.keepAlive)
         }
         // A versioned URL names these exact bytes, so it never needs revalidating; a bare one does.
         let cache =
@@ -21,13 +22,12 @@ extension WorkerServer {
                 $0.trimmingCharacters(in: .whitespaces) == asset.etag || $0 == "*"
             })
         {
-            respond(
-                c, status: 304, contentType: asset.contentType, body: [], keepAlive: head.keepAlive,
-                headOnly: true, extraHeaders: [("ETag", asset.etag)], cacheControl: cache)
-            return
+            return Reply(
+                status: 304, contentType: asset.contentType, body: [], headers: [("ETag", asset.etag)],
+                cacheControl: cache, headOnly: true, keepAlive: head.keepAlive)
         }
-        respond(
-            c, status: 200, contentType: asset.contentType, body: asset.body, keepAlive: head.keepAlive,
-            headOnly: headOnly, extraHeaders: [("ETag", asset.etag)], cacheControl: cache)
+        return Reply(
+            status: 200, contentType: asset.contentType, body: asset.body, headers: [("ETag", asset.etag)],
+            cacheControl: cache, headOnly: headOnly, keepAlive: head.keepAlive)
     }
 }

@@ -1,0 +1,216 @@
+import Glibc
+import LivefeedProtocol
+
+/// The worker process: builds its parts and runs the loop over them. Owns the control socket (records in through
+/// `control`, out through `reporter`), the signal descriptor, and the timers of the loop turn (the tick, the sweep
+/// of deadlines, the drain, the gauges).
+final class Worker: LoopParts {
+    /// Signals an operator may send to every process of the unit (`systemctl kill`, Ctrl-C in a terminal) or to a
+    /// worker alone. HUP, USR1 and USR2 are the supervisor's business: ignored here. TERM and INT drain this worker
+    /// as the supervisor's `drain` would (live clients get 1012 spread over a second, then it exits; the supervisor
+    /// restarts it), so no client sees a bare EOF.
+    static let ignoredSignals: [Int32] = [SIGHUP, SIGUSR1, SIGUSR2]
+    static let drainSignals: [Int32] = [SIGTERM, SIGINT]
+    static let signalDrainSpreadMilliseconds: Int64 = 1000
+    static let signalDrainRetryAfterMilliseconds: Int64 = 2000
+    static let gaugesIntervalMilliseconds: UInt64 = 1000
+    static let sweepIntervalMilliseconds: UInt64 = 250
+
+    private let config: WorkerConfig
+    private let loop: WorkerLoop
+    private let store: MessageStore
+    private let reporter: Reporter
+    private let signalFD: SignalFD
+    private let assets: StaticAssets
+    private let connections: Connections
+    private let live: LiveService
+    private let http: HTTPService
+    private let ticker: Ticker
+    private let drainer: Drainer
+    private let timeouts: ConnectionState.Timeouts
+    private var controlBuffer = [UInt8](repeating: 0, count: RecordCodec.headerSize + RecordCodec.maxPayload + 1)
+    private var controlWantsWrite = false
+    private var nextTick: UInt64 = 0
+    private var nextSweep: UInt64 = 0
+    private var nextGauges: UInt64 = 0
+    private(set) var running = true
+
+    init(config: WorkerConfig) throws {
+        self.config = config
+        loop = try WorkerLoop()
+        store = try MessageStore(path: config.databasePath)
+        assets = StaticAssets.load(staticDirectory: config.staticDirectory, htmxDirectory: config.htmxDirectory)
+        let control = FileDescriptor(owning: config.controlFD)
+        try control.setNonBlocking()
+        reporter = Reporter(socket: control)
+        for s in Self.ignoredSignals { signal(s, SIG_IGN) }
+        signalFD = try SignalFD(signals: Self.drainSignals)
+        try loop.epoll.add(signalFD.fd, events: [.readable], token: WorkerToken.signals.raw)
+        try loop.epoll.add(control, events: [.readable], token: WorkerToken.control.raw)
+
+        let access = AccessPolicy(config: config)
+        let feeds = LiveFeeds(config: config)
+        connections = Connections(loop: loop, reporter: reporter, config: config)
+        live = LiveService(
+            connections: connections, reporter: reporter, clock: loop.clock, config: config, store: store,
+            access: access, feeds: feeds)
+        http = HTTPService(
+            connections: connections, live: live, reporter: reporter, clock: loop.clock, config: config, store: store,
+            assets: assets, access: access, dashboard: feeds.dashboard)
+        ticker = try Ticker(store: store, feeds: feeds, live: live, reporter: reporter)
+        drainer = Drainer(connections: connections, live: live, http: http, reporter: reporter)
+        timeouts = ConnectionState.Timeouts(
+            idle: config.idleTimeoutMilliseconds, request: config.requestTimeoutMilliseconds,
+            send: config.sendTimeoutMilliseconds, pingInterval: config.pingIntervalMilliseconds,
+            pingTimeout: config.pingTimeoutMilliseconds)
+        connections.http = http
+        connections.live = live
+        live.http = http
+        live.lastSeen = { [unowned ticker] in ticker.lastSeen }
+        http.stored = { [unowned ticker] in ticker.noteWrite() }
+        feeds.channel.replayFailed = { [reporter] error in
+            reporter.log(.warning, .replayFailed, ["error": .string("\(error)")])
+        }
+    }
+
+    func run() throws {
+        reporter.send(.workerReady(pid: Int64(getpid())))
+        if !assets.missing.isEmpty && config.index == 0 {
+            reporter.log(.warning, .livePagesOff, [
+                "missing": .string(assets.missing.joined(separator: ", ")),
+                "hint": .string("run scripts/setup to fetch htmx; pages render without live updates"),
+            ])
+        }
+        try loop.run(self)
+        for c in connections.all { connections.close(c, reason: drainer.draining ? "drained" : "worker_exit") }
+        // Every close record frees a slot in the supervisor: wait (bounded) for the socket rather than lose them.
+        reporter.flushBeforeExit(deadline: loop.clock.nowMilliseconds + 3000, clock: loop.clock)
+    }
+
+    // MARK: LoopParts
+
+    func connection(_ id: UInt64, _ events: Epoll.Events) { connections.handle(id, events) }
+
+    func signals() {
+        guard let received = try? signalFD.drain(), !received.isEmpty else { return }
+        reporter.log(.info, .workerSignalled, ["signal": .int(Int64(received[0]))])
+        drainer.begin(
+            spreadMilliseconds: Self.signalDrainSpreadMilliseconds,
+            retryAfterMilliseconds: Self.signalDrainRetryAfterMilliseconds, now: loop.clock.nowMilliseconds)
+    }
+
+    func turn(now: UInt64) -> Int64 {
+        if now >= nextTick || ticker.wroteSinceTick {
+            ticker.tick()
+            nextTick = now + UInt64(config.pollMilliseconds)
+        }
+        ticker.serviceReplays()
+        http.serviceBacklog()
+        if now >= nextSweep {
+            sweep(now: now)
+            nextSweep = now + Self.sweepIntervalMilliseconds
+        }
+        drainer.service(now: now)
+        sendGaugesIfDue(now: now)
+        updateControlInterest()
+        if reporter.peerGone || (drainer.draining && (connections.isEmpty || now >= drainer.deadline)) {
+            running = false
+        }
+
+        var timeout = Int64(nextGauges) - Int64(now)
+        timeout = min(timeout, Int64(nextSweep) - Int64(now))
+        if live.feeds.hasSubscribers { timeout = min(timeout, Int64(nextTick) - Int64(now)) }
+        if live.feeds.channel.hasReplays || http.hasBacklog || ticker.wroteSinceTick { timeout = 0 }
+        if let drainWake = drainer.timeout(now: now) { timeout = min(timeout, drainWake) }
+        return max(0, timeout)
+    }
+
+    /// Every connection's one deadline (`ConnectionState`), acted on when it has passed.
+    private func sweep(now: UInt64) {
+        for c in connections.all where !c.closed {
+            c.observeProgress(now: now)
+            guard let expiry = c.state.due(now: now, timeouts) else { continue }
+            switch expiry {
+            case .requestTimeout:
+                http.respond(c, .error(408, "request_timeout", "request not received in time", keepAlive: false))
+            case .ping:
+                if case .live(let s) = c.phase { live.ping(s) }
+            case .close(let reason):
+                connections.close(c, reason: reason)
+            }
+        }
+    }
+
+    /// Sends the gauges record when it is due; it is also the supervisor's sign that this loop is alive.
+    private func sendGaugesIfDue(now: UInt64) {
+        guard now >= nextGauges else { return }
+        nextGauges = now + Self.gaugesIntervalMilliseconds
+        var gauges = WorkerGauges(
+            recordsQueued: Int64(reporter.queuedRecords), recordsQueuedPeak: Int64(reporter.peakQueuedRecords),
+            recordsDropped: reporter.droppedRecords)
+        for c in connections.all {
+            gauges.connections[c.handedView, default: 0] += 1
+            gauges.queuedBytes += Int64(c.out.byteCount)
+        }
+        reporter.send(.workerGauges(gauges))
+    }
+
+    // MARK: the control socket
+
+    func control(_ events: Epoll.Events) {
+        if events.contains(.writable) {
+            reporter.flush()
+            updateControlInterest()
+        }
+        guard events.contains(.readable) || events.contains(.hangup) || events.contains(.error) else { return }
+        while running {
+            let received: IOResult<FDPassing.Received>
+            do {
+                received = try controlBuffer.withUnsafeMutableBytes { raw throws(SystemError) in
+                    try FDPassing.receive(on: reporter.socket, into: raw)
+                }
+            } catch {
+                running = false
+                return
+            }
+            guard case .done(let r) = received else { return }
+            if r.byteCount == 0 && r.descriptor == nil {
+                // The supervisor is gone: a worker never outlives it.
+                running = false
+                return
+            }
+            do {
+                switch try RecordCodec.decode(controlBuffer[0..<r.byteCount]) {
+                case .handoff(let id, let view, let client):
+                    guard let fd = r.descriptor else {
+                        // The kernel could not give us the descriptor (MSG_CTRUNC: our descriptor table is full).
+                        // The client is lost with it; the supervisor learns at once, so its slots are freed.
+                        reporter.log(.error, .handoffWithoutDescriptor, [
+                            "conn": .int(Int64(bitPattern: id)), "truncated": .int(r.anomaly ? 1 : 0),
+                        ])
+                        reporter.send(.connectionClosed(
+                            connectionID: id, view: view, fields: ["reason": .string("no_descriptor")]))
+                        continue
+                    }
+                    connections.adopt(fd, id: id, view: view, client: client)
+                case .drain(let spread, let retry):
+                    r.descriptor?.close()
+                    drainer.begin(spreadMilliseconds: spread, retryAfterMilliseconds: retry, now: loop.clock.nowMilliseconds)
+                case let record:
+                    r.descriptor?.close()
+                    reporter.log(.warning, .unexpectedRecord, ["kind": .string("\(record.kind)")])
+                }
+            } catch {
+                r.descriptor?.close()
+                reporter.log(.error, .badControlRecord, ["error": .string("\(error)")])
+            }
+        }
+    }
+
+    private func updateControlInterest() {
+        guard reporter.hasPending != controlWantsWrite else { return }
+        controlWantsWrite = reporter.hasPending
+        let events: Epoll.Events = controlWantsWrite ? [.readable, .writable] : [.readable]
+        try? loop.epoll.modify(reporter.socket, events: events, token: WorkerToken.control.raw)
+    }
+}
