@@ -18,6 +18,8 @@ package struct FileDescriptor: Hashable, Sendable, CustomStringConvertible {
     /// Wraps fcntl(F_SETFL, O_NONBLOCK).
     package func setNonBlocking() throws(SystemError) {
         let flags = try checked("fcntl") { fcntl(rawValue, F_GETFL) }
+        // A handed-over socket usually is already (the supervisor accepts with SOCK_NONBLOCK): one call, not two.
+        guard flags & O_NONBLOCK == 0 else { return }
         _ = try checked("fcntl") { fcntl(rawValue, F_SETFL, flags | O_NONBLOCK) }
     }
 

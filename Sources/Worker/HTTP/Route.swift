@@ -36,16 +36,20 @@ enum Route: Equatable {
     case methodNotAllowed(Family, allow: String, message: String)
 
     init(method: String, path: String) {
+        // Live upgrades first, from the path's bytes: they are the connections that arrive in storms.
+        if let live = LiveRoute(path: path) {
+            self = .live(live)
+            return
+        }
         let segments = path.split(separator: "/", omittingEmptySubsequences: true)
         let family: Family = segments.first == "api" || segments.first == "live" ? .json : .html
         if segments.first == "live" {
-            switch LiveRoute(path: path) {
-            case .some(let live): self = .live(live)
-            case nil where segments.count == 3 && segments[1] == "channels":
+            if segments.count == 3 && segments[1] == "channels" {
                 self = .unknownLive(code: "not_found", message: "no such channel")
-            case nil where segments.count == 3 && segments[1] == "users":
+            } else if segments.count == 3 && segments[1] == "users" {
                 self = .unknownLive(code: "not_found", message: "no such user")
-            case nil: self = .unknownLive(code: "unknown_view", message: "no live view at \(path)")
+            } else {
+                self = .unknownLive(code: "unknown_view", message: "no live view at \(path)")
             }
             return
         }

@@ -77,21 +77,31 @@ final class LiveService: LiveOutlet {
         case "html": format = .html
         default: return refuse(400, "bad_query", "format must be json or html")
         }
+        // One read transaction for every database look of the upgrade: the target exists, the cursor is not ahead,
+        // and the subscription's first frames.
         do {
-            switch target {
-            case .channel(let id):
-                guard try store.channel(id) != nil else { return refuse(404, "not_found", "no such channel") }
-            case .user(let id):
-                guard try store.user(id) != nil else { return refuse(404, "not_found", "no such user") }
-            default: break
-            }
+            try store.read { try upgrade(c, exchange, head, target, key: key, after: after, format: format, refuse) }
         } catch {
-            return refuse(503, "unavailable", "the database is busy", headers: [("Retry-After", "1")])
+            // Before the 101 (afterwards the connection is live and any failure is a close with a status).
+            if case .http = c.phase { refuse(503, "unavailable", "the database is busy", headers: [("Retry-After", "1")]) }
         }
+    }
 
+    private func upgrade(
+        _ c: Connection, _ exchange: HTTPExchange, _ head: HTTPRequestHead, _ target: LiveRoute, key: String,
+        after: Int64?, format: LiveFormat, _ refuse: (Int, String, String, [(String, String)]) -> Void
+    ) throws {
+        switch target {
+        case .channel(let id):
+            guard try store.channel(id) != nil else { return refuse(404, "not_found", "no such channel", []) }
+        case .user(let id):
+            guard try store.user(id) != nil else { return refuse(404, "not_found", "no such user", []) }
+        default: break
+        }
         var response = Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n".utf8)
         response += Array("Sec-WebSocket-Accept: \(WebSocketHandshake.acceptValue(forKey: key))\r\n\r\n".utf8)
-        connections.send(c, response)
+        // Written together with the subscription's first frames: one writev for the whole handshake.
+        c.out.append(response)
         // Autobahn's largest cases are single 16 MiB frames; echo exists only for conformance testing. Clients of
         // live views only ever send control frames and small messages.
         let limit = target == .echo ? 32 << 20 : 4096
@@ -114,6 +124,9 @@ final class LiveService: LiveOutlet {
         }
         subscribe(s, after: after)
         if !early.isEmpty { early.withUnsafeBytes { receive(s, $0) } }
+        // The first snapshots waited behind the 101 as if the socket were busy; they go in the same write.
+        if case .live = c.phase { _ = s.releaseSnapshots() }
+        connections.flush(c)
     }
 
     // MARK: subscriptions
@@ -128,7 +141,6 @@ final class LiveService: LiveOutlet {
             return closeLive(s, code: .internalError, state: "error", reason: "the database is unavailable",
                 retryAfterMilliseconds: 1000)
         }
-        connections.flush(s.connection)
     }
 
     func unsubscribe(_ s: LiveSession) {

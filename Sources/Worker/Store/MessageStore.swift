@@ -35,6 +35,9 @@ final class MessageStore {
     private let insertUser: SQLiteStatement
     private let insertMessage: SQLiteStatement
     private let insertMessageNow: SQLiteStatement
+    private let beginRead: SQLiteStatement
+    private let commitRead: SQLiteStatement
+    private var readDepth = 0
 
     static let messageColumns = """
         SELECT m.id, m.channel_id, coalesce(c.name, ''), m.user_id, coalesce(u.name, ''), m.text, m.sent_at
@@ -48,6 +51,8 @@ final class MessageStore {
             throw SQLiteError(code: 1, message: "\(path) has no epoch: not a livefeed database (run the supervisor)")
         }
         epoch = e
+        beginRead = try db.prepare("BEGIN")
+        commitRead = try db.prepare("COMMIT")
         selectAfter = try db.prepare(Self.messageColumns + " WHERE m.id > ?1 ORDER BY m.id LIMIT ?2")
         selectChannelAfter = try db.prepare(
             Self.messageColumns + " WHERE m.channel_id = ?1 AND m.id > ?2 AND m.id <= ?3 ORDER BY m.id LIMIT ?4")
@@ -125,10 +130,20 @@ final class MessageStore {
         Int(try selectBacklog.bind([.int(channel), .int(after), .int(Int64(limit))]).rows { $0.int(0) }.first ?? 0)
     }
 
-    /// Runs `body` in one read transaction, so everything it reads comes from the same snapshot.
+    /// Runs `body` in one read transaction, so everything it reads comes from the same snapshot. Nested calls join
+    /// the outer transaction.
     func read<T>(_ body: () throws -> T) throws -> T {
-        try db.execute("BEGIN")
-        defer { try? db.execute("COMMIT") }
+        if readDepth > 0 {
+            readDepth += 1
+            defer { readDepth -= 1 }
+            return try body()
+        }
+        try beginRead.run()
+        readDepth = 1
+        defer {
+            readDepth = 0
+            try? commitRead.run()
+        }
         return try body()
     }
 
