@@ -121,10 +121,16 @@ static inline int lf_spawn(pid_t *pid, const char *path, int child_fd, int targe
     if (stderr_fd >= 0) posix_spawn_file_actions_adddup2(&actions, stderr_fd, 2);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
+    // The child starts with every signal at its default, and with only the signals an operator sends to a whole
+    // unit (`systemctl kill -s HUP`, USR1, USR2) blocked: one that arrives between fork and the moment the worker
+    // ignores it stays pending, then is discarded, instead of killing a worker that is just starting.
+    sigset_t operator, all;
+    sigemptyset(&operator);
+    sigaddset(&operator, SIGHUP);
+    sigaddset(&operator, SIGUSR1);
+    sigaddset(&operator, SIGUSR2);
     sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigmask(&attr, &operator);
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     int rc = posix_spawn(pid, path, &actions, &attr, argv, envp);
