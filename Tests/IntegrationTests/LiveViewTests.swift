@@ -151,6 +151,31 @@ struct LiveViewTests {
         }
     }
 
+    @Test func aBusyChannelSendsItsCountAtMostFourTimesASecondAndAlwaysTheLastOne() throws {
+        try withLivefeed(workers: 1) { server in
+            let api = LivefeedAPI(server)
+            try api.post(text: "first")
+            let channelID = try api.channelID(named: "general")
+            let stream = try LiveStream.open(port: server.port, path: "/live/channels/\(channelID)")
+            defer { stream.close() }
+            _ = try stream.next("the count on connect") { $0.string("type") == "channel_count" }
+
+            let started = ContinuousClock.now
+            var ids: [Int] = []
+            for i in 0..<40 { ids.append(try api.post(text: "burst \(i)")) }
+            let elapsed = ContinuousClock.now - started
+            try stream.expectMessages(ids)
+            let last = try stream.next("the count after the burst: 41") {
+                $0.string("type") == "channel_count" && $0.object("data")?.int("message_count") == 41
+            }
+            #expect(last.int("cursor").map { $0 >= ids[ids.count - 1] } == true, "\(last.jsonText)")
+            // One at once, then at most one per 250 ms while the burst lasts, then the trailing one.
+            let counts = stream.envelopes(ofType: "channel_count").count - 1
+            let allowed = Int(elapsed / .milliseconds(250)) + 2
+            #expect(counts <= allowed, "\(counts) counts for 40 messages in \(elapsed) (at most \(allowed))")
+        }
+    }
+
     @Test func channelViewSendsMessagesAndACountOfThatChannelOnly() throws {
         try withLivefeed { server in
             let api = LivefeedAPI(server)

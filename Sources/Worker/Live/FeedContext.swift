@@ -8,6 +8,8 @@ final class FeedContext {
     let from: Int64
     let through: Int64
     let now: String
+    /// The same moment in Unix milliseconds.
+    let nowMilliseconds: Int64
     unowned let outlet: LiveOutlet
     private(set) var touched: [LiveSession] = []
     private var changedChannels: [ChannelRow]?
@@ -18,7 +20,8 @@ final class FeedContext {
         self.store = store
         self.from = from
         self.through = through
-        self.now = Timestamp.now()
+        nowMilliseconds = Timestamp.nowUnixMilliseconds()
+        now = Timestamp.format(unixMilliseconds: nowMilliseconds)
         self.outlet = outlet
     }
 

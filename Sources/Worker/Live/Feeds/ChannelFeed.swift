@@ -1,11 +1,14 @@
 import LivefeedProtocol
 
 /// `/live/channels/{id}`: the channel's messages in id order, each once (`message`), then its count
-/// (`channel_count`). A subscriber that resumes behind is replayed from the database in bounded batches, only while
+/// (`channel_count`), at most once per `countIntervalMilliseconds` per channel: the first change goes at once, later
+/// ones ride with the channel's messages once the interval has passed, and the newest goes on its own once the
+/// channel is quiet for an interval. A busy channel does not double its frames. A subscriber that resumes behind is replayed from the database in bounded batches, only while
 /// its queue is short; one that falls further behind than its queue bound is a slow consumer and is closed with
 /// the cursor to resume from.
 final class ChannelFeed: LiveFeed {
     static let maxRowsPerTick = 1000
+    static let countIntervalMilliseconds: Int64 = 250
 
     /// Where a subscriber stands: replaying history from the database, or receiving live frames.
     enum Phase {
@@ -17,6 +20,10 @@ final class ChannelFeed: LiveFeed {
     private let config: WorkerConfig
     private var subscribers = SubscriberGroups()
     private var replaying: [UInt64: LiveSession] = [:]
+    /// Per watched channel: when its count last went out, and when a held-back count is due.
+    private var countSentAt: [Int64: Int64] = [:]
+    private var countDue: [Int64: Int64] = [:]
+    private var nextCountDue = Int64.max
     var subscriberCount: Int { subscribers.count }
     var hasReplays: Bool { !replaying.isEmpty }
 
@@ -53,6 +60,15 @@ final class ChannelFeed: LiveFeed {
         replaying[c.id] = nil
         guard case .channel(let id) = c.route else { return }
         subscribers.remove(c, from: id)
+        if subscribers[id] == nil {
+            countSentAt[id] = nil
+            countDue[id] = nil
+        }
+    }
+
+    /// A held-back count makes a tick even when nothing was written.
+    func wantsTick(databaseChanged: Bool, nowMilliseconds: Int64) -> Bool {
+        databaseChanged || nowMilliseconds >= nextCountDue
     }
 
     /// A catch-up paused while the socket was full continues (called when its queue drains).
@@ -81,17 +97,37 @@ final class ChannelFeed: LiveFeed {
     }
 
     func publish(_ context: FeedContext) throws {
-        guard context.hasNewRows else { return }
+        let now = context.nowMilliseconds
         // Group this tick's messages by channel; each channel's frames are built once per format.
         var ticks: [Int64: ChannelTick] = [:]
-        for m in try context.store.messages(after: context.from, upTo: context.through, limit: Self.maxRowsPerTick)
-        where subscribers[m.channelID] != nil {
-            ticks[m.channelID, default: ChannelTick()].ids.append(m.id)
-            ticks[m.channelID, default: ChannelTick()].messages.append(m)
+        if context.hasNewRows {
+            for m in try context.store.messages(after: context.from, upTo: context.through, limit: Self.maxRowsPerTick)
+            where subscribers[m.channelID] != nil {
+                ticks[m.channelID, default: ChannelTick()].ids.append(m.id)
+                ticks[m.channelID, default: ChannelTick()].messages.append(m)
+            }
+            for ch in try context.channelsChanged() where subscribers[ch.id] != nil {
+                if let sent = countSentAt[ch.id], now - sent < Self.countIntervalMilliseconds {
+                    // Held back: it rides with this channel's next messages once the interval has passed, and goes
+                    // on its own only when the channel has been quiet for an interval (a write of its own costs
+                    // every subscriber a syscall; riding along costs a few bytes).
+                    countDue[ch.id] = now + Self.countIntervalMilliseconds
+                } else {
+                    ticks[ch.id, default: ChannelTick()].count = ch
+                    countSentAt[ch.id] = now
+                    countDue[ch.id] = nil
+                }
+            }
         }
-        for ch in try context.channelsChanged() where subscribers[ch.id] != nil {
-            ticks[ch.id, default: ChannelTick()].count = ch
+        if now >= nextCountDue {
+            for (id, due) in countDue where due <= now {
+                countDue[id] = nil
+                guard subscribers[id] != nil, let ch = try context.store.channel(id) else { continue }
+                ticks[id, default: ChannelTick()].count = ch
+                countSentAt[id] = now
+            }
         }
+        nextCountDue = countDue.values.min() ?? .max
         for (channel, var tick) in ticks {
             guard let watching = subscribers[channel] else { continue }
             for c in watching.values where c.channelPhase == .live {
