@@ -19,6 +19,11 @@ struct BenchOptions {
     var keepFiles = false
     var progress = false
     var smoke = false
+    /// Subscribers one process holds; the rest go to client shards (see BenchRun+Shards). main sets the default
+    /// from the descriptor limit.
+    var perProcess = 0
+    /// Set in a client shard: where its subscribers connect.
+    var shardOf: ShardTarget?
 
     /// Messages per POST after resolving the automatic default.
     var messagesPerPost: Int { batch > 0 ? batch : max(1, rate / 100) }
@@ -40,6 +45,8 @@ struct BenchOptions {
           --drain S              after ingest stops, wait at most this long for the last frames (default 5)
           --progress             print one line per second while ingesting (stderr)
           --keep                 keep the temporary directory (database, server log)
+          --per-process N        subscribers one bench process holds (default: what its descriptor limit allows);
+                                 more start client shards, copies of the bench that report back to this one
           --smoke                small self-check: K=10, R=50, T=1 unless given; exits non-zero on any failure
         Exit status: 0 when every subscriber saw every message exactly once, 1 when not, 2 usage, 3 setup failure.
         """
@@ -87,7 +94,7 @@ struct BenchOptions {
         while let arg = it.next() {
             switch arg {
             case "-h", "--help": throw .help
-            case "--subscribers": o.subscribers = try int(arg, 0...19_000)
+            case "--subscribers": o.subscribers = try int(arg, 0...200_000)
             case "--rate": o.rate = try int(arg, 1...100_000)
             case "--seconds": o.seconds = try seconds(arg, 0.1...3600)
             case "--workers": o.workers = try int(arg, 1...64)
@@ -102,6 +109,11 @@ struct BenchOptions {
             case "--progress": o.progress = true
             case "--keep": o.keepFiles = true
             case "--smoke": break
+            case "--per-process": o.perProcess = try int(arg, 1...200_000)
+            case "--shard-of":
+                let raw = try value(arg)
+                guard let t = ShardTarget(parsing: raw) else { throw .usage("--shard-of: not host:port/channel/after/first") }
+                o.shardOf = t
             default: throw .usage("unknown option '\(arg)' (see --help)")
             }
         }

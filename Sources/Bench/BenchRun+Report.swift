@@ -33,6 +33,11 @@ extension BenchRun {
                 o.missingLost += o.sent - 1 - s.lastSequence
             }
         }
+        for t in shardTotals {
+            o.everLive += t.everLive
+            o.missingLive += t.missingLive
+            o.missingLost += t.missingLost
+        }
         let ids = ingest?.ids ?? []
         for (i, id) in ids.enumerated() {
             if i < r.sequenceIDs.count && r.sequenceIDs[i] != 0 && r.sequenceIDs[i] != id { o.postIDMismatches += 1 }

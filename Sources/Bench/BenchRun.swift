@@ -53,6 +53,13 @@ final class BenchRun {
     var drainedCompletely = false
     var serverExit: ChildProcess.Exit?
 
+    // Client shards (see BenchRun+Shards): the parent's links and their totals; a shard's own control socket and
+    // the parent's final word.
+    var shards: [ShardLink] = []
+    var shardTotals: [ShardReport.Totals] = []
+    var shardControl: FileDescriptor?
+    var shardFinal: (sequence: Int, drainSeconds: Double)?
+
     init(options: BenchOptions) throws(BenchError) {
         self.options = options
         do {
@@ -67,8 +74,11 @@ final class BenchRun {
         var template = Array("/tmp/livefeed-bench.XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw .setup("mkdtemp: \(String(cString: strerror(errno)))") }
         directory = String(cString: made)
-        subscribers = (0..<options.subscribers).map {
-            Subscriber(index: $0, source: "127.0.0.\(2 + $0 % options.sourceAddresses)")
+        // A shard holds all it was given; the parent holds up to perProcess and starts shards for the rest.
+        let first = options.shardOf?.firstIndex ?? 0
+        let own = options.shardOf == nil ? min(options.subscribers, options.perProcess) : options.subscribers
+        subscribers = (0..<own).map {
+            Subscriber(index: $0, source: "127.0.0.\(2 + (first + $0) % options.sourceAddresses)")
         }
     }
 
@@ -100,7 +110,10 @@ final class BenchRun {
         baseline = snapshot()
 
         let connectStart = clock.nowNanoseconds
-        try connectSubscribers(deadline: connectStart + UInt64(options.connectTimeoutSeconds * 1e9))
+        let connectDeadline = connectStart + UInt64(options.connectTimeoutSeconds * 1e9)
+        try startShards()
+        try connectSubscribers(deadline: connectDeadline)
+        try awaitShardsLive(deadline: connectDeadline + 5_000_000_000)
         connectSeconds = Double(clock.nowNanoseconds - connectStart) / 1e9
         connected = snapshot()
         try pumpFor(seconds: options.settleSeconds)
@@ -114,6 +127,7 @@ final class BenchRun {
     /// Stops the server, closes every socket and removes the temporary files (unless `--keep`).
     func finish() {
         for s in subscribers where s.fd != nil { closeSocket(s) }
+        stopShards()
         ingest?.close()
         serverExit = server?.stop(graceSeconds: 20, clock: clock)
         if !options.keepFiles {
@@ -195,10 +209,13 @@ final class BenchRun {
         receipts.finalSequence = writer.sent - 1
         receipts.complete = subscribers.filter { $0.phase == .live && $0.lastSequence == receipts.finalSequence }.count
         let drainEnd = clock.nowNanoseconds + UInt64(options.drainSeconds * 1e9)
+        announceFinal(receipts.finalSequence, drainUntil: drainEnd)
         while receipts.complete < live && clock.nowNanoseconds < drainEnd {
             try pump(timeoutMilliseconds: 10)
         }
         drainedCompletely = receipts.complete >= live
+        let shardsDrained = try collectShards(deadline: drainEnd + 30_000_000_000)
+        drainedCompletely = drainedCompletely && shardsDrained
     }
 
     // MARK: loop
@@ -214,6 +231,10 @@ final class BenchRun {
                     handleIngest(events)
                 } else if token == Self.signalToken {
                     interrupted = (try? !signals.drain().isEmpty) ?? true
+                } else if token == Self.controlToken {
+                    handleControl()
+                } else if token >= Self.shardTokenBase {
+                    handleShard(Int(token - Self.shardTokenBase))
                 }
             }
         } catch {
@@ -255,6 +276,8 @@ final class BenchRun {
         s.benchCPUSeconds =
             Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
             + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        // Client shards are the bench too.
+        for shard in shards { s.benchCPUSeconds += ProcessSample.read(pid: shard.pid)?.cpuSeconds ?? 0 }
         return s
     }
 

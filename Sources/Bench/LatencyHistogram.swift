@@ -19,6 +19,23 @@ struct LatencyHistogram {
         if bin < Self.binCount { bins[bin] &+= 1 } else { overflow += 1 }
     }
 
+    /// Every bin in use, in order (how a client shard sends its histogram to the parent bench).
+    func forEachBin(_ body: (Int, UInt32) -> Void) {
+        for (i, n) in bins.enumerated() where n > 0 { body(i, n) }
+    }
+
+    /// Adds a shard's bin; its count, overflow, maximum and sum come with `absorb`.
+    mutating func add(bin: Int, count n: UInt32) {
+        if bin >= 0 && bin < Self.binCount { bins[bin] &+= n }
+    }
+
+    mutating func absorb(count n: Int, overflow o: Int, maxNanoseconds m: UInt64, sumNanoseconds s: UInt64) {
+        count += n
+        overflow += o
+        maxNanoseconds = max(maxNanoseconds, m)
+        sumNanoseconds += Double(s)
+    }
+
     var meanNanoseconds: UInt64 { count == 0 ? 0 : UInt64(sumNanoseconds / Double(count)) }
 
     /// How many latencies fall below each of `edges` (ascending, in nanoseconds) and not below the previous one;

@@ -6,7 +6,7 @@ import LivefeedProtocol
 // per second for T seconds, and reports delivery rate, latency, correctness and the server's CPU and memory.
 
 SignalSetup.ignoreSIGPIPE()
-let options: BenchOptions
+var options: BenchOptions
 do {
     options = try BenchOptions.parse(Array(CommandLine.arguments.dropFirst()))
 } catch .help {
@@ -17,13 +17,24 @@ do {
     exit(2)
 }
 
-// Every subscriber needs a descriptor; the hard limit is as far as an unprivileged process may go.
+// Every subscriber needs a descriptor, and the server (which inherits this limit) one more per connection. The
+// hard limit is as far as an unprivileged process may go; a privileged one (CAP_SYS_RESOURCE) raises it too.
 var limit = rlimit()
 getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+let wanted = rlim_t(options.subscribers + 4096)
+if limit.rlim_max < wanted {
+    var raised = rlimit(rlim_cur: wanted, rlim_max: wanted)
+    if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+}
 limit.rlim_cur = limit.rlim_max
 setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-if options.subscribers + 64 > Int(limit.rlim_cur) {
-    let message = "\(options.subscribers) subscribers need more than the \(limit.rlim_cur) open files allowed"
+// What one process can hold; a run with more subscribers starts client shards for the rest.
+if options.perProcess == 0 { options.perProcess = max(1, Int(limit.rlim_cur) - 256) }
+let heldHere = options.shardOf == nil ? min(options.subscribers, options.perProcess) : options.subscribers
+if heldHere + 64 > Int(limit.rlim_cur) {
+    let message =
+        "\(heldHere) subscribers in one process need more than the \(limit.rlim_cur) open files allowed"
+        + " (lower --per-process, or raise the hard limit, e.g. prlimit --nofile=\(wanted))"
     FileHandle.standardError.write(Data("livefeed-bench: \(message)\n".utf8))
     exit(2)
 }
@@ -36,6 +47,16 @@ do {
     exit(3)
 }
 var failure: BenchError?
+if let target = options.shardOf {
+    // A client shard: its parent prints everything; it only says what went wrong.
+    do {
+        try run.executeShard(target)
+    } catch {
+        FileHandle.standardError.write(Data("livefeed-bench shard \(target.firstIndex): \(error)\n".utf8))
+    }
+    run.finish()
+    exit(0)
+}
 do {
     try run.execute()
 } catch {
