@@ -28,7 +28,7 @@ package struct SocketAddress: Equatable, Sendable, CustomStringConvertible {
         if host.isEmpty { return nil }
     }
 
-    package var isIPv6: Bool { host.contains(":") }
+    package var isIPv6: Bool { host.utf8.contains(UInt8(ascii: ":")) }
 
     private static func string(fromNulTerminated chars: [CChar]) -> String {
         String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
