@@ -1,4 +1,5 @@
 import Glibc
+import LivefeedProtocol
 
 /// Command-line settings of `livefeed-bench`. `--help` prints them.
 struct BenchOptions {
@@ -24,6 +25,12 @@ struct BenchOptions {
     var perProcess = 0
     /// Set in a client shard: where its subscribers connect.
     var shardOf: ShardTarget?
+    /// Another server to measure instead of starting livefeed (`--subscribe-url`, `--publish-url`, `--server-pid`).
+    var subscribeURL: BenchURL?
+    var publishURL: BenchURL?
+    var serverPID: Int32 = 0
+
+    var foreign: Bool { subscribeURL != nil }
 
     /// Messages per POST after resolving the automatic default.
     var messagesPerPost: Int { batch > 0 ? batch : max(1, rate / 100) }
@@ -47,6 +54,10 @@ struct BenchOptions {
           --keep                 keep the temporary directory (database, server log)
           --per-process N        subscribers one bench process holds (default: what its descriptor limit allows);
                                  more start client shards, copies of the bench that report back to this one
+          --subscribe-url ws://127.0.0.1:PORT/PATH   measure another WebSocket server (started by you) instead
+          --publish-url http://127.0.0.1:PORT/PATH   of livefeed: subscribers open the first, each message is one
+          --server-pid PID       POST of its envelope to the second (delivered verbatim); CPU and RSS are read for
+                                 PID and its descendants. All three go together; --batch must be 1.
           --smoke                small self-check: K=10, R=50, T=1 unless given; exits non-zero on any failure
         Exit status: 0 when every subscriber saw every message exactly once, 1 when not, 2 usage, 3 setup failure.
         """
@@ -110,6 +121,13 @@ struct BenchOptions {
             case "--keep": o.keepFiles = true
             case "--smoke": break
             case "--per-process": o.perProcess = try int(arg, 1...200_000)
+            case "--subscribe-url", "--publish-url":
+                let raw = try value(arg)
+                guard let u = BenchURL(parsing: raw, scheme: arg == "--subscribe-url" ? "ws" : "http") else {
+                    throw .usage("\(arg): not a \(arg == "--subscribe-url" ? "ws" : "http")://127.0.0.x:PORT/PATH URL")
+                }
+                if arg == "--subscribe-url" { o.subscribeURL = u } else { o.publishURL = u }
+            case "--server-pid": o.serverPID = Int32(try int(arg, 1...Int(Int32.max)))
             case "--shard-of":
                 let raw = try value(arg)
                 guard let t = ShardTarget(parsing: raw) else { throw .usage("--shard-of: not host:port/channel/after/first") }
@@ -117,8 +135,33 @@ struct BenchOptions {
             default: throw .usage("unknown option '\(arg)' (see --help)")
             }
         }
+        let foreignFlags = [o.subscribeURL != nil, o.publishURL != nil, o.serverPID != 0]
+        if o.shardOf == nil && foreignFlags.contains(true) && foreignFlags.contains(false) {
+            throw .usage("--subscribe-url, --publish-url and --server-pid go together")
+        }
+        if o.foreign && o.shardOf == nil {
+            if o.batch > 1 { throw .usage("another server takes one message per POST: --batch must be 1") }
+            o.batch = 1
+        }
         if o.totalMessages < 1 { throw .usage("--rate × --seconds must be at least one message") }
         if o.totalMessages > 50_000_000 { throw .usage("--rate × --seconds is capped at 50,000,000 messages") }
         return o
     }
+}
+
+/// `ws://` or `http://` with a numeric IPv4 loopback address, a port and a path: the bench talks to loopback only.
+struct BenchURL {
+    var address: SocketAddress
+    var path: String
+
+    init?(parsing text: String, scheme: String) {
+        guard text.hasPrefix(scheme + "://") else { return nil }
+        let rest = text.dropFirst(scheme.count + 3)
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        guard let a = SocketAddress(parsing: String(rest[..<slash])), a.host.hasPrefix("127.") else { return nil }
+        address = a
+        path = slash == rest.endIndex ? "/" : String(rest[slash...])
+    }
+
+    var description: String { "\(address)\(path)" }
 }

@@ -76,7 +76,12 @@ extension BenchRun {
         let r = receipts
         let h = r.latency
         var setup = "K=\(opt.subscribers) subscribers on one channel, R=\(opt.rate) msg/s for T=\(fmt(opt.seconds)) s,"
-        setup += " W=\(opt.workers) workers, \(opt.sourceAddresses) source addresses, \(opt.messagesPerPost) msg/POST"
+        if let url = opt.subscribeURL {
+            setup += " server pid \(opt.serverPID) at ws://\(url.description) (publish http://\(opt.publishURL!.description)),"
+            setup += " \(opt.sourceAddresses) source addresses, 1 msg/POST"
+        } else {
+            setup += " W=\(opt.workers) workers, \(opt.sourceAddresses) source addresses, \(opt.messagesPerPost) msg/POST"
+        }
         if !opt.serverArguments.isEmpty { setup += ", server args \(opt.serverArguments.joined(separator: " "))" }
         print("livefeed-bench: " + setup)
 
@@ -159,13 +164,14 @@ extension BenchRun {
         print("RESULT \(o.problems.isEmpty ? "PASS" : "FAIL: " + o.problems.joined(separator: ", "))")
         var summary =
             "SUMMARY K=\(opt.subscribers) R=\(opt.rate) T=\(fmt(opt.seconds)) W=\(opt.workers) live=\(o.everLive)"
-        summary += " frames/s=\(Int(o.framesPerSecond)) p50_ms=\(msValue(h.quantileNanoseconds(0.5)))"
+        summary += " sent=\(o.sent) frames=\(r.frames) frames/s=\(Int(o.framesPerSecond)) p50_ms=\(msValue(h.quantileNanoseconds(0.5)))"
         summary += " p99_ms=\(msValue(p99)) max_ms=\(msValue(h.maxNanoseconds)) gaps=\(r.gapMessages)"
         summary += " dups=\(r.duplicates) missing=\(o.missingLive + o.missingLost) cpu_s=\(fmt(o.serverCPU))"
         summary +=
             " cpu_us_per_frame=\(fmt(o.cpuMicrosecondsPerFrame)) idle_bytes_per_conn=\(Int(o.idleBytesPerConnection))"
         summary += " handshakes_per_s=\(Int(Double(o.everLive) / max(connectSeconds, 0.001)))"
         summary += " cpu_us_per_handshake=\(fmt(handshakeMicroseconds(o)))"
+        summary += " server=\(opt.foreign ? "pid\(opt.serverPID)" : "livefeed")"
         summary += " peak_rss_mib=\(fmt(Double(peakRSSKiB()) / 1024)) other_cpu_s=\(fmt(otherCPU() ?? 0))"
         print(summary + (o.problems.isEmpty ? " PASS" : " FAIL"))
         return o.problems.isEmpty

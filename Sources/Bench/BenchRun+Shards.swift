@@ -62,6 +62,7 @@ extension BenchRun {
             arguments += ["--connect-batch", String(options.connectBatch)]
             arguments += ["--connect-timeout", String(options.connectTimeoutSeconds)]
             arguments += ["--rate", String(options.rate), "--seconds", String(options.seconds)]
+            if let url = options.subscribeURL { arguments += ["--subscribe-url", "ws://\(url.description)"] }
             var pair: [Int32] = [-1, -1]
             guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
                 throw .setup("socketpair: \(String(cString: strerror(errno)))")

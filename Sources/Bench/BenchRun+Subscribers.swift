@@ -25,7 +25,7 @@ extension BenchRun {
     private func start(_ s: Subscriber) {
         let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         s.expectedAccept = WebSocketHandshake.acceptValue(forKey: key)
-        let target = "/live/channels/\(channelID)?after_id=\(warmupID)"
+        let target = options.subscribeURL?.path ?? "/live/channels/\(channelID)?after_id=\(warmupID)"
         s.request = Array(
             ("GET \(target) HTTP/1.1\r\nHost: \(address)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 + "Sec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\nOrigin: http://\(address)\r\n\r\n").utf8)

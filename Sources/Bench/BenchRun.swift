@@ -86,12 +86,50 @@ final class BenchRun {
 
     var logPath: String { directory + "/server.log" }
     var processNames: [String] {
-        ["supervisor"] + (server?.log.workerPIDs.keys.sorted() ?? []).map { "worker \($0)" }
+        if options.foreign { return windowEnd.processes.map(\.name) }
+        return ["supervisor"] + (server?.log.workerPIDs.keys.sorted() ?? []).map { "worker \($0)" }
+    }
+
+    /// The processes whose CPU and memory count as the server's, by name.
+    func serverProcesses() -> [(name: String, pid: pid_t)] {
+        if options.foreign {
+            return [("server", options.serverPID)]
+                + Self.descendants(of: options.serverPID).map { ("child \($0)", $0) }
+        }
+        guard let server else { return [] }
+        return [("supervisor", server.pid)]
+            + server.log.workerPIDs.sorted(by: { $0.key < $1.key }).map { ("worker \($0.key)", $0.value) }
+    }
+
+    /// Every descendant of `pid`, from /proc/PID/task/TID/children.
+    static func descendants(of pid: pid_t) -> [pid_t] {
+        var found: [pid_t] = []
+        var queue = [pid]
+        while let p = queue.popLast(), found.count < 1000 {
+            var tasks: [pid_t] = [p]
+            if let dir = opendir("/proc/\(p)/task") {
+                tasks = []
+                while let entry = readdir(dir) {
+                    let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                    if let t = pid_t(name) { tasks.append(t) }
+                }
+                closedir(dir)
+            }
+            for t in tasks {
+                let children = ProcFile.read("/proc/\(p)/task/\(t)/children") ?? ""
+                for c in children.split(separator: " ").compactMap({ pid_t($0) }) where !found.contains(c) {
+                    found.append(c)
+                    queue.append(c)
+                }
+            }
+        }
+        return found.sorted()
     }
 
     // MARK: phases
 
     func execute() throws(BenchError) {
+        if options.foreign { return try executeForeign() }
         let serverPath = options.serverPath.isEmpty ? Self.executableDirectory() + "/livefeed" : options.serverPath
         guard access(serverPath, X_OK) == 0 else { throw .setup("no server binary at \(serverPath)") }
         // The caps must admit every subscriber (they come from a few source addresses); later arguments win, so
@@ -107,6 +145,19 @@ final class BenchRun {
             (try? !signals.drain().isEmpty) ?? false
         }
         try createChannel()
+        try measure()
+    }
+
+    /// Another server, already running: subscribers open the subscribe URL, messages go to the publish URL.
+    private func executeForeign() throws(BenchError) {
+        guard kill(options.serverPID, 0) == 0 else { throw .setup("no process \(options.serverPID) (--server-pid)") }
+        address = options.subscribeURL!.address
+        channelID = 1
+        try measure()
+    }
+
+    /// Connect, settle, ingest, drain, with snapshots between the phases.
+    private func measure() throws(BenchError) {
         baseline = snapshot()
 
         let connectStart = clock.nowNanoseconds
@@ -118,7 +169,9 @@ final class BenchRun {
         connected = snapshot()
         try pumpFor(seconds: options.settleSeconds)
         idle = snapshot()
-        guard server.isRunning() else { throw .server("exited while subscribers connected (\(server.exit!))") }
+        if let server, !server.isRunning() {
+            throw .server("exited while subscribers connected (\(server.exit!))")
+        }
 
         try ingestAndDrain()
         windowEnd = snapshot()
@@ -158,7 +211,12 @@ final class BenchRun {
     }
 
     private func ingestAndDrain() throws(BenchError) {
-        let writer = try IngestClient(server: address, channelID: channelID)
+        let writer =
+            if let publish = options.publishURL {
+                try IngestClient(server: publish.address, channelID: 0, publishPath: publish.path)
+            } else {
+                try IngestClient(server: address, channelID: channelID)
+            }
         ingest = writer
         do {
             try epoll.add(
@@ -181,7 +239,9 @@ final class BenchRun {
             if !writer.outstanding && writer.connected
                 && (due - writer.sent >= batch || (due == total && due > writer.sent))
             {
-                writer.post(count: min(1000, due - writer.sent), now: now)
+                // An explicit --batch caps every POST, also when catching up (one message per request is how servers
+                // are compared); the automatic default catches up with up to 1,000.
+                writer.post(count: min(options.batch > 0 ? options.batch : 1000, due - writer.sent), now: now)
                 try? epoll.modify(
                     writer.fd, events: writer.wantsWrite ? [.readable, .writable] : [.readable], token: Self.ingestToken
                 )
@@ -201,7 +261,8 @@ final class BenchRun {
                     FileHandle.standardError.write(Data(line.utf8))
                 }
                 lastFrames = receipts.frames
-                guard server?.isRunning() == true else { throw .server("exited during ingest (\(server!.exit!))") }
+                if let server, !server.isRunning() { throw .server("exited during ingest (\(server.exit!))") }
+                if options.foreign && kill(options.serverPID, 0) != 0 { throw .server("the server process is gone") }
             }
         }
         ingestEnd = clock.nowNanoseconds
@@ -263,12 +324,7 @@ final class BenchRun {
     func snapshot() -> Snapshot {
         server?.log.poll()
         var s = Snapshot(at: clock.nowNanoseconds)
-        if let server {
-            s.processes.append(("supervisor", ProcessSample.read(pid: server.pid)))
-            for (index, pid) in server.log.workerPIDs.sorted(by: { $0.key < $1.key }) {
-                s.processes.append(("worker \(index)", ProcessSample.read(pid: pid)))
-            }
-        }
+        for (name, pid) in serverProcesses() { s.processes.append((name, ProcessSample.read(pid: pid))) }
         s.tcpKiB = SocketMemory.tcpKiB()
         s.host = HostCPU.seconds()
         var usage = rusage()

@@ -29,8 +29,13 @@ final class IngestClient {
     private(set) var failures: [String: Int] = [:]
     private(set) var failed = false
 
-    init(server: SocketAddress, channelID: Int64) throws(BenchError) {
+    /// Set for a server other than livefeed: where each message is POSTed, one per request, as a body the
+    /// subscribers receive verbatim (an envelope shaped like livefeed's, so the same scan reads it).
+    private let publishPath: String?
+
+    init(server: SocketAddress, channelID: Int64, publishPath: String? = nil) throws(BenchError) {
         self.channelID = channelID
+        self.publishPath = publishPath
         host = server.description
         do {
             switch try ClientSocket.connect(to: server, from: nil) {
@@ -58,17 +63,28 @@ final class IngestClient {
     func post(count: Int, now: UInt64) {
         precondition(!outstanding && count > 0 && count <= 1000)
         var body: [UInt8] = []
-        body.reserveCapacity(count * 64 + 2)
-        body.append(UInt8(ascii: "["))
-        for i in 0..<count {
-            if i > 0 { body.append(UInt8(ascii: ",")) }
+        var path = "/api/messages"
+        if let publishPath {
+            precondition(count == 1, "a foreign server takes one message per request")
+            path = publishPath
+            // The id is the bench's own (sequence + 1); the padding brings the frame to ~150 bytes.
             let item =
-                #"{"channel":\#(channelID),"user":"bench","text":"\#(EnvelopeScan.textPrefix)\#(sent + i):\#(now)"}"#
+                #"{"type":"message","cursor":\#(sent + 1),"data":{"id":\#(sent + 1),"#
+                + #""text":"\#(EnvelopeScan.textPrefix)\#(sent):\#(now)","pad":"\#(Self.padding)"}}"#
             body.append(contentsOf: item.utf8)
+        } else {
+            body.reserveCapacity(count * 64 + 2)
+            body.append(UInt8(ascii: "["))
+            for i in 0..<count {
+                if i > 0 { body.append(UInt8(ascii: ",")) }
+                let item =
+                    #"{"channel":\#(channelID),"user":"bench","text":"\#(EnvelopeScan.textPrefix)\#(sent + i):\#(now)"}"#
+                body.append(contentsOf: item.utf8)
+            }
+            body.append(UInt8(ascii: "]"))
         }
-        body.append(UInt8(ascii: "]"))
         let head =
-            "POST /api/messages HTTP/1.1\r\nHost: \(host)\r\nContent-Type: application/json\r\n"
+            "POST \(path) HTTP/1.1\r\nHost: \(host)\r\nContent-Type: application/json\r\n"
             + "Content-Length: \(body.count)\r\n\r\n"
         out = Array(head.utf8) + body
         outSent = 0
@@ -135,6 +151,14 @@ final class IngestClient {
         roundTripTotal += rtt
         roundTripMax = max(roundTripMax, rtt)
         outstanding = false
+        if publishPath != nil {
+            guard (200..<300).contains(response.status) else {
+                fail("POST answered \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))")
+                return true
+            }
+            ids += (0..<inFlight).map { Int64(sent - inFlight + $0 + 1) }
+            return true
+        }
         guard response.status == 201 else {
             let text = String(decoding: response.body.prefix(200), as: UTF8.self)
             fail("POST answered \(response.status): \(text)")
@@ -147,6 +171,8 @@ final class IngestClient {
         ids += newIDs
         return true
     }
+
+    private static let padding = String(repeating: "x", count: 48)
 
     private func fail(_ why: String) {
         failures[why, default: 0] += 1
