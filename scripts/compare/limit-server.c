@@ -6,8 +6,8 @@
  *   GET  /sub   WebSocket upgrade (RFC 6455); the subscriber then gets every published body as a text frame.
  *   POST /pub   the body (Content-Length, at most 64 KiB) is published; answered 201, keep-alive.
  *
- * One process, one epoll loop. Frames published are encoded once into a tick buffer; every TICK_MS (default 2,
- * livefeed's database poll interval) a non-empty buffer goes to every subscriber with one send() each (after its
+ * One process, one epoll loop. Frames published are encoded once into a tick buffer; TICK_MS (default 2, livefeed's
+ * database poll interval) after the previous tick ended, a non-empty buffer goes to every subscriber with one send() each (after its
  * backlog, if the kernel refused part of an earlier one). A flush goes 256 subscribers per loop turn, so the
  * publisher is answered while it runs and what it publishes meanwhile rides in the next tick: under load ticks
  * batch more, as livefeed's do. Built by scripts/bench-compare: cc -O2 -o limit-server limit-server.c
@@ -293,7 +293,6 @@ int main(int argc, char **argv) {
             }
         }
         if (flush_next < 0 && turn_len > 0 && now_ms() >= next_tick) {
-            next_tick = now_ms() + tick_ms;
             char *b = flushing; flushing = turn; turn = b;
             size_t c = flushing_cap; flushing_cap = turn_cap; turn_cap = c;
             flushing_len = turn_len;
@@ -307,6 +306,7 @@ int main(int argc, char **argv) {
             for (int s = flush_next; s < end; s++)
                 if (flush(subscribers[s], flushing, flushing_len) != 0) { drop(subscribers[s--]); end--; }
             flush_next = end >= subscriber_count ? -1 : end;
+            if (flush_next < 0) next_tick = now_ms() + tick_ms; /* livefeed's rule: an interval after the last tick ended */
         }
     }
 }

@@ -18,10 +18,12 @@ struct AccessPolicy {
     func originAllowed(_ head: HTTPRequestHead) -> Bool {
         guard let origin = head.headers["Origin"]?.lowercased() else { return true }
         if allowedOrigins.contains("*") || allowedOrigins.contains(origin) { return true }
-        guard let host = head.headers["Host"]?.lowercased(), let schemeEnd = origin.range(of: "://") else {
-            return false
-        }
-        return origin[schemeEnd.upperBound...] == host[...]
+        // Bytes, not `range(of:)`: that is Foundation's locale-aware search, measurable on every handshake.
+        let o = Array(origin.utf8)
+        guard let host = head.headers["Host"]?.lowercased(), o.count >= 3,
+            let schemeEnd = (0...(o.count - 3)).first(where: { o[$0] == 58 && o[$0 + 1] == 47 && o[$0 + 2] == 47 })
+        else { return false }
+        return o[(schemeEnd + 3)...].elementsEqual(host.utf8)
     }
 
     func tokenAccepted(_ head: HTTPRequestHead) -> Bool {

@@ -36,6 +36,8 @@ final class Ticker {
     func noteWrite() { wroteSinceTick = true }
 
     func tick() {
+        // A fan-out still going (ChannelFeed.continueFanOut) finishes before anything newer is sent.
+        guard !feeds.channel.fanOutPending else { return }
         do {
             let version = try store.dataVersion()
             let changed = version != lastDataVersion || wroteSinceTick

@@ -1,0 +1,28 @@
+import Foundation
+import Testing
+
+/// A tick's fan-out to more subscribers than one loop turn serves (`ChannelFeed.fanOutBudget`, 256) goes on over
+/// several turns, with the publisher answered in between and the next tick waiting for it: every subscriber still
+/// gets every message once and in order, and so does one that joins while fan-outs are under way.
+struct FanOutTests {
+    @Test func aFanOutSpreadOverLoopTurnsDeliversEveryMessageOnceAndInOrder() throws {
+        let caps = ["--max-per-client", "2000", "--max-live", "2000", "--max-connections", "2000"]
+        try withLivefeed(workers: 1, arguments: caps) { server in
+            let api = LivefeedAPI(server)
+            let first = try api.post(channel: "general", text: "creates the channel")
+            let channel = try api.channelID(named: "general")
+            let path = "/live/channels/\(channel)?after_id=\(first)"
+            var streams: [LiveStream] = []
+            defer { streams.forEach { $0.close() } }
+            for _ in 0..<700 { streams.append(try LiveStream.open(port: server.port, path: path)) }
+
+            // One message per request, as fast as the answers come: several land while a fan-out is under way.
+            var ids: [Int] = []
+            for i in 0..<40 {
+                ids.append(try api.post(channel: "general", text: "fan-out \(i)"))
+                if i == 20 { streams.append(try LiveStream.open(port: server.port, path: path)) }
+            }
+            for s in streams { try s.expectMessages(ids, timeout: .seconds(60)) }
+        }
+    }
+}
