@@ -35,6 +35,12 @@ final class Ticker {
     /// A post stored messages: the next loop turn ticks at once.
     func noteWrite() { wroteSinceTick = true }
 
+    /// Whether anything was written (here or by another process) since the last tick looked: one
+    /// `PRAGMA data_version`, asked once per tick.
+    func changedSinceTick() -> Bool {
+        wroteSinceTick || ((try? store.dataVersion()) ?? lastDataVersion) != lastDataVersion
+    }
+
     func tick() {
         // A fan-out still going (ChannelFeed.continueFanOut) finishes before anything newer is sent.
         guard !feeds.channel.fanOutPending else { return }
