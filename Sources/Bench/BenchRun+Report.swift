@@ -96,7 +96,7 @@ extension BenchRun {
             "handshakes",
             "\(fmt(Double(o.everLive) / max(connectSeconds, 0.001)))/s, server CPU "
                 + "\(fmt(handshakeMicroseconds(o))) µs per connection "
-                + "(\(opt.connectBatch) in flight)")
+                + "(\(opt.connectBatch) in flight)" + handshakeSplit(o))
 
         print("ingest")
         if let w = ingest {
@@ -236,6 +236,13 @@ extension BenchRun {
     /// few thousand connections up).
     func handshakeMicroseconds(_ o: Outcome) -> Double {
         o.everLive > 0 ? serverCPU(from: baseline, to: connected) / Double(o.everLive) * 1e6 : 0
+    }
+
+    /// ", of which supervisor N µs" for livefeed: the door's share of a handshake.
+    private func handshakeSplit(_ o: Outcome) -> String {
+        guard !options.foreign, o.everLive > 0, let a = baseline.sample("supervisor"), let b = connected.sample("supervisor")
+        else { return "" }
+        return ", of which supervisor \(fmt((b.cpuSeconds - a.cpuSeconds) / Double(o.everLive) * 1e6)) µs"
     }
 
     /// CPU seconds every server process (supervisor and workers) used between two snapshots.
