@@ -115,8 +115,12 @@ extension BenchRun {
         var drained = true
         for (i, shard) in shards.enumerated() {
             guard let t = ShardReport.merge(shard.lines, into: self) else {
+                // Its subscribers were live and are now unaccounted for: lost, with everything missing.
+                let live = shard.reportedLive?.live ?? 0
                 drained = false
-                lostSubscribers["client shard \(i) sent no report", default: 0] += shard.reportedLive?.live ?? 0
+                lostSubscribers["client shard \(i) sent no report", default: 0] += live
+                shardTotals.append(
+                    ShardReport.Totals(everLive: live, missingLost: live * max(0, receipts.finalSequence + 1)))
                 continue
             }
             shardTotals.append(t)
