@@ -47,6 +47,10 @@ final class MessageStore {
     init(path: String) throws {
         db = try SQLiteDatabase(path: path)
         try db.execute("PRAGMA foreign_keys = ON")
+        // A 201 means the message survives a power cut: every commit syncs the WAL (synchronous is per connection,
+        // and FULL is the library's default only where it was built that way). Measured here: POST round trip
+        // 1.3-1.4 ms with it, 0.7 ms with NORMAL, which would lose the last commits on a power cut.
+        try db.execute("PRAGMA synchronous = FULL")
         guard let e = try db.prepare("SELECT value FROM meta WHERE key = 'epoch'").rows({ $0.text(0) }).first else {
             throw SQLiteError(code: 1, message: "\(path) has no epoch: not a livefeed database (run the supervisor)")
         }
