@@ -33,6 +33,10 @@ struct ShardTarget {
     var afterID: Int64
     var firstIndex: Int
 
+    init(address: SocketAddress, channelID: Int64, afterID: Int64, firstIndex: Int) {
+        (self.address, self.channelID, self.afterID, self.firstIndex) = (address, channelID, afterID, firstIndex)
+    }
+
     /// `host:port/channel/after/first`.
     init?(parsing text: String) {
         let parts = text.split(separator: "/")
@@ -56,7 +60,7 @@ extension BenchRun {
         var first = subscribers.count
         while first < options.subscribers {
             let count = min(options.perProcess, options.subscribers - first)
-            let target = ShardTarget(parsing: "\(address)/\(channelID)/\(warmupID)/\(first)")!
+            let target = ShardTarget(address: address, channelID: channelID, afterID: warmupID, firstIndex: first)
             var arguments = ["--shard-of", target.description, "--subscribers", String(count)]
             arguments += ["--source-addresses", String(options.sourceAddresses)]
             arguments += ["--connect-batch", String(options.connectBatch)]

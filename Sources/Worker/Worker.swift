@@ -102,11 +102,9 @@ final class Worker: LoopParts {
     }
 
     func turn(now: UInt64) -> Int64 {
-        // The next tick is due a poll interval after this one *ended*: an idle worker ticks at once (its own write
-        // included), a busy one lets the writes of a whole interval ride in one tick instead of fanning out each
-        // message on its own while the publisher waits for the loop (one message per request at 1,000/s and
-        // 1,000 subscribers held the publisher to ~110/s when every own write ticked at once).
-        // A fan-out larger than a turn's budget goes on first; the tick "ends" when its fan-out does.
+        // Ticks are timed from when the previous one *ended* (its fan-out included, which may span turns), own
+        // writes too: ticking on every own write fanned each message out alone while the publisher waited for the
+        // loop (one message per request at 1,000/s to 1,000 subscribers held it to ~110/s).
         let channel = live.feeds.channel
         var ended = false
         if channel.fanOutPending {
@@ -118,12 +116,11 @@ final class Worker: LoopParts {
             ended = !channel.fanOutPending
         }
         if ended {
-            // When new messages arrived while this tick went out, the worker is loaded: it pauses as long as the
-            // tick took (up to maxTickPause), so the next tick carries them all in bigger batches with fewer writes
-            // instead of the worker spending itself on many small ones. Otherwise the next message goes out as
-            // soon as the poll sees it. One message per request, side by side: 10,000 subscribers at 100/s 1.0 µs
-            // of CPU per frame instead of 3.5; 1,000 at 1,000/s 1.3 instead of 1.7-2.1; 1,000 at 100/s on one
-            // worker unchanged (pausing there regardless tripled the latency to the first subscriber).
+            // The next one is a poll interval later; but when new messages arrived while this tick went out, the
+            // worker is loaded and pauses as long as the tick took (up to maxTickPause), so the next tick carries
+            // them all in bigger batches with fewer writes. One message per request, side by side: 10,000
+            // subscribers at 100/s 1.0 µs of CPU per frame instead of 3.5; 1,000 at 1,000/s 1.3 instead of
+            // 1.7-2.1; 1,000 at 100/s on one worker unchanged (pausing regardless tripled its first-receipt latency).
             let end = loop.clock.nowMilliseconds
             let took = end - min(end, tickStarted)
             let poll = UInt64(config.pollMilliseconds)

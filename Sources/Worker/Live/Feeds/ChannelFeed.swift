@@ -3,9 +3,10 @@ import LivefeedProtocol
 /// `/live/channels/{id}`: the channel's messages in id order, each once (`message`), then its count
 /// (`channel_count`), at most once per `countIntervalMilliseconds` per channel: the first change goes at once, later
 /// ones ride with the channel's messages once the interval has passed, and the newest goes on its own once the
-/// channel is quiet for an interval. A busy channel does not double its frames. A subscriber that resumes behind is replayed from the database in bounded batches, only while
-/// its queue is short; one that falls further behind than its queue bound is a slow consumer and is closed with
-/// the cursor to resume from.
+/// channel is quiet for an interval, so a busy channel does not double its frames. A tick's fan-out goes
+/// `fanOutBudget` subscribers per loop turn. A subscriber that resumes behind is replayed from the database in
+/// bounded batches, only while its queue is short; one that falls further behind than its queue bound is a slow
+/// consumer and is closed with the cursor to resume from.
 final class ChannelFeed: LiveFeed {
     static let maxRowsPerTick = 1000
     static let countIntervalMilliseconds: Int64 = 250
