@@ -78,6 +78,8 @@ struct WorkerTable {
     private(set) var ready: [WorkerSlot] = []
     private var bySerial: [UInt64: WorkerSlot] = [:]
     private var nextSerial: UInt64 = 0
+    /// SplitMix64 state for `pick`: the system generator costs a getrandom(2) per draw, two per connection.
+    private var pickState = UInt64(bitPattern: Int64(time(nil))) ^ UInt64(getpid())
 
     init(count: Int) { current = makeGeneration(count: count) }
 
@@ -123,15 +125,26 @@ struct WorkerTable {
 
     /// Power of two choices: of two random ready workers, the one holding fewer connections. Constant work per
     /// connection whatever the pool size, and close to least-loaded balance.
-    func pick() -> WorkerSlot? {
+    mutating func pick() -> WorkerSlot? {
         switch ready.count {
         case 0: return nil
         case 1: return ready[0]
         default:
-            let a = ready.randomElement()!
-            let b = ready.randomElement()!
+            let r = nextRandom()
+            let n = UInt64(ready.count)
+            let a = ready[Int((r & 0xFFFF_FFFF) % n)]
+            let b = ready[Int((r >> 32) % n)]
             return a.connections.count <= b.connections.count ? a : b
         }
+    }
+
+    /// SplitMix64 (Steele, Lea, Flood 2014): statistically fine for choosing workers, no system call.
+    private mutating func nextRandom() -> UInt64 {
+        pickState &+= 0x9E37_79B9_7F4A_7C15
+        var z = pickState
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 
     /// Restart delay after `failures` quick exits in a row: 100 ms doubling, capped at 30 s.
