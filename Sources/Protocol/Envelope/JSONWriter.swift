@@ -2,7 +2,10 @@
 /// once per event, so they are built directly as UTF-8 bytes.
 package struct JSONWriter {
     package private(set) var bytes: [UInt8]
-    private var needsComma: [Bool] = [false]
+    /// One bit per open container, innermost lowest: whether the next value there needs a comma first. The
+    /// writers in this package nest a few levels; 63 is far beyond them.
+    private var commaBits: UInt64 = 0
+    private var depth = 0
 
     package init(capacity: Int = 256) {
         bytes = []
@@ -12,22 +15,22 @@ package struct JSONWriter {
     package mutating func beginObject() {
         separator()
         bytes.append(UInt8(ascii: "{"))
-        needsComma.append(false)
+        push()
     }
 
     package mutating func endObject() {
-        needsComma.removeLast()
+        pop()
         bytes.append(UInt8(ascii: "}"))
     }
 
     package mutating func beginArray() {
         separator()
         bytes.append(UInt8(ascii: "["))
-        needsComma.append(false)
+        push()
     }
 
     package mutating func endArray() {
-        needsComma.removeLast()
+        pop()
         bytes.append(UInt8(ascii: "]"))
     }
 
@@ -36,7 +39,7 @@ package struct JSONWriter {
         separator()
         Self.appendString(name, to: &bytes)
         bytes.append(UInt8(ascii: ":"))
-        needsComma[needsComma.count - 1] = false
+        commaBits &= ~1
     }
 
     package mutating func value(_ s: String) {
@@ -46,7 +49,7 @@ package struct JSONWriter {
 
     package mutating func value(_ n: Int64) {
         separator()
-        bytes += String(n).utf8
+        Self.appendDecimal(n, to: &bytes)
     }
 
     package mutating func value(_ n: Int) { value(Int64(n)) }
@@ -88,47 +91,93 @@ package struct JSONWriter {
     }
 
     private mutating func separator() {
-        if needsComma[needsComma.count - 1] {
+        if commaBits & 1 != 0 {
             bytes.append(UInt8(ascii: ","))
         } else {
-            needsComma[needsComma.count - 1] = true
+            commaBits |= 1
         }
     }
 
+    private mutating func push() {
+        precondition(depth < 63, "JSON nested deeper than JSONWriter supports")
+        depth += 1
+        commaBits <<= 1
+    }
+
+    private mutating func pop() {
+        precondition(depth > 0, "JSON container closed that was not opened")
+        depth -= 1
+        commaBits >>= 1
+    }
+
     /// RFC 8259 string escaping; also escapes `<`, `>` and `&` so JSON embedded in HTML stays inert,
-    /// and U+2028/U+2029 for JavaScript consumers.
+    /// and U+2028/U+2029 for JavaScript consumers. Runs of bytes that need nothing are copied whole.
     package static func appendString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        var utf8 = s.utf8.makeIterator()
-        var pending: [UInt8] = []
-        while let c = utf8.next() {
-            switch c {
-            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case 0..<0x20, UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "&"):
-                out += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(c >> 4)], hex[Int(c & 0xF)]]
-            case 0xE2:
-                // U+2028 / U+2029 are E2 80 A8 / E2 80 A9.
-                pending = [c]
-                if let b1 = utf8.next() {
-                    pending.append(b1)
-                    if b1 == 0x80, let b2 = utf8.next() {
-                        if b2 == 0xA8 || b2 == 0xA9 {
-                            out += Array("\\u202".utf8) + [b2 == 0xA8 ? UInt8(ascii: "8") : UInt8(ascii: "9")]
-                            pending = []
-                            continue
-                        }
-                        pending.append(b2)
-                    }
-                }
-                out += pending
-            default: out.append(c)
-            }
-        }
+        var s = s
+        s.withUTF8 { appendEscaped($0, to: &out) }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether `c` is written as an escape (or, for 0xE2, may start U+2028/U+2029).
+    @inline(__always)
+    private static func needsEscape(_ c: UInt8) -> Bool {
+        c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c == UInt8(ascii: "<")
+            || c == UInt8(ascii: ">") || c == UInt8(ascii: "&") || c == 0xE2
+    }
+
+    private static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        let count = bytes.count
+        var runStart = 0
+        var i = 0
+        while i < count {
+            let c = bytes[i]
+            guard needsEscape(c) else {
+                i += 1
+                continue
+            }
+            if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
+            i += 1
+            switch c {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(c)
+            case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
+            case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
+            case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
+            case 0xE2:
+                // U+2028 / U+2029 are E2 80 A8 / E2 80 A9; any other E2 sequence is copied as it is.
+                if i + 1 < count && bytes[i] == 0x80 && (bytes[i + 1] == 0xA8 || bytes[i + 1] == 0xA9) {
+                    out.append(contentsOf: "\\u202".utf8)
+                    out.append(bytes[i + 1] == 0xA8 ? UInt8(ascii: "8") : UInt8(ascii: "9"))
+                    i += 2
+                } else {
+                    out.append(c)
+                }
+            default:
+                out.append(contentsOf: "\\u00".utf8)
+                out.append(hexDigit(c >> 4))
+                out.append(hexDigit(c & 0xF))
+            }
+            runStart = i
+        }
+        if runStart < count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<count])) }
+    }
+
+    @inline(__always)
+    private static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? UInt8(ascii: "0") + v : UInt8(ascii: "a") + v - 10 }
+
+    /// Decimal digits of `n`, without building a String.
+    package static func appendDecimal(_ n: Int64, to out: inout [UInt8]) {
+        if n < 0 { out.append(UInt8(ascii: "-")) }
+        var v = n.magnitude
+        // 20 digits hold UInt64.max; written backwards into a fixed buffer on the stack.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var k = 20
+            repeat {
+                k -= 1
+                digits[k] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: v % 10)
+                v /= 10
+            } while v > 0
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[k..<20]))
+        }
     }
 }
