@@ -15,6 +15,19 @@ struct ListeningSocket {
     let listener: Listener
     let role: ListenerRole
     let address: SocketAddress?
+    /// Set on the listener once, so every accepted socket inherits it (Linux copies a listener's socket options
+    /// to the sockets it accepts): TCP_NODELAY for the worker's whole frames, SO_PEEK_OFF for the door's peeks.
+    /// Two setsockopt(2) calls per connection saved.
+    private(set) var noDelay = false
+    private(set) var peeksFromOffset = false
+
+    /// Sets the options accepted sockets should start with; what the kernel refuses stays off.
+    mutating func setAcceptedDefaults(peekFromOffset: Bool) {
+        let fd = listener.fd
+        noDelay = (try? fd.setOption(level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)) != nil
+        // Peeks then return only what arrived since the last one (Linux 6.9 and later for TCP).
+        peeksFromOffset = peekFromOffset && (try? fd.setOption(level: SOL_SOCKET, name: SO_PEEK_OFF, value: 0)) != nil
+    }
 }
 
 /// Listening sockets passed by the service manager (sd_listen_fds(3)): `LISTEN_FDS` descriptors from 3 up,

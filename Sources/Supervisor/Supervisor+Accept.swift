@@ -40,18 +40,20 @@ extension Supervisor {
                 endAcceptEpisode()
                 return
             }
-            arrive(fd, peer, role: socket.role)
+            arrive(fd, peer, socket)
         }
     }
 
-    private func arrive(_ fd: FileDescriptor, _ peer: SocketAddress?, role: ListenerRole) {
+    private func arrive(_ fd: FileDescriptor, _ peer: SocketAddress?, _ socket: ListeningSocket) {
+        let role = socket.role
         let now = clock.nowMilliseconds
         let id = door.newID()
         let key = ClientKey.of(peer)
         let over = caps.arrive(client: key) != nil
-        // Peeks then return only what arrived since the last one (Linux 6.9 and later for TCP).
-        let peeksFromOffset =
-            config.peekFromOffset && (try? fd.setOption(level: SOL_SOCKET, name: SO_PEEK_OFF, value: 0)) != nil
+        // Workers write whole frames and never set TCP_NODELAY themselves: set here when the listener could not
+        // pass it on.
+        if !socket.noDelay { try? fd.setOption(level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1) }
+        let peeksFromOffset = socket.peeksFromOffset
         let p = PendingConnection(
             id: id, fd: fd, client: peer, clientKey: key, acceptedAt: now, overClientCap: over, role: role,
             maxHeadBytes: config.maxHeadBytes, peeksFromOffset: peeksFromOffset)

@@ -87,7 +87,11 @@ final class Supervisor {
             listeners.contains { $0.role == .http } && listeners.count <= SocketActivation.maxSockets,
             "an http listener, and at most \(SocketActivation.maxSockets)")
         self.config = config
-        self.listeners = listeners
+        self.listeners = listeners.map {
+            var socket = $0
+            socket.setAcceptedDefaults(peekFromOffset: config.peekFromOffset)
+            return socket
+        }
         self.socketActivated = socketActivated
         self.journal = journal
         self.notifier = notifier

@@ -33,9 +33,10 @@ final class Connections {
             id: id, fd: fd, view: view, client: client, exchange: HTTPExchange(maxHeadBytes: config.maxHeadBytes),
             now: loop.clock.nowMilliseconds)
         do {
-            try fd.setNonBlocking()
             // Frames are written whole, one writev per tick: Nagle would only hold the last one back for an ACK.
-            try? fd.setOption(level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
+            // The supervisor hands sockets over with TCP_NODELAY already set (its listeners pass it on), and
+            // non-blocking (checked here: one fcntl).
+            try fd.setNonBlocking()
             try loop.epoll.add(fd, events: [.readable, .readHangup], token: WorkerToken.connection(id).raw)
         } catch {
             fd.close()
