@@ -4,7 +4,7 @@ import LivefeedProtocol
 /// The record pipe, supervisor side: reads every worker's records without ever blocking, and never trusts
 /// them. Anything malformed gets that worker killed (and restarted by the usual backoff), never us.
 extension Supervisor {
-    /// Reads what is waiting, at most 256 records per wakeup so one chatty worker cannot starve the rest. Returns
+    /// Reads what is waiting, at most 256 messages per wakeup so one chatty worker cannot starve the rest. Returns
     /// true when it stopped at that bound (more may wait).
     @discardableResult
     func readRecords(from slot: WorkerSlot, _ events: Epoll.Events) -> Bool {
@@ -41,13 +41,19 @@ extension Supervisor {
                 workerMisbehaved(slot, "oversized, truncated or foreign control message (\(r.byteCount) bytes)")
                 return false
             }
+            // A worker sends a loop turn's records as one message; a message is decoded whole before any of it
+            // counts, so a bad record anywhere in it changes nothing but that worker's fate.
+            let records: [Record]
             do {
-                handle(try RecordCodec.decode(recordBuffer[0..<r.byteCount]), from: slot)
+                records = try RecordCodec.records(in: recordBuffer[0..<r.byteCount])
             } catch {
                 workerMisbehaved(slot, "bad record: \(error)")
                 return false
             }
-            if slot.killSent { return false }
+            for record in records {
+                handle(record, from: slot)
+                if slot.killSent { return false }
+            }
         }
         return true
     }
@@ -62,10 +68,11 @@ extension Supervisor {
     }
 
     private func handle(_ record: Record, from slot: WorkerSlot) {
-        var fields: [String: RecordValue] = [
-            "worker": .int(Int64(slot.index)), "worker_pid": .int(Int64(slot.pid)),
-            "generation": .int(Int64(slot.generation)),
-        ]
+        // Room for the usual fields of a record, so adding them never rehashes.
+        var fields = [String: RecordValue](minimumCapacity: 16)
+        fields["worker"] = .int(Int64(slot.index))
+        fields["worker_pid"] = .int(Int64(slot.pid))
+        fields["generation"] = .int(Int64(slot.generation))
         switch record {
         case .workerReady:
             guard slot.state == .starting else {

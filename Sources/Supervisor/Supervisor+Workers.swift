@@ -13,6 +13,7 @@ extension Supervisor {
             let (mine, theirs) = try SocketPair.seqpacket()
             if let size = config.controlSendBuffer {
                 try? mine.setOption(level: SOL_SOCKET, name: SO_SNDBUF, value: size)
+                try? theirs.setOption(level: SOL_SOCKET, name: SO_SNDBUF, value: size)
             }
             var args = ["serve", "--db", config.databasePath, "--index", String(slot.index)]
             if config.enableEcho { args.append("--enable-echo") }

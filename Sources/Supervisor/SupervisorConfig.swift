@@ -30,8 +30,8 @@ struct SupervisorConfig {
     /// Retry-After on a refusal for a cap.
     var capRetryAfterSeconds = 5
     var workerOptions: [String] = []
-    /// SO_SNDBUF of the supervisor's end of each worker's control socket, from LIVEFEED_CONTROL_SNDBUF: only for
-    /// tests that need the socket to fill after a few handoffs; nil keeps the kernel's default.
+    /// SO_SNDBUF of both ends of each worker's control socket, from LIVEFEED_CONTROL_SNDBUF: only for tests that
+    /// need the socket to fill after a few handoffs or records; nil keeps the kernel's default.
     var controlSendBuffer: Int32?
     /// Whether pending connections peek from an offset (SO_PEEK_OFF) where the kernel supports it;
     /// LIVEFEED_PEEK_OFFSET=0 turns it off, so tests cover the path older kernels take.

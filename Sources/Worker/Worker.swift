@@ -83,7 +83,12 @@ final class Worker: LoopParts {
                 "hint": .string("run scripts/setup to fetch htmx; pages render without live updates"),
             ])
         }
-        try loop.run(self)
+        do {
+            try loop.run(self)
+        } catch {
+            reporter.endTurn()  // what this turn logged, before the error ends the worker
+            throw error
+        }
         for c in connections.all { connections.close(c, reason: drainer.draining ? "drained" : "worker_exit") }
         // Every close record frees a slot in the supervisor: wait (bounded) for the socket rather than lose them.
         reporter.flushBeforeExit(deadline: loop.clock.nowMilliseconds + 3000, clock: loop.clock)
@@ -134,6 +139,7 @@ final class Worker: LoopParts {
         }
         drainer.service(now: now)
         sendGaugesIfDue(now: now)
+        reporter.endTurn()
         updateControlInterest()
         if reporter.peerGone || (drainer.draining && (connections.isEmpty || now >= drainer.deadline)) {
             running = false

@@ -98,7 +98,11 @@ struct RecordPipeTests {
     }
 
     @Test func workerWhosePipeIsFullKeepsServingAndLosesNoSlot() throws {
-        try withLivefeed(workers: 1, arguments: ["--max-per-client", "2000"]) { server in
+        // A worker sends a loop turn's records as one message: a small socket buffer makes 600 close records
+        // more than it holds.
+        try withLivefeed(
+            workers: 1, arguments: ["--max-per-client", "2000"], environment: ["LIVEFEED_CONTROL_SNDBUF": "16384"]
+        ) { server in
             let api = LivefeedAPI(server)
             let first = try api.post(text: "creates the channel")
             let channel = try api.channelID(named: "general")

@@ -26,10 +26,23 @@ import Testing
         #expect(try RecordCodec.decode(bytes[...]) == record)
     }
 
+    @Test func aMessageCarriesRecordsBackToBack() throws {
+        let message = Self.samples.flatMap(RecordCodec.encode)
+        #expect(try RecordCodec.records(in: message[...]) == Self.samples)
+        #expect(try RecordCodec.records(in: RecordCodec.encode(Self.samples[3])[...]) == [Self.samples[3]])
+        // A record cut short, trailing bytes that are not a header, a bad record in the middle: the whole message
+        // is refused, nothing of it decoded.
+        #expect(throws: RecordCodec.DecodeError.truncated) { try RecordCodec.records(in: message.dropLast()) }
+        #expect(throws: RecordCodec.DecodeError.truncated) { try RecordCodec.records(in: (message + [3, 1])[...]) }
+        var corrupt = message
+        corrupt[RecordCodec.encode(Self.samples[0]).count] = 9  // the second record's version byte
+        #expect(throws: RecordCodec.DecodeError.badVersion(9)) { try RecordCodec.records(in: corrupt[...]) }
+    }
+
     @Test func wrongVersionIsRejected() {
         var bytes = RecordCodec.encode(.workerReady(pid: 1))
         #expect(bytes[0] == RecordCodec.version)
-        for other: UInt8 in [0, 1, 3, 255] {
+        for other: UInt8 in [0, 1, 2, 3, 4, 255] where other != RecordCodec.version {
             bytes[0] = other
             #expect(throws: RecordCodec.DecodeError.badVersion(other)) { try RecordCodec.decode(bytes[...]) }
         }

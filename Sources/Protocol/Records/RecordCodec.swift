@@ -1,13 +1,16 @@
 /// Wire form of a record: an 8-byte header — version, kind, two zero bytes, payload length (u32 big
 /// endian) — then the payload: a u16 field count and per field a u8 key length, the key, a type byte
-/// (0 = int64 big endian, 1 = string with a u32 length). Each record travels as one SOCK_SEQPACKET message.
+/// (0 = int64 big endian, 1 = string with a u32 length). Records travel in SOCK_SEQPACKET messages: from the
+/// supervisor one record per message (a handed descriptor belongs to its record); from a worker one or more
+/// whole records back to back (a loop turn's records in one message, see `records(in:)`).
 ///
 /// Decoders ignore fields they do not know, so a field can be added within a version; a new kind, or a field
-/// that becomes required, bumps the version. Version 2 added `workerGauges` and `drain`'s `retry_after_ms`.
+/// that becomes required, bumps the version. Version 2 added `workerGauges` and `drain`'s `retry_after_ms`;
+/// version 3 lets a worker's message carry several records.
 /// A reload may start workers built from newer code than the running supervisor: on a version mismatch the
 /// supervisor refuses the new worker (and keeps the old ones serving) instead of misreading it.
 package enum RecordCodec {
-    package static let version: UInt8 = 2
+    package static let version: UInt8 = 3
     package static let headerSize = 8
     package static let maxPayload = 64 * 1024
     package static let maxFields = 64
@@ -98,6 +101,19 @@ package enum RecordCodec {
         return headerSize + length
     }
 
+    /// The records of one message from a worker, in order: whole records back to back, nothing else.
+    package static func records(in bytes: ArraySlice<UInt8>) throws(DecodeError) -> [Record] {
+        var out: [Record] = []
+        var start = bytes.startIndex
+        while start < bytes.endIndex {
+            let rest = bytes[start...]
+            guard let length = try frameLength(rest), length <= rest.count else { throw .truncated }
+            out.append(try decode(bytes[start..<(start + length)]))
+            start += length
+        }
+        return out
+    }
+
     /// Decodes exactly one whole record.
     package static func decode(_ bytes: ArraySlice<UInt8>) throws(DecodeError) -> Record {
         guard let total = try frameLength(bytes), total == bytes.count else { throw .truncated }
@@ -106,7 +122,7 @@ package enum RecordCodec {
         var reader = Reader(bytes: bytes.dropFirst(headerSize))
         let count = Int(try reader.u16())
         guard count <= maxFields else { throw .tooManyFields }
-        var fields: [String: RecordValue] = [:]
+        var fields = [String: RecordValue](minimumCapacity: count)
         for _ in 0..<count {
             let keyLength = Int(try reader.u8())
             guard keyLength > 0 && keyLength <= maxKey else { throw .badField("key length \(keyLength)") }

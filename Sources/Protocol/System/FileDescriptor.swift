@@ -65,6 +65,14 @@ package struct FileDescriptor: Hashable, Sendable, CustomStringConvertible {
         _ = try checked("setsockopt") { setsockopt(rawValue, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) }
     }
 
+    /// Wraps getsockopt(2) for an Int32 option.
+    package func option(level: Int32, name: Int32) throws(SystemError) -> Int32 {
+        var v: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        _ = try checked("getsockopt") { getsockopt(rawValue, level, name, &v, &length) }
+        return v
+    }
+
     /// Wraps dup3-like F_DUPFD_CLOEXEC: a new descriptor at or above `minimum`.
     package func duplicate(atLeast minimum: Int32 = 0) throws(SystemError) -> FileDescriptor {
         FileDescriptor(owning: try checked("fcntl") { fcntl(rawValue, F_DUPFD_CLOEXEC, minimum) })
