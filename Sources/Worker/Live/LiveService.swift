@@ -93,7 +93,9 @@ final class LiveService: LiveOutlet {
     ) throws {
         switch target {
         case .channel(let id):
-            guard try store.channel(id) != nil else { return refuse(404, "not_found", "no such channel", []) }
+            guard try feeds.channel.channel(id, store) != nil else {
+                return refuse(404, "not_found", "no such channel", [])
+            }
         case .user(let id):
             guard try store.user(id) != nil else { return refuse(404, "not_found", "no such user", []) }
         default: break

@@ -47,6 +47,7 @@ final class Ticker {
         do {
             let version = try store.dataVersion()
             let changed = version != lastDataVersion || wroteSinceTick
+            feeds.channel.databaseChecked(changed: changed)
             if changed {
                 lastDataVersion = version
                 wroteSinceTick = false

@@ -25,6 +25,15 @@ final class ChannelFeed: LiveFeed {
     private var countSentAt: [Int64: Int64] = [:]
     private var countDue: [Int64: Int64] = [:]
     private var nextCountDue = Int64.max
+    /// Channel rows read since the database last changed, for upgrades and first counts: a burst of joins costs
+    /// one query per channel, not two per subscriber. Trusted only while the tick has looked at the database's
+    /// data version within `maxKnownChannelsAge` (an idle worker's first join after a quiet hour reads afresh), so
+    /// they are as fresh as the live frames themselves. A channel that does not exist is looked up every time.
+    private var knownChannels: [Int64: ChannelRow] = [:]
+    private var knownChannelsCheckedAt: UInt64 = 0
+    private let clock = MonotonicClock()
+    static let maxKnownChannels = 4096
+    static let maxKnownChannelsAge: UInt64 = 100
     var subscriberCount: Int { subscribers.count }
     var hasReplays: Bool { !replaying.isEmpty }
 
@@ -56,6 +65,24 @@ final class ChannelFeed: LiveFeed {
         subscribers.add(c, to: id)
     }
 
+    /// Channel `id` as of the database's last change (see `knownChannels`), nil when it does not exist.
+    func channel(_ id: Int64, _ store: MessageStore) throws -> ChannelRow? {
+        if let row = knownChannels[id], clock.nowMilliseconds - knownChannelsCheckedAt <= Self.maxKnownChannelsAge {
+            return row
+        }
+        guard let row = try store.channel(id) else { return nil }
+        if knownChannels.count >= Self.maxKnownChannels { knownChannels.removeAll(keepingCapacity: true) }
+        knownChannels[id] = row
+        return row
+    }
+
+    /// The tick looked at the database's data version: rows known since stay good unless it `changed` (own
+    /// write, another process's, a replaced file).
+    func databaseChecked(changed: Bool) {
+        if changed { knownChannels.removeAll(keepingCapacity: true) }
+        knownChannelsCheckedAt = clock.nowMilliseconds
+    }
+
     func unsubscribe(_ c: LiveSession) {
         c.channelPhase = .none
         replaying[c.id] = nil
@@ -78,7 +105,7 @@ final class ChannelFeed: LiveFeed {
     }
 
     private func sendCount(_ c: LiveSession, _ id: Int64, _ context: FeedContext) {
-        guard let ch = try? context.store.channel(id) else { return }
+        guard let ch = try? channel(id, context.store) else { return }
         var frame = SharedFrame()
         // The count may already include rows this worker has not fanned out yet; its cursor must not claim them,
         // or the resume point would skip them.
