@@ -60,6 +60,27 @@ struct LiveChannelTests {
         }
     }
 
+    /// Workers remember channel rows between ticks for joins (one query per channel in a burst of upgrades, not
+    /// two per subscriber): a foreign write must end that, so the next join's first count includes it.
+    @Test func aJoinAfterAForeignWriteToAnIdleWorkerCountsIt() throws {
+        try withLivefeed(workers: 1) { server in
+            let api = LivefeedAPI(server)
+            try api.post(text: "creates the channel")
+            let channelID = try api.channelID(named: "general")
+            let userID = try api.userID(named: "alice")
+            func joinCount() throws -> Int? {
+                let stream = try LiveStream.open(port: server.port, path: "/live/channels/\(channelID)")
+                defer { stream.close() }
+                let count = try stream.next("channel_count") { $0.string("type") == "channel_count" }
+                return count.object("data")?.int("message_count")
+            }
+            #expect(try joinCount() == 1)
+            _ = try SQLiteWriter(databasePath: server.databasePath)
+                .insertMessage(channelID: channelID, userID: userID, text: "written by sqlite3")
+            #expect(try joinCount() == 2)
+        }
+    }
+
     @Test func resumingAfterACursorReplaysExactlyTheMissedMessagesThenLiveOnes() throws {
         try withLivefeed { server in
             let api = LivefeedAPI(server)
