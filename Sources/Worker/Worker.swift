@@ -33,6 +33,9 @@ final class Worker: LoopParts {
     private var nextTick: UInt64 = 0
     private var tickStarted: UInt64 = 0
     static let maxTickPauseMilliseconds: UInt64 = 50
+    /// How long what the tick last saw (the newest message, channel rows) stands for the database: longer than
+    /// the longest tick pause, so a busy worker's joins need no query, short enough that an idle one looks again.
+    static let currentWithinMilliseconds: UInt64 = 100
     private var nextSweep: UInt64 = 0
     private var nextGauges: UInt64 = 0
     private(set) var running = true
@@ -69,6 +72,7 @@ final class Worker: LoopParts {
         connections.live = live
         live.http = http
         live.lastSeen = { [unowned ticker] in ticker.lastSeen }
+        live.lastSeenIsCurrent = { [unowned ticker] in ticker.lastSeenIsCurrent(within: Self.currentWithinMilliseconds) }
         http.stored = { [unowned ticker] in ticker.noteWrite() }
         feeds.channel.replayFailed = { [reporter] error in
             reporter.log(.warning, .replayFailed, ["error": .string("\(error)")])

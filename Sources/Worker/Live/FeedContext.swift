@@ -7,6 +7,8 @@ final class FeedContext {
     /// Rows after `from` up to and including `through` are this tick's new messages (none when equal).
     let from: Int64
     let through: Int64
+    /// For a subscription: `through` was the newest message a moment ago (see `Ticker.lastSeenIsCurrent`).
+    var throughIsCurrent = false
     let now: String
     /// The same moment in Unix milliseconds.
     let nowMilliseconds: Int64

@@ -17,6 +17,8 @@ final class LiveService: LiveOutlet {
     unowned var http: HTTPService!
     /// The highest message id fanned out so far: where a new subscriber starts.
     var lastSeen: () -> Int64 = { 0 }
+    /// Whether `lastSeen` was the database's newest message a moment ago (`Ticker.lastSeenIsCurrent`).
+    var lastSeenIsCurrent: () -> Bool = { false }
 
     init(
         connections: Connections, reporter: Reporter, clock: MonotonicClock, config: WorkerConfig,
@@ -120,7 +122,9 @@ final class LiveService: LiveOutlet {
             return closeLive(s, code: .epochChanged, state: "epoch_changed",
                 reason: "the database was replaced; reload", retryAfterMilliseconds: nil)
         }
-        if let after, (try? store.isAhead(after)) == true {
+        // A cursor at or below what this worker has fanned out is not ahead (ids only grow; a database that went
+        // back in time gets a new epoch at the tick that notices): only a larger one needs the database.
+        if let after, after > lastSeen(), (try? store.isAhead(after)) == true {
             return closeLive(s, code: .cursorAhead, state: "cursor_ahead", reason: MessageStore.cursorAheadMessage,
                 retryAfterMilliseconds: nil)
         }
@@ -137,7 +141,9 @@ final class LiveService: LiveOutlet {
         guard let feed = feeds.feed(for: s.route) else { return }
         do {
             let seen = lastSeen()
-            try feed.subscribe(s, after: after, FeedContext(store: store, from: seen, through: seen, outlet: self))
+            let context = FeedContext(store: store, from: seen, through: seen, outlet: self)
+            context.throughIsCurrent = lastSeenIsCurrent()
+            try feed.subscribe(s, after: after, context)
         } catch {
             reporter.log(.warning, .subscribeFailed, ["error": .string("\(error)")])
             return closeLive(s, code: .internalError, state: "error", reason: "the database is unavailable",

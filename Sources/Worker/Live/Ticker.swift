@@ -21,6 +21,9 @@ final class Ticker {
     private var lastDataVersion: Int64
     /// This worker wrote (or a burst is being taken in slices): look now, not at the next poll.
     private(set) var wroteSinceTick = false
+    /// When a tick last found `lastSeen` to be the newest message (monotonic milliseconds).
+    private var currentAt: UInt64?
+    private let clock = MonotonicClock()
 
     init(store: MessageStore, feeds: LiveFeeds, live: LiveService, reporter: Reporter) throws {
         self.store = store
@@ -30,6 +33,14 @@ final class Ticker {
         lastSeen = try store.maxMessageID()
         highWater = try store.newestAssignedID()
         lastDataVersion = try store.dataVersion()
+    }
+
+    /// Whether `lastSeen` was the newest message at most `milliseconds` ago and nothing was written here since (nor
+    /// is a burst being sliced): a cursor at it is then behind by at most what arrived in that moment, which every
+    /// subscriber of this worker receives live anyway.
+    func lastSeenIsCurrent(within milliseconds: UInt64) -> Bool {
+        guard !wroteSinceTick, let currentAt else { return false }
+        return clock.nowMilliseconds - currentAt <= milliseconds
     }
 
     /// A post stored messages: the next loop turn ticks at once.
@@ -44,6 +55,8 @@ final class Ticker {
     func tick() {
         // A fan-out still going (ChannelFeed.continueFanOut) finishes before anything newer is sent.
         guard !feeds.channel.fanOutPending else { return }
+        let checkedAt = clock.nowMilliseconds
+        currentAt = nil
         do {
             let version = try store.dataVersion()
             let changed = version != lastDataVersion || wroteSinceTick
@@ -59,6 +72,7 @@ final class Ticker {
             }
             guard feeds.all.contains(where: due) else {
                 if changed { lastSeen = max(lastSeen, try store.maxMessageID()) }
+                currentAt = checkedAt
                 return
             }
             let touched: [LiveSession] = try store.read {
@@ -80,6 +94,7 @@ final class Ticker {
                 lastSeen = newMax
                 return context.touched
             }
+            currentAt = checkedAt  // unless a burst was cut (`wroteSinceTick` says so)
             for s in touched {
                 s.touched = false
                 live.flush(s)

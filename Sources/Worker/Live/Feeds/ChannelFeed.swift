@@ -33,7 +33,7 @@ final class ChannelFeed: LiveFeed {
     private var knownChannelsCheckedAt: UInt64 = 0
     private let clock = MonotonicClock()
     static let maxKnownChannels = 4096
-    static let maxKnownChannelsAge: UInt64 = 100
+    static let maxKnownChannelsAge = Worker.currentWithinMilliseconds
     var subscriberCount: Int { subscribers.count }
     var hasReplays: Bool { !replaying.isEmpty }
 
@@ -42,7 +42,10 @@ final class ChannelFeed: LiveFeed {
     /// `context.through` is the highest id this worker has fanned out: a cursor below it is replayed first.
     func subscribe(_ c: LiveSession, after: Int64?, _ context: FeedContext) throws {
         guard case .channel(let id) = c.route else { return }
-        if let after {
+        // A cursor at or beyond the newest message a moment ago (the tick's last look, within
+        // `Worker.currentWithinMilliseconds`) is not behind: what follows comes with the ticks, bounded per tick like
+        // every subscriber's. A replay, or a worker that has not looked lately, counts the backlog.
+        if let after, after < context.through || !context.throughIsCurrent {
             // Counted against the database, not this worker's last look, so rows written a moment ago count.
             let backlog = try context.store.backlog(id, after: after, limit: config.maxBacklog + 1)
             if backlog > config.maxBacklog {
