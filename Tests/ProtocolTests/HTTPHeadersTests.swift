@@ -30,6 +30,21 @@ import Testing
         #expect(!headers.containsToken("upgrade", in: "Upgrade"))
     }
 
+    /// The scanning `listContains` agrees with splitting into elements, over every short value built from the
+    /// characters that matter (separators, whitespace, case, a token's letters).
+    @Test func listContainsAgreesWithSplittingTheList() {
+        let alphabet: [Character] = [",", " ", "\t", "a", "A", "b", "-"]
+        var values = [""]
+        for _ in 0..<5 { values += values.flatMap { v in alphabet.map { v + String($0) } }.filter { $0.count <= 5 } }
+        values = Array(Set(values))
+        for value in values {
+            for token in ["a", "ab", "a-b", "A", "b", ""] {
+                let split = HTTPSyntax.listElements(value).contains { HTTPSyntax.equalsIgnoringCase($0, token) }
+                #expect(HTTPSyntax.listContains(value, token: token) == split, "\(value.debugDescription) \(token)")
+            }
+        }
+    }
+
     @Test func removeAndSetAffectEveryLineOfThatName() {
         var headers: HTTPHeaders = ["A": "1", "B": "2", "a": "3", "C": "4"]
         headers.set("a", "new")

@@ -40,8 +40,7 @@ package struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// Every field line called `name` is searched, since a list may be split over several lines.
     package func containsToken(_ token: String, in name: String) -> Bool {
         fields.contains { field in
-            HTTPSyntax.equalsIgnoringCase(field.name, name)
-                && HTTPSyntax.listElements(field.value).contains { HTTPSyntax.equalsIgnoringCase($0, token) }
+            HTTPSyntax.equalsIgnoringCase(field.name, name) && HTTPSyntax.listContains(field.value, token: token)
         }
     }
 

@@ -57,6 +57,49 @@ package enum HTTPSyntax {
         return zip(left, right).allSatisfy { lowercasedASCII($0) == lowercasedASCII($1) }
     }
 
+    /// The same for two Strings, on their UTF-8 storage: field names are compared several times per request.
+    package static func equalsIgnoringCase(_ lhs: String, _ rhs: String) -> Bool {
+        guard lhs.utf8.count == rhs.utf8.count else { return false }
+        var left = lhs
+        var right = rhs
+        return left.withUTF8 { a in
+            right.withUTF8 { b in
+                for i in 0..<a.count where lowercasedASCII(a[i]) != lowercasedASCII(b[i]) { return false }
+                return true
+            }
+        }
+    }
+
+    /// Whether the comma-separated list `value` has an element equal to `token` (ASCII case-insensitive, each
+    /// element trimmed of SP / HT), without splitting it.
+    package static func listContains(_ value: String, token: String) -> Bool {
+        var value = value
+        var token = token
+        return value.withUTF8 { v in
+            token.withUTF8 { t in
+                var start = 0
+                while start <= v.count {
+                    var end = start
+                    while end < v.count && v[end] != comma { end += 1 }
+                    var a = start
+                    var b = end
+                    while a < b && (v[a] == space || v[a] == tab) { a += 1 }
+                    while b > a && (v[b - 1] == space || v[b - 1] == tab) { b -= 1 }
+                    if b - a == t.count && !t.isEmpty {
+                        var same = true
+                        for i in 0..<t.count where lowercasedASCII(v[a + i]) != lowercasedASCII(t[i]) {
+                            same = false
+                            break
+                        }
+                        if same { return true }
+                    }
+                    start = end + 1
+                }
+                return false
+            }
+        }
+    }
+
     /// `text` without leading and trailing optional whitespace (SP / HT).
     package static func trimmingWhitespace(_ text: Substring) -> Substring {
         let utf8 = text.utf8
