@@ -6,6 +6,10 @@ import LivefeedProtocol
 /// `handOff` (its client slot moves with it), or through `releasePending` in `refuse`, `refuseForCap`, `answer`
 /// and `dropPending` (its client slot is freed).
 extension Supervisor {
+    /// Edge-triggered: a peeked-but-incomplete head stays readable, so level-triggered would spin. (A constant: an
+    /// option-set literal is built element by element, per connection.)
+    static let pendingEvents: Epoll.Events = [.readable, .readHangup, .edgeTriggered]
+
     /// Starts accepting on every listener; see `doorOpen`.
     func openDoor() {
         guard !doorOpen, !stopping else { return }
@@ -58,8 +62,7 @@ extension Supervisor {
             id: id, fd: fd, client: peer, clientKey: key, acceptedAt: now, overClientCap: over, role: role,
             maxHeadBytes: config.maxHeadBytes, peeksFromOffset: peeksFromOffset)
         do {
-            // Edge-triggered: a peeked-but-incomplete head stays readable, so level-triggered would spin.
-            try epoll.add(fd, events: [.readable, .readHangup, .edgeTriggered], token: EpollToken.pending(id).rawValue)
+            try epoll.add(fd, events: Self.pendingEvents, token: EpollToken.pending(id).rawValue)
         } catch {
             if !over { caps.leave(client: key) }
             fd.close()

@@ -4,6 +4,8 @@ import LivefeedProtocol
 /// Every connection this worker was handed, and their I/O: reading into the owner of the connection's phase,
 /// writing queued output, the epoll interest of each, and closing with the close record the supervisor needs.
 final class Connections {
+    /// What a connection is watched for (a constant: an option-set literal is built element by element).
+    static let connectionEvents: Epoll.Events = [.readable, .readHangup]
     /// What the connection's phase owner does with the bytes read and with an output queue that drained.
     unowned var http: HTTPService!
     unowned var live: LiveService!
@@ -37,7 +39,7 @@ final class Connections {
             // The supervisor hands sockets over with TCP_NODELAY already set (its listeners pass it on), and
             // non-blocking (checked here: one fcntl).
             try fd.setNonBlocking()
-            try loop.epoll.add(fd, events: [.readable, .readHangup], token: WorkerToken.connection(id).raw)
+            try loop.epoll.add(fd, events: Self.connectionEvents, token: WorkerToken.connection(id).raw)
         } catch {
             fd.close()
             reporter.send(.connectionClosed(connectionID: id, view: view, fields: ["reason": .string("setup_failed")]))
