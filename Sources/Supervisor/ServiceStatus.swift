@@ -4,7 +4,9 @@
 ///
 /// The state, workers of the current generation serving out of configured (with crash-looping worker indexes),
 /// live connections by view, refusals at the door in the last minute by reason, and frames dropped for slow live
-/// clients in the last minute with the number of connections they belonged to. Pure, for tests.
+/// clients in the last minute with the number of connections they belonged to; during a reload's handover also
+/// `moving N` (live connections still on old workers or on their way) and `moved N` (so far, since start).
+/// Pure, for tests.
 struct ServiceStatus {
     var state: String
     var workersUp: Int
@@ -15,6 +17,9 @@ struct ServiceStatus {
     var refusals: [String: Int64] = [:]
     var droppedFrames: Int64 = 0
     var droppedConnections: Int64 = 0
+    /// Live connections still to move to new workers (shown only while some are), and moved since start.
+    var moving = 0
+    var moved = 0
 
     var line: String {
         var parts = [state]
@@ -31,6 +36,7 @@ struct ServiceStatus {
         var dropped = "dropped \(droppedFrames) frames in 1m"
         if droppedConnections > 0 { dropped += " (\(droppedConnections) connections)" }
         parts.append(dropped)
+        if moving > 0 { parts.append("moving \(moving) (moved \(moved))") }
         return parts.joined(separator: "; ")
     }
 

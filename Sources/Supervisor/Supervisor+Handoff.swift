@@ -16,6 +16,8 @@ extension Supervisor {
 
     /// How many admitted connections may wait for one worker's control socket.
     static let maxQueuedHandoffsPerWorker = 1024
+    /// How many moving live connections may wait for one (a reload moves every live connection at once).
+    static let maxQueuedMovesPerWorker = 65536
 
     /// Sends the descriptor to a worker of the current generation, or queues it for one. The connection already
     /// holds its slots (`admit`); they stay held until the worker reports it closed or dies.
@@ -81,7 +83,7 @@ extension Supervisor {
     /// Queues `h` on `slot` and asks for EPOLLOUT on its control socket when the queue was empty.
     private func enqueue(_ h: QueuedHandoff, on slot: WorkerSlot) -> Bool {
         guard let control = slot.control, !slot.killSent else { return false }
-        if slot.handoffs.isEmpty {
+        if slot.handoffs.isEmpty && slot.moves.isEmpty {
             do {
                 try epoll.modify(control, events: [.readable, .writable], token: slot.token.rawValue)
             } catch {
@@ -102,6 +104,7 @@ extension Supervisor {
     /// Sends what waits for `slot`, oldest first, until its socket is full again; stops asking for EPOLLOUT once
     /// the queue is empty.
     func drainHandoffs(_ slot: WorkerSlot) {
+        guard drainMoves(slot) else { return }
         while let (id, h) = slot.handoffs.first() {
             switch trySend(h, to: slot) {
             case .sent:
@@ -114,7 +117,7 @@ extension Supervisor {
                 return
             }
         }
-        if let control = slot.control, !slot.killSent {
+        if let control = slot.control, !slot.killSent, slot.moves.isEmpty {
             try? epoll.modify(control, events: [.readable], token: slot.token.rawValue)
         }
     }
@@ -122,6 +125,7 @@ extension Supervisor {
     /// Moves what waits for a worker that can no longer take it (killed, exited, retiring, broken socket) to the
     /// other workers, or refuses it.
     func redistributeHandoffs(of slot: WorkerSlot) {
+        redistributeMoves(of: slot)
         guard !slot.handoffs.isEmpty else { return }
         let waiting = slot.handoffs.removeAll()
         if let control = slot.control, !slot.killSent {
@@ -136,7 +140,7 @@ extension Supervisor {
     /// A queued handoff whose head deadline passed: refused, its slots freed.
     func expireQueuedHandoff(_ id: UInt64) {
         guard let slot = queuedOn.removeValue(forKey: id), let h = slot.handoffs.remove(id) else { return }
-        if slot.handoffs.isEmpty, let control = slot.control, !slot.killSent {
+        if slot.handoffs.isEmpty, slot.moves.isEmpty, let control = slot.control, !slot.killSent {
             try? epoll.modify(control, events: [.readable], token: slot.token.rawValue)
         }
         refuseHandoff(h)
@@ -144,6 +148,7 @@ extension Supervisor {
 
     /// Refuses every queued handoff (the supervisor is stopping).
     func refuseAllQueuedHandoffs() {
+        closeAllQueuedMoves()
         for slot in workers.all where !slot.handoffs.isEmpty {
             for (id, h) in slot.handoffs.removeAll() {
                 queuedOn[id] = nil

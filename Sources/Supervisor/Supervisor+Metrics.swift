@@ -66,6 +66,17 @@ extension Supervisor {
         m.single("reload_in_progress", "gauge", "1 while a SIGHUP reload waits for new workers.", reload == nil ? 0 : 1)
         m.single("reloads_total", "counter", "Reloads begun (SIGHUP).", metrics.reloads)
         m.single(
+            "connections_moved_total", "counter",
+            "Live connections moved to a new worker on a reload (--reload-mode handover), unseen by the client.",
+            metrics.moved)
+        m.single(
+            "connection_move_failures_total", "counter",
+            "Live connections that could not move on a reload and were closed with 1012 instead.",
+            metrics.moveFailures)
+        m.single(
+            "connections_moving", "gauge", "Live connections on their way between workers (waiting for a socket).",
+            queuedMoveCount)
+        m.single(
             "reload_failures_total", "counter", "Reloads abandoned because new workers were not ready.",
             metrics.reloadFailures)
 

@@ -89,7 +89,11 @@ extension Supervisor {
                 return n > 0 ? (view.rawValue, n) : nil
             },
             refusals: refusalsLastMinute.totals(nowMilliseconds: now), droppedFrames: drops["frames"] ?? 0,
-            droppedConnections: drops["connections"] ?? 0
+            droppedConnections: drops["connections"] ?? 0,
+            // A reload's handover: what the old workers still hold, and what waits for a new worker.
+            moving: config.reloadMode == .handover && !stopping
+                ? workers.retiring.reduce(0) { $0 + $1.connections.count } + queuedMoveCount : 0,
+            moved: metrics.moved
         ).line
     }
 }

@@ -32,12 +32,8 @@ extension Supervisor {
                 return false
             }
             slot.lastHeardAt = clock.nowMilliseconds
-            if let fd = r.descriptor {
-                fd.close()
-                workerMisbehaved(slot, "worker sent a descriptor")
-                return false
-            }
             if r.anomaly {
+                r.descriptor?.close()
                 workerMisbehaved(slot, "oversized, truncated or foreign control message (\(r.byteCount) bytes)")
                 return false
             }
@@ -47,8 +43,20 @@ extension Supervisor {
             do {
                 records = try RecordCodec.records(in: recordBuffer[0..<r.byteCount])
             } catch {
+                r.descriptor?.close()
                 workerMisbehaved(slot, "bad record: \(error)")
                 return false
+            }
+            // A descriptor travels only with a live connection moving on a reload, alone in its message.
+            if let fd = r.descriptor {
+                guard records.count == 1, case .liveMoved(let state) = records[0] else {
+                    fd.close()
+                    workerMisbehaved(slot, "worker sent a descriptor")
+                    return false
+                }
+                liveMoved(state, descriptor: fd, from: slot)
+                if slot.killSent { return false }
+                continue
             }
             for record in records {
                 handle(record, from: slot)
@@ -137,7 +145,9 @@ extension Supervisor {
                 recentDrops.add(
                     time: Timestamp.now(), "\(delta) records dropped", "worker \(slot.index) pid \(slot.pid)")
             }
-        case .handoff, .drain:
+        case .liveMoved(let state):
+            liveMoved(state, descriptor: nil, from: slot)  // without its descriptor: refused there
+        case .handoff, .drain, .adoptLive:
             workerMisbehaved(slot, "worker sent a supervisor command")
         }
     }

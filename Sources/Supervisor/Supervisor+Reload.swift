@@ -55,7 +55,11 @@ extension Supervisor {
         let now = clock.nowMilliseconds
         let old = workers.promoteIncoming()
         let moving = old.reduce(0) { $0 + $1.connections.count }
-        for slot in old { retire(slot, retryAfterMilliseconds: config.reloadRetryAfterMilliseconds, now: now) }
+        // With handover the old workers move their live connections to the new ones (`Supervisor+Move.swift`).
+        let handover = config.reloadMode == .handover
+        for slot in old {
+            retire(slot, retryAfterMilliseconds: config.reloadRetryAfterMilliseconds, now: now, handover: handover)
+        }
         reload = nil
         journal.emit(
             .info, .reloadComplete,

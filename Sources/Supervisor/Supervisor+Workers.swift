@@ -142,15 +142,17 @@ extension Supervisor {
         return workers.current.contains { $0 !== slot && $0.state == .running }
     }
 
-    func retire(_ slot: WorkerSlot, retryAfterMilliseconds: Int64, now: UInt64) {
+    func retire(_ slot: WorkerSlot, retryAfterMilliseconds: Int64, now: UInt64, handover: Bool = false) {
         slot.want = .down
         nextWorkerCheck = 0
         switch slot.state {
         case .running, .starting:
             slot.state = .stopping
-            slot.drainDeadline = now + config.drainMilliseconds
+            // A handover first tries to move live connections, then closes the rest as usual: that takes longer.
+            slot.drainDeadline = now + config.drainMilliseconds + (handover ? UInt64(Record.handoverGraceMilliseconds) : 0)
             slot.drainCommand = .drain(
-                spreadMilliseconds: config.closeSpreadMilliseconds, retryAfterMilliseconds: retryAfterMilliseconds)
+                spreadMilliseconds: config.closeSpreadMilliseconds, retryAfterMilliseconds: retryAfterMilliseconds,
+                handover: handover)
             workers.refreshReady()
             redistributeHandoffs(of: slot)
             sendDrainIfPending(slot)

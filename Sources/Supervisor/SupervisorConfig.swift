@@ -20,6 +20,10 @@ struct SupervisorConfig {
     var maxPending: Int?
     var drainMilliseconds: UInt64 = 10_000
     var closeSpreadMilliseconds: Int64 = 1000
+    /// What a reload does with live connections: move them to the new workers (clients see nothing), or close
+    /// them with 1012 (clients reconnect with their cursor). Moving falls back to closing where it cannot.
+    enum ReloadMode: String { case handover, close }
+    var reloadMode = ReloadMode.handover
     /// Retry suggested to live clients closed by a reload (new workers already serve) and by a stop (the
     /// service is usually restarting); each client's is jittered by the worker.
     var reloadRetryAfterMilliseconds: Int64 = 250
@@ -62,6 +66,9 @@ struct SupervisorConfig {
                                     and /metrics always answer)
           --drain-ms MS             how long a stop or reload waits for old workers to drain (default 10000)
           --close-spread-ms MS      window over which draining workers close live clients (default 1000)
+          --reload-mode handover|close
+                                    on SIGHUP, move live connections to the new workers without a reconnect
+                                    (default), or close them with 1012 to reconnect by cursor
           --reload-timeout-ms MS    how long SIGHUP waits for new workers before giving up (default 30000)
           --worker-timeout-ms MS    a worker silent this long is killed and restarted (default 20000)
           --max-connections N       connections held by workers, all views (default 4096)
@@ -165,6 +172,12 @@ struct SupervisorConfig {
                     throw .usage("--metrics-listen takes HOST:PORT, not '\(raw)'")
                 }
                 c.metricsListen = a
+            case "--reload-mode":
+                let raw = try value(arg)
+                guard let m = ReloadMode(rawValue: raw) else {
+                    throw .usage("--reload-mode takes handover or close, not '\(raw)'")
+                }
+                c.reloadMode = m
             case "--log-target":
                 let raw = try value(arg)
                 guard let t = Journal.Setting(rawValue: raw) else {

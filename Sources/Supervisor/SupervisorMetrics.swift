@@ -33,6 +33,9 @@ struct SupervisorMetrics {
     var supervisorStallMilliseconds: UInt64 = 0
     var reloads = 0
     var reloadFailures = 0
+    /// Live connections moved to a new worker on a reload, and those that could not move (closed with 1012).
+    var moved = 0
+    var moveFailures = 0
     var accountingErrors = 0
 
     /// Returns the reason counted: `reason`, or "other" once `maxReasons` distinct reasons exist.

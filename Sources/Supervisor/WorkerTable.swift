@@ -52,6 +52,8 @@ final class WorkerSlot {
     var connections: Set<UInt64> = []
     /// Admitted connections waiting for room in this worker's control socket.
     var handoffs = HandoffQueue<Supervisor.QueuedHandoff>(bound: Supervisor.maxQueuedHandoffsPerWorker)
+    /// Live connections moving here from a draining worker, waiting for room in the control socket.
+    var moves = HandoffQueue<Supervisor.QueuedMove>(bound: Supervisor.maxQueuedMovesPerWorker)
 
     init(index: Int, generation: Int, token: EpollToken) {
         self.index = index

@@ -226,9 +226,22 @@ final class Worker: LoopParts {
                         continue
                     }
                     connections.adopt(fd, id: id, view: view, client: client)
-                case .drain(let spread, let retry):
+                case .drain(let spread, let retry, let handover):
                     r.descriptor?.close()
-                    drainer.begin(spreadMilliseconds: spread, retryAfterMilliseconds: retry, now: loop.clock.nowMilliseconds)
+                    drainer.begin(
+                        spreadMilliseconds: spread, retryAfterMilliseconds: retry, handover: handover,
+                        now: loop.clock.nowMilliseconds)
+                case .adoptLive(let state):
+                    guard let fd = r.descriptor else {
+                        reporter.log(.error, .handoffWithoutDescriptor, [
+                            "conn": .int(Int64(bitPattern: state.connectionID)), "truncated": .int(r.anomaly ? 1 : 0),
+                        ])
+                        reporter.send(.connectionClosed(
+                            connectionID: state.connectionID, view: state.view,
+                            fields: ["reason": .string("no_descriptor")]))
+                        continue
+                    }
+                    live.adopt(fd, state)
                 case let record:
                     r.descriptor?.close()
                     reporter.log(.warning, .unexpectedRecord, ["kind": .string("\(record.kind)")])

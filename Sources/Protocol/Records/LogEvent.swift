@@ -24,6 +24,8 @@ package enum LogEvent: String, CaseIterable, Sendable {
     case connectionOpened = "connection_opened"
     case connectionClosed = "connection_closed"
     case unknownConnectionClosed = "unknown_connection_closed"
+    case connectionMoved = "connection_moved"
+    case connectionMoveFailed = "connection_move_failed"
     case slotAccountingError = "slot_accounting_error"
     case recordsDropped = "records_dropped"
 
@@ -90,6 +92,8 @@ package enum LogEvent: String, CaseIterable, Sendable {
         case .acceptResumed: "1cca9dfc32c846bf862891a4b73b22e2"
         case .connectionRefused: "60543130fe5a455abf3fac92344d222e"
         case .connectionOpened: "3174c767bb3f47648c09009880ebb225"
+        case .connectionMoved: "3a9c924eca5b4beebb2ef5b1ad54b70f"
+        case .connectionMoveFailed: "e345df3449a34b88851de6fdb313660b"
         case .connectionClosed: "da3c592729c4427c9dc71d9f137969c2"
         case .unknownConnectionClosed: "99e6240ebdfa45239cdc29d3e670f561"
         case .slotAccountingError: "b6a8ec28485d4f4cb43076a4cf86b455"

@@ -5,8 +5,13 @@ package enum Record: Equatable, Sendable {
     /// Supervisor → worker: serve this connection (the descriptor comes with the message).
     case handoff(connectionID: UInt64, view: ConnectionView, client: String)
     /// Supervisor → worker: take no new work, close live clients with 1012 spread over `spreadMilliseconds`
-    /// (each told to retry after about `retryAfterMilliseconds`), then exit once drained.
-    case drain(spreadMilliseconds: Int64, retryAfterMilliseconds: Int64)
+    /// (each told to retry after about `retryAfterMilliseconds`), then exit once drained. With `handover`, live
+    /// connections first move back to the supervisor (`liveMoved`) as they reach a point where they can; the
+    /// 1012 closes start after `Record.handoverGraceMilliseconds` for those that could not.
+    case drain(spreadMilliseconds: Int64, retryAfterMilliseconds: Int64, handover: Bool = false)
+    /// Supervisor → worker: continue serving this live connection where another worker left it (the descriptor
+    /// comes with the message).
+    case adoptLive(LiveHandover)
     /// Worker → supervisor: the worker serves; its pid.
     case workerReady(pid: Int64)
     /// Worker → supervisor: a handed-off connection began (live after its upgrade).
@@ -17,15 +22,24 @@ package enum Record: Equatable, Sendable {
     case log(level: LogLevel, event: String, fields: [String: RecordValue])
     /// Worker → supervisor: the periodic snapshot, sent about once a second; it doubles as the heartbeat.
     case workerGauges(WorkerGauges)
+    /// Worker → supervisor, while draining with handover: this live connection is no longer served here; give it
+    /// to another worker (the descriptor comes with the message, the only record that carries one).
+    case liveMoved(LiveHandover)
+
+    /// How long a worker draining with handover tries to move its live connections before closing the rest with
+    /// 1012 (spread as usual).
+    package static let handoverGraceMilliseconds: Int64 = 3000
 
     package enum Kind: UInt8, Sendable {
         case handoff = 1
         case drain = 2
+        case adoptLive = 3
         case workerReady = 16
         case connectionOpened = 17
         case connectionClosed = 18
         case log = 19
         case workerGauges = 20
+        case liveMoved = 21
     }
 
     package var kind: Kind {
@@ -37,6 +51,8 @@ package enum Record: Equatable, Sendable {
         case .connectionClosed: .connectionClosed
         case .log: .log
         case .workerGauges: .workerGauges
+        case .adoptLive: .adoptLive
+        case .liveMoved: .liveMoved
         }
     }
 }

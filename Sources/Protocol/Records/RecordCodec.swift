@@ -6,7 +6,8 @@
 ///
 /// Decoders ignore fields they do not know, so a field can be added within a version; a new kind, or a field
 /// that becomes required, bumps the version. Version 2 added `workerGauges` and `drain`'s `retry_after_ms`;
-/// version 3 lets a worker's message carry several records.
+/// version 3 lets a worker's message carry several records, and adds the handover of live connections on reload
+/// (`drain`'s `handover`, `adoptLive`, `liveMoved`).
 /// A reload may start workers built from newer code than the running supervisor: on a version mismatch the
 /// supervisor refuses the new worker (and keeps the old ones serving) instead of misreading it.
 package enum RecordCodec {
@@ -35,8 +36,17 @@ package enum RecordCodec {
         switch record {
         case .handoff(let id, let view, let client):
             fields = [("conn", .int(Int64(bitPattern: id))), ("view", .string(view.rawValue)), ("client", .string(client))]
-        case .drain(let spread, let retry):
-            fields = [("spread_ms", .int(spread)), ("retry_after_ms", .int(retry))]
+        case .drain(let spread, let retry, let handover):
+            fields = [("spread_ms", .int(spread)), ("retry_after_ms", .int(retry)), ("handover", .int(handover ? 1 : 0))]
+        case .adoptLive(let h), .liveMoved(let h):
+            fields = [
+                ("conn", .int(Int64(bitPattern: h.connectionID))), ("view", .string(h.view.rawValue)),
+                ("path", .string(h.path)), ("format", .string(h.format)), ("cursor", .int(h.cursor)),
+                ("epoch", .string(h.epoch)), ("silent_ms", .int(h.silentMilliseconds)),
+                ("ping_age_ms", .int(h.pingAgeMilliseconds)), ("age_ms", .int(h.ageMilliseconds)),
+                ("frames", .int(h.framesSent)), ("bytes", .int(h.bytesSent)), ("dropped", .int(h.framesDropped)),
+                ("client", .string(h.client)),
+            ]
         case .workerReady(let pid):
             fields = [("pid", .int(pid))]
         case .connectionOpened(let id, let view):
@@ -164,7 +174,17 @@ package enum RecordCodec {
         case .handoff:
             return .handoff(connectionID: UInt64(bitPattern: try int("conn")), view: try view(), client: try string("client"))
         case .drain:
-            return .drain(spreadMilliseconds: try int("spread_ms"), retryAfterMilliseconds: try int("retry_after_ms"))
+            return .drain(
+                spreadMilliseconds: try int("spread_ms"), retryAfterMilliseconds: try int("retry_after_ms"),
+                handover: fields["handover"]?.intValue == 1)
+        case .adoptLive, .liveMoved:
+            let h = LiveHandover(
+                connectionID: UInt64(bitPattern: try int("conn")), view: try view(), path: try string("path"),
+                format: try string("format"), cursor: try int("cursor"), epoch: try string("epoch"),
+                silentMilliseconds: try int("silent_ms"), pingAgeMilliseconds: try int("ping_age_ms"),
+                ageMilliseconds: try int("age_ms"), framesSent: try int("frames"), bytesSent: try int("bytes"),
+                framesDropped: try int("dropped"), client: try string("client"))
+            return kind == .adoptLive ? .adoptLive(h) : .liveMoved(h)
         case .workerReady:
             return .workerReady(pid: try int("pid"))
         case .connectionOpened:

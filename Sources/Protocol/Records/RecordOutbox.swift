@@ -40,7 +40,7 @@ package struct RecordOutbox {
 
     package static func delivery(of record: Record) -> Delivery {
         switch record {
-        case .workerReady, .connectionOpened, .connectionClosed, .handoff, .drain: .essential
+        case .workerReady, .connectionOpened, .connectionClosed, .handoff, .drain, .adoptLive, .liveMoved: .essential
         case .log: .droppable
         case .workerGauges: .coalescing
         }

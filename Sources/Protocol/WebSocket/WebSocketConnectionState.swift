@@ -51,6 +51,12 @@ package struct WebSocketConnectionState: Sendable {
         phase != .open
     }
 
+    /// Open, and between frames with no fragmented message under way: what was read so far is fully consumed, so
+    /// another process can continue reading this connection with a fresh state (a handover on reload).
+    package var isAtFrameBoundary: Bool {
+        phase == .open && frame == nil && headerParser.isEmpty && messageOpcode == nil
+    }
+
     /// The closing handshake is complete or the connection failed: the caller should flush and close TCP.
     package var isClosed: Bool {
         phase == .closed

@@ -30,10 +30,15 @@ final class Connections {
     var all: [Connection] { Array(table.values) }
 
     /// Takes over a descriptor handed over by the supervisor.
-    func adopt(_ fd: FileDescriptor, id: UInt64, view: ConnectionView, client: String) {
+    /// Takes a connection handed over by the supervisor; nil (descriptor closed, close reported) when it cannot
+    /// be watched. `openedAt`: when it was first handed over, for a live connection moving from another worker.
+    @discardableResult
+    func adopt(_ fd: FileDescriptor, id: UInt64, view: ConnectionView, client: String, openedAt: UInt64? = nil)
+        -> Connection?
+    {
         let c = Connection(
             id: id, fd: fd, view: view, client: client, exchange: HTTPExchange(maxHeadBytes: config.maxHeadBytes),
-            now: loop.clock.nowMilliseconds)
+            now: openedAt ?? loop.clock.nowMilliseconds)
         do {
             // Frames are written whole, one writev per tick: Nagle would only hold the last one back for an ACK.
             // The supervisor hands sockets over with TCP_NODELAY already set (its listeners pass it on), and
@@ -43,11 +48,25 @@ final class Connections {
         } catch {
             fd.close()
             reporter.send(.connectionClosed(connectionID: id, view: view, fields: ["reason": .string("setup_failed")]))
-            return
+            return nil
         }
         // A handoff sent just before the drain command is still served: its request gets an answer with
         // `Connection: close`, and a live upgrade is scheduled into the drain window like the others.
         table[id] = c
+        return c
+    }
+
+    /// The connection went to another worker (its descriptor is on its way there): forgotten without a close
+    /// record, the socket left open. The epoll registration must go explicitly: the descriptor in flight keeps
+    /// the socket alive, so closing ours would not remove it.
+    func forget(_ c: Connection) {
+        guard !c.closed else { return }
+        c.closed = true
+        table[c.id] = nil
+        if let session = c.session { live.unsubscribe(session) }
+        loop.epoll.remove(c.fd)
+        c.fd.close()
+        c.phase = .closed
     }
 
     func handle(_ id: UInt64, _ events: Epoll.Events) {

@@ -6,12 +6,15 @@ import LivefeedProtocol
 final class LiveService: LiveOutlet {
     /// How long a close handshake may take before the connection is closed anyway.
     static let closeGraceMilliseconds: UInt64 = 2000
+    /// The largest frame or message a client of a live view may send (they send control frames and small
+    /// messages only).
+    static let liveMessageLimit = 4096
 
-    private let connections: Connections
-    private let reporter: Reporter
-    private let clock: MonotonicClock
+    let connections: Connections
+    let reporter: Reporter
+    let clock: MonotonicClock
     private let config: WorkerConfig
-    private let store: MessageStore
+    let store: MessageStore
     private let access: AccessPolicy
     let feeds: LiveFeeds
     unowned var http: HTTPService!
@@ -108,7 +111,7 @@ final class LiveService: LiveOutlet {
         c.out.append(response)
         // Autobahn's largest cases are single 16 MiB frames; echo exists only for conformance testing. Clients of
         // live views only ever send control frames and small messages.
-        let limit = target == .echo ? 32 << 20 : 4096
+        let limit = target == .echo ? 32 << 20 : Self.liveMessageLimit
         let s = LiveSession(
             connection: c, route: target, format: format,
             webSocket: WebSocketConnectionState(limits: .init(maxFrameBytes: limit, maxMessageBytes: limit)))
@@ -137,7 +140,7 @@ final class LiveService: LiveOutlet {
 
     // MARK: subscriptions
 
-    private func subscribe(_ s: LiveSession, after: Int64?) {
+    func subscribe(_ s: LiveSession, after: Int64?) {
         guard let feed = feeds.feed(for: s.route) else { return }
         do {
             let seen = lastSeen()
