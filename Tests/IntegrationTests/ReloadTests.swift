@@ -3,10 +3,13 @@ import Glibc
 import Testing
 
 /// SIGHUP replaces every worker without refusing a connection; SIGTERM drains and exits 0. Live clients are closed
-/// with 1012, spread over the close window, with a retry suggestion, and resume by cursor.
+/// with 1012, spread over the close window, with a retry suggestion, and resume by cursor: on a stop, and on a
+/// reload with `--reload-mode close` (`HandoverTests` has the default, where they move without a close).
 struct ReloadTests {
     @Test func sighupClosesFiftyLiveClientsWith1012AndTheyResumeWithNoGapAndNoDuplicate() throws {
-        try withLivefeed(workers: 2, arguments: ["--close-spread-ms", "1000", "--max-per-client", "1000"]) { server in
+        try withLivefeed(
+            workers: 2, arguments: ["--close-spread-ms", "1000", "--max-per-client", "1000", "--reload-mode", "close"]
+        ) { server in
             let api = LivefeedAPI(server)
             let first = try api.post(text: "creates the channel")
             let channel = try api.channelID(named: "general")
@@ -69,7 +72,7 @@ struct ReloadTests {
     }
 
     @Test func everyConnectionAttemptedDuringAReloadIsServed() throws {
-        try withLivefeed(workers: 2, arguments: ["--close-spread-ms", "300"]) { server in
+        try withLivefeed(workers: 2, arguments: ["--close-spread-ms", "300", "--reload-mode", "close"]) { server in
             let api = LivefeedAPI(server)
             let first = try api.post(text: "creates the channel")
             let channel = try api.channelID(named: "general")
@@ -150,7 +153,10 @@ struct ReloadTests {
                     """
                 try text.write(toFile: script, atomically: true, encoding: .utf8)
                 chmod(script, 0o755)
-                return ["--worker-path", script, "--reload-timeout-ms", "2000", "--close-spread-ms", "100"]
+                return [
+                    "--worker-path", script, "--reload-timeout-ms", "2000", "--close-spread-ms", "100",
+                    "--reload-mode", "close",
+                ]
             }
         ) { server in
             server.isExpectedErrorRecord = { record in

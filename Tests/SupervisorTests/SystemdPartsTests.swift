@@ -113,6 +113,9 @@ import Testing
             status.line
                 == "serving; workers 2/2; live 4 (channel 3, metrics 1); "
                 + "refused 7 in 1m (view_cap 3, bad_request 2, client_cap 2); dropped 120 frames in 1m (2 connections)")
+        status.moving = 40
+        status.moved = 960
+        #expect(status.line.hasSuffix("dropped 120 frames in 1m (2 connections); moving 40 (moved 960)"))
         status = ServiceStatus(state: "degraded: worker 1 crash-looping", workersUp: 1, workersTotal: 2)
         status.crashLooping = [1]
         #expect(status.line.hasPrefix("degraded: worker 1 crash-looping; workers 1/2 (crash-looping: 1); live 0"))

@@ -1,0 +1,82 @@
+import Foundation
+import Glibc
+import Testing
+
+/// A reload with `--reload-mode handover` (the default): the old workers give their live connections back to the
+/// supervisor, which gives them to the new workers with their state. Clients see no status, no close, no gap and
+/// no duplicate, while messages keep coming; the connection is counted once throughout.
+struct HandoverTests {
+    @Test func sighupMovesLiveClientsToTheNewWorkersWithoutAnyClientNoticing() throws {
+        try withLivefeed(workers: 2, arguments: ["--max-per-client", "1000"]) { server in
+            let api = LivefeedAPI(server)
+            let first = try api.post(text: "creates the channel")
+            let channel = try api.channelID(named: "general")
+            let epoch = try #require(try api.metrics().string("epoch"))
+            let oldWorkers = try server.waitForWorkers(2)
+            let streams = try (0..<40).map { _ in
+                try LiveStream.open(
+                    port: server.port, path: "/live/channels/\(channel)?after_id=\(first)", expectedEpoch: epoch)
+            }
+            defer { streams.forEach { $0.close() } }
+            // A snapshot view moves too: it gets its current value again, nothing else.
+            let metrics = try LiveStream.open(port: server.port, path: "/live/metrics", expectedEpoch: epoch)
+            defer { metrics.close() }
+            _ = try metrics.next("the first metrics") { $0.string("type") == "metrics" }
+            var posted = [try api.post(text: "before the reload")]
+            for stream in streams { try stream.expectMessages(posted) }
+
+            server.send(SIGHUP)
+            // Messages keep coming while the connections move, one request at a time.
+            var posting = 0
+            while server.logLines().filter({ $0.string("event") == "connection_moved" }).count < 41 {
+                posting += 1
+                #expect(posting < 1000, "the connections did not all move")
+                if posting >= 1000 { break }
+                posted.append(try api.post(text: "during the reload \(posting)"))
+            }
+            for pid in oldWorkers.values {
+                try server.waitForLog("old worker \(pid) exited") {
+                    $0.string("event") == "worker_exited" && $0.int("pid") == Int(pid)
+                }
+            }
+            posted += try (1...5).map { try api.post(text: "after the reload \($0)") }
+
+            // Every client has every message exactly once, in order, and nothing that ends or warns.
+            for stream in streams { try stream.expectMessages(Array(posted.dropFirst())) }
+            for stream in streams + [metrics] {
+                let statuses = stream.envelopes.filter { $0.string("type") == "status" }
+                #expect(statuses.isEmpty, "\(stream.path) was told: \(statuses.map(\.jsonText))")
+            }
+            _ = try metrics.next("metrics after the reload") {
+                $0.string("type") == "metrics" && ($0.int("cursor") ?? 0) >= posted.last!
+            }
+
+            // Held by the new workers now, each connection counted once.
+            let newWorkers = try server.waitForWorkers(2)
+            #expect(Set(newWorkers.values).isDisjoint(with: Set(oldWorkers.values)))
+            for stream in streams.prefix(5) {
+                let holders = ProcessOwnership.holdersOfServerSide(
+                    serverPort: server.port, clientPort: stream.client.localPort,
+                    among: Array(oldWorkers.values) + Array(newWorkers.values))
+                #expect(holders.count == 1 && newWorkers.values.contains(holders[0]), "held by \(holders)")
+            }
+            let moved = server.logLines().filter { $0.string("event") == "connection_moved" }
+            #expect(moved.count == 41, "\(moved.count) connection_moved records")
+            #expect(Set(moved.compactMap { $0.int("conn") }).count == 41, "a connection moved twice")
+            let scrape = try server.scrapeMetrics()
+            #expect(scrape.value("livefeed_connections_moved_total") == 41)
+            #expect(scrape.value("livefeed_connection_move_failures_total") == 0)
+            #expect(scrape.value("livefeed_connections", ["view": "channel"]) == 40)
+            #expect(scrape.value("livefeed_connections_open") == 41)
+            #expect(!server.logLines().contains { $0.string("event") == "connection_closed" && $0.string("live_view") != nil })
+
+            streams.forEach { $0.close() }
+            metrics.close()
+            // Each connection ends once, with its whole account: frames sent by both workers.
+            try server.waitForGaugesAtZero()
+            let closes = server.logLines().filter { $0.string("event") == "connection_closed" && $0.string("live_view") == "channel" }
+            #expect(closes.count == 40)
+            #expect(closes.allSatisfy { ($0.int("frames") ?? 0) >= posted.count }, "\(closes.map(\.jsonText).prefix(2))")
+        }
+    }
+}
