@@ -109,4 +109,50 @@ struct StatusPrivacyTests {
             #expect(withoutOwnAddress.contains("127.0.0.1:"), "the private page names the client")
         }
     }
+
+    /// The one record that may carry a descriptor (a live connection moving on a reload) is checked like the rest:
+    /// a worker that is not draining, moving a connection it does not hold, is killed; the supervisor goes on.
+    @Test func aWorkerMovingAConnectionItDoesNotHoldIsKilled() throws {
+        try withLivefeed(
+            workers: 1, untilReady: false,
+            prepare: { directory in
+                let interpreter = try Subprocess.run("/bin/sh", ["-c", "command -v python3"]).stdout
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                let real = try LivefeedBinaries.directory() + "/livefeed-worker"
+                func hex(_ r: Record) -> String { RecordCodec.encode(r).map { String(format: "%02x", $0) }.joined() }
+                let moved = hex(.liveMoved(LiveHandover(
+                    connectionID: 77, view: .channel, path: "/live/channels/1", format: "json", cursor: 5, epoch: "e",
+                    silentMilliseconds: 0, pingAgeMilliseconds: -1, ageMilliseconds: 10, framesSent: 1, bytesSent: 10,
+                    framesDropped: 0)))
+                let ready = hex(.workerReady(pid: 1))
+                let script = """
+                    #!\(interpreter)
+                    import os, socket, sys, time
+                    args = sys.argv[1:]
+                    counter = '\(directory)/starts'
+                    n = int(open(counter).read()) if os.path.exists(counter) else 0
+                    open(counter, 'w').write(str(n + 1))
+                    if not args or args[0] != 'serve' or n > 1:
+                        os.execv('\(real)', ['\(real)'] + args)
+                    s = socket.socket(fileno=3)
+                    s.send(bytes.fromhex('\(ready)'))
+                    a, b = socket.socketpair()
+                    socket.send_fds(s, [bytes.fromhex('\(moved)')], [a.fileno()])
+                    time.sleep(60)
+
+                    """
+                return ["--worker-path", try writeExecutableScript(script, named: "moving-worker", in: directory)]
+            }
+        ) { server in
+            server.isExpectedErrorRecord = { ($0.string("event") ?? "").hasPrefix("worker_") }
+            let violation = try server.waitForLog("the moving worker is caught") {
+                $0.string("event") == "worker_protocol_violation"
+            }
+            #expect((violation.string("error") ?? "").contains("may not move"), "\(violation.jsonText)")
+            try eventually(timeout: .seconds(15), "a real worker serves after it") {
+                try server.http.get("/healthz").status == 200
+            }
+            #expect(try server.scrapeMetrics().value("livefeed_connections_moved_total") == 0)
+        }
+    }
 }
