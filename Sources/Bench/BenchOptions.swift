@@ -16,6 +16,8 @@ struct BenchOptions {
     var connectTimeoutSeconds = 120.0
     var settleSeconds = 1.0
     var drainSeconds = 5.0
+    /// `--reload-at S`: SIGHUP to the server this many seconds into the ingest (livefeed started by the bench).
+    var reloadAtSeconds: Double?
     var serverPath = ""
     var keepFiles = false
     var progress = false
@@ -50,6 +52,8 @@ struct BenchOptions {
           --connect-timeout S    deadline for all subscribers to be live (default 120)
           --settle S             idle wait before measuring memory per idle connection (default 1)
           --drain S              after ingest stops, wait at most this long for the last frames (default 5)
+          --reload-at S          SIGHUP the server S seconds into the ingest and report the reload: connections
+                                 moved, how long moving took, closes seen, fan-out time of messages meanwhile
           --progress             print one line per second while ingesting (stderr)
           --keep                 keep the temporary directory (database, server log)
           --per-process N        subscribers one bench process holds (default: what its descriptor limit allows);
@@ -117,6 +121,7 @@ struct BenchOptions {
             case "--connect-timeout": o.connectTimeoutSeconds = try seconds(arg, 1...3600)
             case "--settle": o.settleSeconds = try seconds(arg, 0...600)
             case "--drain": o.drainSeconds = try seconds(arg, 0...600)
+            case "--reload-at": o.reloadAtSeconds = try seconds(arg, 0...3600)
             case "--progress": o.progress = true
             case "--keep": o.keepFiles = true
             case "--smoke": break
@@ -143,6 +148,8 @@ struct BenchOptions {
             if o.batch > 1 { throw .usage("another server takes one message per POST: --batch must be 1") }
             o.batch = 1
         }
+        if o.foreign && o.reloadAtSeconds != nil { throw .usage("--reload-at needs the livefeed the bench starts") }
+        if let at = o.reloadAtSeconds, at >= o.seconds { throw .usage("--reload-at must be within --seconds") }
         if o.totalMessages < 1 { throw .usage("--rate × --seconds must be at least one message") }
         if o.totalMessages > 50_000_000 { throw .usage("--rate × --seconds is capped at 50,000,000 messages") }
         return o

@@ -63,7 +63,9 @@ extension BenchRun {
         if o.sent < options.totalMessages || ids.count != o.sent || ingest?.failed != false {
             o.problems.append("ingest")
         }
-        if (server?.log.workerStarts ?? 0) > options.workers { o.problems.append("worker restarts") }
+        // A --reload-at reload starts a second generation; anything more is a restart.
+        let generations = reloadSentAt == nil ? 1 : 2
+        if (server?.log.workerStarts ?? 0) > options.workers * generations { o.problems.append("worker restarts") }
         if (server?.log.levels["error"] ?? 0) > 0 { o.problems.append("server errors") }
         if case .signaled? = serverExit { o.problems.append("server killed at stop") }
         return o
@@ -103,7 +105,8 @@ extension BenchRun {
             row(
                 "messages posted",
                 "\(o.sent) of \(opt.totalMessages) in \(w.posts) POSTs (largest \(w.largestPost)),"
-                    + " ids acknowledged \(w.ids.count), over \(fmt(Double(ingestEnd - ingestStart) / 1e9)) s")
+                    + " ids acknowledged \(w.ids.count), over \(fmt(Double(ingestEnd - ingestStart) / 1e9)) s"
+                    + (w.reconnects > 0 ? "; reconnected \(w.reconnects)× (the server closed)" : ""))
             if w.posts > 0 {
                 row(
                     "POST round trip",
@@ -148,6 +151,17 @@ extension BenchRun {
                 + " foreign messages \(r.foreignMessages), other \(r.otherFrames + r.binaryOrFragmented),"
                 + " protocol errors \(r.protocolErrors)")
 
+        let reload = reloadFigures(r)
+        if let f = reload {
+            row(
+                "reload (--reload-at)",
+                "SIGHUP at \(fmt(opt.reloadAtSeconds ?? 0)) s: \(f.moved) connections moved, \(f.failed) could not;"
+                    + " the last moved \(f.movingMilliseconds) ms after the SIGHUP. Post to last receipt of messages"
+                    + " posted meanwhile (\(f.during.count)) p50 \(ms(f.during.quantileNanoseconds(0.5)))"
+                    + " p99 \(ms(f.during.quantileNanoseconds(0.99))) max \(ms(f.during.maxNanoseconds)); before it"
+                    + " p50 \(ms(f.before.quantileNanoseconds(0.5))) p99 \(ms(f.before.quantileNanoseconds(0.99)))")
+        }
+
         printServer(o)
 
         let p99 = h.quantileNanoseconds(0.99)
@@ -171,6 +185,10 @@ extension BenchRun {
             " cpu_us_per_frame=\(fmt(o.cpuMicrosecondsPerFrame)) idle_bytes_per_conn=\(Int(o.idleBytesPerConnection))"
         summary += " handshakes_per_s=\(Int(Double(o.everLive) / max(connectSeconds, 0.001)))"
         summary += " cpu_us_per_handshake=\(fmt(handshakeMicroseconds(o)))"
+        if let f = reload {
+            summary += " moved=\(f.moved) move_failed=\(f.failed) moving_ms=\(f.movingMilliseconds)"
+            summary += " reload_p99_ms=\(msValue(f.during.quantileNanoseconds(0.99)))"
+        }
         summary += " server=\(opt.foreign ? "pid\(opt.serverPID)" : "livefeed")"
         summary += " peak_rss_mib=\(fmt(Double(peakRSSKiB()) / 1024)) other_cpu_s=\(fmt(otherCPU() ?? 0))"
         print(summary + (o.problems.isEmpty ? " PASS" : " FAIL"))

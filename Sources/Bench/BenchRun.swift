@@ -50,6 +50,8 @@ final class BenchRun {
     var connectSeconds = 0.0
     var ingestStart: UInt64 = 0
     var ingestEnd: UInt64 = 0
+    /// When `--reload-at` sent SIGHUP: the monotonic clock and the wall clock (the server log's `ts` is wall time).
+    var reloadSentAt: (monotonic: UInt64, unixMilliseconds: Int64)?
     var drainedCompletely = false
     var serverExit: ChildProcess.Exit?
 
@@ -218,6 +220,9 @@ final class BenchRun {
                 try IngestClient(server: address, channelID: channelID)
             }
         ingest = writer
+        writer.reconnected = { [unowned self] fd in
+            try? self.epoll.add(fd, events: [.readable, .writable], token: Self.ingestToken)
+        }
         do {
             try epoll.add(
                 writer.fd, events: writer.wantsWrite ? [.readable, .writable] : [.readable], token: Self.ingestToken)
@@ -250,6 +255,10 @@ final class BenchRun {
             if !writer.outstanding && writer.sent < total {
                 let nextDue = ingestStart + UInt64(Double(min(total - 1, writer.sent + batch - 1)) / rate * 1e9)
                 timeout = nextDue > now ? Int64((nextDue - now + 999_999) / 1_000_000) : 0
+            }
+            if let at = options.reloadAtSeconds, reloadSentAt == nil, now - ingestStart >= UInt64(at * 1e9), let server {
+                kill(server.pid, SIGHUP)
+                reloadSentAt = (now, Timestamp.nowUnixMilliseconds())
             }
             try pump(timeoutMilliseconds: Int32(min(50, timeout)))
             if clock.nowNanoseconds >= nextProgress {

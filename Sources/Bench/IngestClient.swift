@@ -6,10 +6,18 @@ import LivefeedProtocol
 /// stamped when its POST is written, so a subscriber's receipt time minus that stamp is post-to-receipt
 /// latency: it includes the HTTP request, the insert and commit, and fan-out, so it bounds commit-to-receipt
 /// from above.
+///
+/// A connection the server closes (a worker draining on a reload closes keep-alive connections between
+/// requests, or answers with `Connection: close`) is opened again; livefeed's POSTs carry an Idempotency-Key, so
+/// one that was in flight is sent again and stored once.
 final class IngestClient {
-    let fd: FileDescriptor
+    private(set) var fd: FileDescriptor
+    private let server: SocketAddress
     private let channelID: Int64
     private let host: String
+    /// Called with the new socket after a reconnect, for the caller's epoll set.
+    var reconnected: ((FileDescriptor) -> Void)?
+    private(set) var reconnects = 0
     private(set) var connected = false
     private(set) var outstanding = false
     private var out: [UInt8] = []
@@ -36,18 +44,36 @@ final class IngestClient {
     init(server: SocketAddress, channelID: Int64, publishPath: String? = nil) throws(BenchError) {
         self.channelID = channelID
         self.publishPath = publishPath
+        self.server = server
         host = server.description
         do {
-            switch try ClientSocket.connect(to: server, from: nil) {
-            case .connected(let f):
-                fd = f
-                connected = true
-            case .inProgress(let f):
-                fd = f
-            }
+            (fd, connected) = try Self.open(server)
         } catch {
             throw .setup("ingest connection: \(error)")
         }
+    }
+
+    private static func open(_ server: SocketAddress) throws -> (FileDescriptor, Bool) {
+        switch try ClientSocket.connect(to: server, from: nil) {
+        case .connected(let f): (f, true)
+        case .inProgress(let f): (f, false)
+        }
+    }
+
+    /// A new connection after the server closed the last one; the request in flight, if any, goes again.
+    private func reconnect() {
+        fd.close()
+        do {
+            (fd, connected) = try Self.open(server)
+        } catch {
+            return fail("reconnect: \(error)")
+        }
+        reconnects += 1
+        reader = HTTPResponseReader()
+        if !outstanding { out = [] }  // answered already: nothing to send again
+        outSent = 0
+        reconnected?(fd)
+        flush()
     }
 
     private var closed = false
@@ -83,8 +109,10 @@ final class IngestClient {
             }
             body.append(UInt8(ascii: "]"))
         }
+        // The key makes a POST sent again after a reconnect stored once (livefeed; others get one message each).
+        let key = publishPath == nil ? "Idempotency-Key: lfb-\(sent)-\(now)\r\n" : ""
         let head =
-            "POST \(path) HTTP/1.1\r\nHost: \(host)\r\nContent-Type: application/json\r\n"
+            "POST \(path) HTTP/1.1\r\nHost: \(host)\r\nContent-Type: application/json\r\n\(key)"
             + "Content-Length: \(body.count)\r\n\r\n"
         out = Array(head.utf8) + body
         outSent = 0
@@ -135,8 +163,14 @@ final class IngestClient {
         }
         guard case .done(let n) = outcome else { return false }
         if n == 0 {
-            fail("server closed the ingest connection")
-            return true
+            // Closed: open another at once. A request in flight goes again (livefeed's carry a key, so it is
+            // stored once); another server's cannot be retried safely.
+            guard !outstanding || publishPath == nil, reconnects < 100 else {
+                fail("server closed the ingest connection")
+                return true
+            }
+            reconnect()
+            return false
         }
         reader.feed(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
         let response: HTTPResponseReader.Response
@@ -159,7 +193,8 @@ final class IngestClient {
             ids += (0..<inFlight).map { Int64(sent - inFlight + $0 + 1) }
             return true
         }
-        guard response.status == 201 else {
+        // 200 is the stored answer to a POST sent again with its key after a reconnect: stored once, same ids.
+        guard response.status == 201 || (response.status == 200 && reconnects > 0) else {
             let text = String(decoding: response.body.prefix(200), as: UTF8.self)
             fail("POST answered \(response.status): \(text)")
             return true

@@ -18,6 +18,10 @@ final class ServerLog {
     private(set) var reasons: [String: Int] = [:]
     /// The first few error and warning lines, verbatim.
     private(set) var notable: [String] = []
+    /// For a reload measured by `--reload-at`: the first and last time (the line's `ts`, Unix ms) of these events.
+    static let timedEvents: Set<String> = ["reload_started", "reload_complete", "connection_moved", "connection_move_failed"]
+    private(set) var firstAt: [String: Int64] = [:]
+    private(set) var lastAt: [String: Int64] = [:]
 
     init(path: String) throws(BenchError) {
         fd = open(path, O_RDONLY | O_CLOEXEC | O_CREAT, 0o644)
@@ -50,6 +54,10 @@ final class ServerLog {
         let level = Self.stringField(line, "level") ?? "?"
         levels[level, default: 0] += 1
         if (level == "error" || level == "warning") && notable.count < 10 { notable.append(line) }
+        if Self.timedEvents.contains(event), let ts = Self.stringField(line, "ts"), let ms = Timestamp.parse(ts) {
+            if firstAt[event] == nil { firstAt[event] = ms }
+            lastAt[event] = ms
+        }
         switch event {
         case "ready":
             if let a = Self.stringField(line, "address") { address = SocketAddress(parsing: a) }

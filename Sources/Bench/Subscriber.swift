@@ -85,6 +85,16 @@ final class Receipts {
         return (first, spread)
     }
 
+    /// For the messages posted between `from` and `to` (monotonic ns): how long each took to reach every
+    /// subscriber that got it (post to last receipt).
+    func completion(sentFrom from: UInt64, to: UInt64) -> LatencyHistogram {
+        var h = LatencyHistogram()
+        for i in 0..<sequenceIDs.count where firstSeen[i] != 0 && sentAt[i] >= from && sentAt[i] < to {
+            h.record(lastSeen[i] > sentAt[i] ? lastSeen[i] - sentAt[i] : 0)
+        }
+        return h
+    }
+
     /// Accounts one bench message frame received by `s` at `now`.
     func record(_ s: Subscriber, id: Int64, sequence: Int, sentNanoseconds: UInt64, now: UInt64) {
         frames += 1

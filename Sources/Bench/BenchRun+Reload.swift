@@ -1,0 +1,29 @@
+import LivefeedProtocol
+
+/// `--reload-at`: the reload as the server logged it (connections moved or not, how long moving took from the
+/// SIGHUP to the last `connection_moved`) and as the subscribers lived it: closes and status frames are counted
+/// with the others (and fail the run), and messages posted while connections moved are compared with those
+/// posted before by how long each took to reach every subscriber.
+extension BenchRun {
+    struct ReloadFigures {
+        var moved = 0
+        var failed = 0
+        var movingMilliseconds: Int64 = 0
+        var during = LatencyHistogram()
+        var before = LatencyHistogram()
+    }
+
+    func reloadFigures(_ r: Receipts) -> ReloadFigures? {
+        guard let sent = reloadSentAt, let log = server?.log else { return nil }
+        log.poll()
+        var f = ReloadFigures()
+        f.moved = log.events["connection_moved"] ?? 0
+        f.failed = log.events["connection_move_failed"] ?? 0
+        let lastMove = max(log.lastAt["connection_moved"] ?? 0, log.lastAt["connection_move_failed"] ?? 0)
+        f.movingMilliseconds = lastMove > 0 ? max(0, lastMove - sent.unixMilliseconds) : 0
+        let movingEnd = sent.monotonic + UInt64(max(f.movingMilliseconds, 1)) * 1_000_000
+        f.during = r.completion(sentFrom: sent.monotonic, to: movingEnd)
+        f.before = r.completion(sentFrom: ingestStart, to: sent.monotonic)
+        return f
+    }
+}
