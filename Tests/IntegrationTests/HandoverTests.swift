@@ -18,6 +18,10 @@ struct HandoverTests {
                     port: server.port, path: "/live/channels/\(channel)?after_id=\(first)", expectedEpoch: epoch)
             }
             defer { streams.forEach { $0.close() } }
+            // An htmx page's connection (format=html) moves the same way.
+            let page = try HTMLLiveStream.open(
+                port: server.port, path: "/live/channels/\(channel)?after_id=\(first)&format=html")
+            defer { page.close() }
             // A snapshot view moves too: it gets its current value again, nothing else.
             let metrics = try LiveStream.open(port: server.port, path: "/live/metrics", expectedEpoch: epoch)
             defer { metrics.close() }
@@ -28,7 +32,7 @@ struct HandoverTests {
             server.send(SIGHUP)
             // Messages keep coming while the connections move, one request at a time.
             var posting = 0
-            while server.logLines().filter({ $0.string("event") == "connection_moved" }).count < 41 {
+            while server.logLines().filter({ $0.string("event") == "connection_moved" }).count < 42 {
                 posting += 1
                 #expect(posting < 1000, "the connections did not all move")
                 if posting >= 1000 { break }
@@ -43,6 +47,9 @@ struct HandoverTests {
 
             // Every client has every message exactly once, in order, and nothing that ends or warns.
             for stream in streams { try stream.expectMessages(Array(posted.dropFirst())) }
+            _ = try page.next("the last message") { $0.id == "messages" && $0.cursor == posted.last }
+            #expect(Self.messageIDs(page) == posted, "the html client's messages")
+            #expect(!page.frames.contains { $0.element.attribute("data-type") == "status" }, "the html client got a status")
             for stream in streams + [metrics] {
                 let statuses = stream.envelopes.filter { $0.string("type") == "status" }
                 #expect(statuses.isEmpty, "\(stream.path) was told: \(statuses.map(\.jsonText))")
@@ -61,22 +68,65 @@ struct HandoverTests {
                 #expect(holders.count == 1 && newWorkers.values.contains(holders[0]), "held by \(holders)")
             }
             let moved = server.logLines().filter { $0.string("event") == "connection_moved" }
-            #expect(moved.count == 41, "\(moved.count) connection_moved records")
-            #expect(Set(moved.compactMap { $0.int("conn") }).count == 41, "a connection moved twice")
+            #expect(moved.count == 42, "\(moved.count) connection_moved records")
+            #expect(Set(moved.compactMap { $0.int("conn") }).count == 42, "a connection moved twice")
             let scrape = try server.scrapeMetrics()
-            #expect(scrape.value("livefeed_connections_moved_total") == 41)
+            #expect(scrape.value("livefeed_connections_moved_total") == 42)
             #expect(scrape.value("livefeed_connection_move_failures_total") == 0)
-            #expect(scrape.value("livefeed_connections", ["view": "channel"]) == 40)
-            #expect(scrape.value("livefeed_connections_open") == 41)
+            #expect(scrape.value("livefeed_connections", ["view": "channel"]) == 41)
+            #expect(scrape.value("livefeed_connections_open") == 42)
             #expect(!server.logLines().contains { $0.string("event") == "connection_closed" && $0.string("live_view") != nil })
 
             streams.forEach { $0.close() }
             metrics.close()
+            page.close()
             // Each connection ends once, with its whole account: frames sent by both workers.
             try server.waitForGaugesAtZero()
             let closes = server.logLines().filter { $0.string("event") == "connection_closed" && $0.string("live_view") == "channel" }
-            #expect(closes.count == 40)
+            #expect(closes.count == 41)
             #expect(closes.allSatisfy { ($0.int("frames") ?? 0) >= posted.count }, "\(closes.map(\.jsonText).prefix(2))")
         }
+    }
+
+    /// A connection that cannot move (here: the client is in the middle of sending a frame, so the worker holds
+    /// part of it) keeps its old worker, and after the handover grace gets today's `restart` status and 1012 to
+    /// resume by cursor; the others move meanwhile.
+    @Test func aConnectionCaughtMidFrameFallsBackTo1012() throws {
+        try withLivefeed(workers: 1, arguments: ["--close-spread-ms", "100"]) { server in
+            let api = LivefeedAPI(server)
+            let first = try api.post(text: "creates the channel")
+            let channel = try api.channelID(named: "general")
+            let moving = try LiveStream.open(port: server.port, path: "/live/channels/\(channel)?after_id=\(first)")
+            defer { moving.close() }
+            let stuck = try LiveStream.open(port: server.port, path: "/live/channels/\(channel)?after_id=\(first)")
+            defer { stuck.close() }
+            let before = try api.post(text: "before the reload")
+            for stream in [moving, stuck] { try stream.expectMessages([before]) }
+            try stuck.client.socket.send([0x89])  // the first byte of a ping, and nothing more
+
+            server.send(SIGHUP)
+            try server.waitForLog("the other connection moved") { $0.string("event") == "connection_moved" }
+            let ending = try stuck.awaitEnding(timeout: .seconds(15))
+            #expect(ending == .closeFrame(code: 1012, reason: "restart"), "\(ending)")
+            #expect(stuck.envelopes.last?.object("data")?.string("state") == "restart")
+            try moving.expectMessages([try api.post(text: "after the reload")])
+            #expect(try server.scrapeMetrics().value("livefeed_connections_moved_total") == 1)
+        }
+    }
+
+    /// The message ids of an html stream's `#messages` appends, in order (a frame may hold several).
+    static func messageIDs(_ stream: HTMLLiveStream) -> [Int] {
+        var ids: [Int] = []
+        var last = ""
+        for frame in stream.frames where frame.id == "messages" && frame.html != last {
+            last = frame.html
+            var rest = Substring(frame.html)
+            while let r = rest.range(of: "id=\"msg-") {
+                rest = rest[r.upperBound...]
+                let digits = rest.prefix { $0.isNumber }
+                if let id = Int(digits) { ids.append(id) }
+            }
+        }
+        return ids
     }
 }
