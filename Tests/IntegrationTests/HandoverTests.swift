@@ -88,6 +88,49 @@ struct HandoverTests {
         }
     }
 
+    /// A SIGHUP during a reload runs another one after it: connections move on from workers that were new a
+    /// moment ago, some twice, and still nobody notices.
+    @Test func twoReloadsInARowMoveConnectionsTwice() throws {
+        try withLivefeed(workers: 2) { server in try Self.twoReloads(server) }
+    }
+
+    private static func twoReloads(_ server: ServerProcess) throws {
+        let api = LivefeedAPI(server)
+        let first = try api.post(text: "creates the channel")
+        let channel = try api.channelID(named: "general")
+        let streams = try (0..<10).map { _ in
+            try LiveStream.open(port: server.port, path: "/live/channels/\(channel)?after_id=\(first)")
+        }
+        defer { streams.forEach { $0.close() } }
+        var posted = [try api.post(text: "before the reloads")]
+        for stream in streams { try stream.expectMessages(posted) }
+        let connIDs = server.logLines().filter { $0.string("event") == "connection_opened" }.compactMap { $0.int("conn") }
+        #expect(connIDs.count == 10)
+        server.send(SIGHUP)
+        // Signals of one kind do not queue: the second goes once the first is seen.
+        try server.waitForLog("the first reload") { $0.string("event") == "reload_started" }
+        server.send(SIGHUP)
+        var posting = 0
+        while server.logLines().filter({ $0.string("event") == "reload_complete" }).count < 2 && posting < 1000 {
+            posting += 1
+            posted.append(try api.post(text: "during the reloads \(posting)"))
+        }
+        try server.waitForLog("generation 3 serves") {
+            $0.string("event") == "reload_complete" && $0.int("generation") == 3
+        }
+        try eventually(timeout: .seconds(20), "every connection moved on to generation 3") {
+            lastGenerations(server.logLines()) == Dictionary(uniqueKeysWithValues: connIDs.map { ($0, 3) })
+        }
+        posted += try (1...3).map { try api.post(text: "after the reloads \($0)") }
+        for stream in streams {
+            try stream.expectMessages(Array(posted.dropFirst()))
+            #expect(!stream.envelopes.contains { $0.string("type") == "status" }, "\(stream.path) got a status")
+        }
+        let moved = server.logLines().filter { $0.string("event") == "connection_moved" }
+        #expect(moved.count >= 10 && moved.count <= 20, "\(moved.count) moves for 10 connections")
+        #expect(try server.scrapeMetrics().value("livefeed_connection_move_failures_total") == 0)
+    }
+
     /// A connection that cannot move (here: the client is in the middle of sending a frame, so the worker holds
     /// part of it) keeps its old worker, and after the handover grace gets today's `restart` status and 1012 to
     /// resume by cursor; the others move meanwhile.
@@ -112,6 +155,15 @@ struct HandoverTests {
             try moving.expectMessages([try api.post(text: "after the reload")])
             #expect(try server.scrapeMetrics().value("livefeed_connections_moved_total") == 1)
         }
+    }
+
+    /// Per connection, the generation of the worker its last `connection_moved` gave it to.
+    static func lastGenerations(_ records: [[String: Any]]) -> [Int: Int] {
+        var last: [Int: Int] = [:]
+        for r in records where r.string("event") == "connection_moved" {
+            if let conn = r.int("conn"), let generation = r.int("generation") { last[conn] = generation }
+        }
+        return last
     }
 
     /// The message ids of an html stream's `#messages` appends, in order (a frame may hold several).
