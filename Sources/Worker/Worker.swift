@@ -33,6 +33,7 @@ final class Worker: LoopParts {
     private var nextTick: UInt64 = 0
     private var tickStarted: UInt64 = 0
     static let maxTickPauseMilliseconds: UInt64 = 50
+    static let controlMessagesPerTurn = 64
     /// How long what the tick last saw (the newest message, channel rows) stands for the database: longer than
     /// the longest tick pause, so a busy worker's joins need no query, short enough that an idle one looks again.
     static let currentWithinMilliseconds: UInt64 = 100
@@ -196,7 +197,9 @@ final class Worker: LoopParts {
             updateControlInterest()
         }
         guard events.contains(.readable) || events.contains(.hangup) || events.contains(.error) else { return }
-        while running {
+        // Bounded per wakeup (the socket is level-triggered: the rest waits for the next turn), so a burst of
+        // handoffs or of connections moving here on a reload cannot hold back the clients already served.
+        for _ in 0..<Self.controlMessagesPerTurn where running {
             let received: IOResult<FDPassing.Received>
             do {
                 received = try controlBuffer.withUnsafeMutableBytes { raw throws(SystemError) in
