@@ -9,6 +9,8 @@ extension BenchRun {
         var moved = 0
         var failed = 0
         var movingMilliseconds: Int64 = 0
+        /// From the SIGHUP to `reload_complete` (the new workers serve; moving starts then).
+        var readyMilliseconds: Int64 = 0
         var during = LatencyHistogram()
         var before = LatencyHistogram()
     }
@@ -21,6 +23,7 @@ extension BenchRun {
         f.failed = log.events["connection_move_failed"] ?? 0
         let lastMove = max(log.lastAt["connection_moved"] ?? 0, log.lastAt["connection_move_failed"] ?? 0)
         f.movingMilliseconds = lastMove > 0 ? max(0, lastMove - sent.unixMilliseconds) : 0
+        if let complete = log.firstAt["reload_complete"] { f.readyMilliseconds = max(0, complete - sent.unixMilliseconds) }
         let movingEnd = sent.monotonic + UInt64(max(f.movingMilliseconds, 1)) * 1_000_000
         f.during = r.completion(sentFrom: sent.monotonic, to: movingEnd)
         f.before = r.completion(sentFrom: ingestStart, to: sent.monotonic)

@@ -156,7 +156,8 @@ extension BenchRun {
             row(
                 "reload (--reload-at)",
                 "SIGHUP at \(fmt(opt.reloadAtSeconds ?? 0)) s: \(f.moved) connections moved, \(f.failed) could not;"
-                    + " the last moved \(f.movingMilliseconds) ms after the SIGHUP. Post to last receipt of messages"
+                    + " new workers served \(f.readyMilliseconds) ms and the last moved \(f.movingMilliseconds) ms after"
+                    + " the SIGHUP. Post to last receipt of messages"
                     + " posted meanwhile (\(f.during.count)) p50 \(ms(f.during.quantileNanoseconds(0.5)))"
                     + " p99 \(ms(f.during.quantileNanoseconds(0.99))) max \(ms(f.during.maxNanoseconds)); before it"
                     + " p50 \(ms(f.before.quantileNanoseconds(0.5))) p99 \(ms(f.before.quantileNanoseconds(0.99)))")
@@ -186,7 +187,8 @@ extension BenchRun {
         summary += " handshakes_per_s=\(Int(Double(o.everLive) / max(connectSeconds, 0.001)))"
         summary += " cpu_us_per_handshake=\(fmt(handshakeMicroseconds(o)))"
         if let f = reload {
-            summary += " moved=\(f.moved) move_failed=\(f.failed) moving_ms=\(f.movingMilliseconds)"
+            summary += " moved=\(f.moved) move_failed=\(f.failed) ready_ms=\(f.readyMilliseconds)"
+            summary += " moving_ms=\(f.movingMilliseconds)"
             summary += " reload_p99_ms=\(msValue(f.during.quantileNanoseconds(0.99)))"
         }
         summary += " server=\(opt.foreign ? "pid\(opt.serverPID)" : "livefeed")"

@@ -145,6 +145,8 @@ final class IngestClient {
             do {
                 outcome = try out[outSent...].withUnsafeBytes { raw throws(SystemError) in try fd.write(raw) }
             } catch {
+                // The server closed: the read side sees it and reconnects.
+                if let e = error as? SystemError, e.errno == EPIPE || e.errno == ECONNRESET { return }
                 return fail("send: \(error)")
             }
             guard case .done(let n) = outcome, n > 0 else { return }
@@ -158,8 +160,12 @@ final class IngestClient {
         do {
             outcome = try fd.read(into: scratch)
         } catch {
-            fail("read: \(error)")
-            return true
+            // A reset is a close too (a keep-alive closed by the server just as a request went out).
+            guard error.errno == ECONNRESET else {
+                fail("read: \(error)")
+                return true
+            }
+            outcome = .done(0)
         }
         guard case .done(let n) = outcome else { return false }
         if n == 0 {
