@@ -41,27 +41,8 @@ struct UntrustedWorkerTests {
         try withLivefeed(
             workers: 1, untilReady: false,
             prepare: { directory in
-                let interpreter = try Subprocess.run("/bin/sh", ["-c", "command -v python3"]).stdout
-                    .trimmingCharacters(in: .whitespacesAndNewlines)
-                let real = try LivefeedBinaries.directory() + "/livefeed-worker"
-                func hex(_ r: Record) -> String { RecordCodec.encode(r).map { String(format: "%02x", $0) }.joined() }
-                let gauges = hex(.workerGauges(WorkerGauges(queuedBytes: big, recordsDropped: big)))
-                let ready = hex(.workerReady(pid: 1))
-                let script = """
-                    #!\(interpreter)
-                    import os, socket, sys, time
-                    args = sys.argv[1:]
-                    counter = '\(directory)/starts'
-                    n = int(open(counter).read()) if os.path.exists(counter) else 0
-                    open(counter, 'w').write(str(n + 1))
-                    if not args or args[0] != 'serve' or n > 1:
-                        os.execv('\(real)', ['\(real)'] + args)
-                    s = socket.socket(fileno=3)
-                    s.send(bytes.fromhex('\(ready)'))
-                    s.send(bytes.fromhex('\(gauges)'))
-                    time.sleep(60)
-
-                    """
+                let gauges = Self.hex(.workerGauges(WorkerGauges(queuedBytes: big, recordsDropped: big)))
+                let script = try Self.fakeWorker(in: directory, then: "s.send(bytes.fromhex('\(gauges)'))")
                 return ["--worker-path", try writeExecutableScript(script, named: "lying-worker", in: directory)]
             }
         ) { server in
@@ -76,6 +57,63 @@ struct UntrustedWorkerTests {
             #expect(try server.http.get("/status").status == 200)
             #expect(try server.http.get("/metrics").status == 200)
         }
+    }
+
+    /// The one record that may carry a descriptor (a live connection moving on a reload) is checked like the rest:
+    /// a worker that is not draining, moving a connection it does not hold, is killed; the supervisor goes on.
+    @Test func aWorkerMovingAConnectionItDoesNotHoldIsKilled() throws {
+        try withLivefeed(
+            workers: 1, untilReady: false,
+            prepare: { directory in
+                let moved = Self.hex(.liveMoved(LiveHandover(
+                    connectionID: 77, view: .channel, path: "/live/channels/1", format: "json", cursor: 5, epoch: "e",
+                    silentMilliseconds: 0, pingAgeMilliseconds: -1, ageMilliseconds: 10, framesSent: 1, bytesSent: 10,
+                    framesDropped: 0)))
+                let script = try Self.fakeWorker(
+                    in: directory,
+                    then: """
+                        a, b = socket.socketpair()
+                        socket.send_fds(s, [bytes.fromhex('\(moved)')], [a.fileno()])
+                        """)
+                return ["--worker-path", try writeExecutableScript(script, named: "moving-worker", in: directory)]
+            }
+        ) { server in
+            server.isExpectedErrorRecord = { ($0.string("event") ?? "").hasPrefix("worker_") }
+            let violation = try server.waitForLog("the moving worker is caught") {
+                $0.string("event") == "worker_protocol_violation"
+            }
+            #expect((violation.string("error") ?? "").contains("may not move"), "\(violation.jsonText)")
+            try eventually(timeout: .seconds(15), "a real worker serves after it") {
+                try server.http.get("/healthz").status == 200
+            }
+            #expect(try server.scrapeMetrics().value("livefeed_connections_moved_total") == 0)
+        }
+    }
+
+    static func hex(_ r: Record) -> String { RecordCodec.encode(r).map { String(format: "%02x", $0) }.joined() }
+
+    /// A python worker that, when it is the first `serve` (the supervisor's database preparation runs the worker
+    /// once before), says it is ready, runs `then` (python, with the control socket as `s`) and sleeps; every other
+    /// start runs the real worker.
+    static func fakeWorker(in directory: String, then body: String) throws -> String {
+        let interpreter = try Subprocess.run("/bin/sh", ["-c", "command -v python3"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let real = try LivefeedBinaries.directory() + "/livefeed-worker"
+        return """
+            #!\(interpreter)
+            import os, socket, sys, time
+            args = sys.argv[1:]
+            counter = '\(directory)/starts'
+            n = int(open(counter).read()) if os.path.exists(counter) else 0
+            open(counter, 'w').write(str(n + 1))
+            if not args or args[0] != 'serve' or n > 1:
+                os.execv('\(real)', ['\(real)'] + args)
+            s = socket.socket(fileno=3)
+            s.send(bytes.fromhex('\(hex(.workerReady(pid: 1)))'))
+            \(body)
+            time.sleep(60)
+
+            """
     }
 }
 
@@ -110,49 +148,4 @@ struct StatusPrivacyTests {
         }
     }
 
-    /// The one record that may carry a descriptor (a live connection moving on a reload) is checked like the rest:
-    /// a worker that is not draining, moving a connection it does not hold, is killed; the supervisor goes on.
-    @Test func aWorkerMovingAConnectionItDoesNotHoldIsKilled() throws {
-        try withLivefeed(
-            workers: 1, untilReady: false,
-            prepare: { directory in
-                let interpreter = try Subprocess.run("/bin/sh", ["-c", "command -v python3"]).stdout
-                    .trimmingCharacters(in: .whitespacesAndNewlines)
-                let real = try LivefeedBinaries.directory() + "/livefeed-worker"
-                func hex(_ r: Record) -> String { RecordCodec.encode(r).map { String(format: "%02x", $0) }.joined() }
-                let moved = hex(.liveMoved(LiveHandover(
-                    connectionID: 77, view: .channel, path: "/live/channels/1", format: "json", cursor: 5, epoch: "e",
-                    silentMilliseconds: 0, pingAgeMilliseconds: -1, ageMilliseconds: 10, framesSent: 1, bytesSent: 10,
-                    framesDropped: 0)))
-                let ready = hex(.workerReady(pid: 1))
-                let script = """
-                    #!\(interpreter)
-                    import os, socket, sys, time
-                    args = sys.argv[1:]
-                    counter = '\(directory)/starts'
-                    n = int(open(counter).read()) if os.path.exists(counter) else 0
-                    open(counter, 'w').write(str(n + 1))
-                    if not args or args[0] != 'serve' or n > 1:
-                        os.execv('\(real)', ['\(real)'] + args)
-                    s = socket.socket(fileno=3)
-                    s.send(bytes.fromhex('\(ready)'))
-                    a, b = socket.socketpair()
-                    socket.send_fds(s, [bytes.fromhex('\(moved)')], [a.fileno()])
-                    time.sleep(60)
-
-                    """
-                return ["--worker-path", try writeExecutableScript(script, named: "moving-worker", in: directory)]
-            }
-        ) { server in
-            server.isExpectedErrorRecord = { ($0.string("event") ?? "").hasPrefix("worker_") }
-            let violation = try server.waitForLog("the moving worker is caught") {
-                $0.string("event") == "worker_protocol_violation"
-            }
-            #expect((violation.string("error") ?? "").contains("may not move"), "\(violation.jsonText)")
-            try eventually(timeout: .seconds(15), "a real worker serves after it") {
-                try server.http.get("/healthz").status == 200
-            }
-            #expect(try server.scrapeMetrics().value("livefeed_connections_moved_total") == 0)
-        }
-    }
 }
