@@ -17,8 +17,8 @@ final class Drainer {
     private(set) var deadline: UInt64 = 0
     private var schedule: DrainSchedule?
     private var nextScan: UInt64 = 0
-    /// Live connections to move, oldest first, and those to try again at the next scan.
     private var handover = false
+    /// Live connections to move, in order, and those to try again at the next scan.
     private var toMove: [UInt64] = []
     private var nextToMove = 0
     private var moveLater: [UInt64] = []
