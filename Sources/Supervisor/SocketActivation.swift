@@ -76,10 +76,68 @@ enum SocketActivation {
         return roles
     }
 
+    /// What a previous supervisor process passed on beside its listeners (`livefeed upgrade`): live connections
+    /// with their states (names `live`, states in `livefeed-state`), and connections whose request head is to be
+    /// read again (`pending-http`, `pending-metrics`).
+    struct Carried {
+        var live: [(fd: FileDescriptor, state: LiveHandover)] = []
+        var pending: [(fd: FileDescriptor, role: ListenerRole)] = []
+        var isEmpty: Bool { live.isEmpty && pending.isEmpty }
+    }
+
+    static let carriedNames: Set<String> = ["live", "livefeed-state", "pending-http", "pending-metrics"]
+
+    /// Splits off what an upgrade passed on: the descriptors named in `carriedNames`, adopted here (close-on-exec);
+    /// the states are read from `livefeed-state` and matched to the `live` ones in order. Anything that does not
+    /// add up (a state file that does not decode, a count that differs) is closed rather than guessed at.
+    static func takeCarried(names: [String]) -> Carried {
+        var carried = Carried()
+        var liveFDs: [FileDescriptor] = []
+        var states: [LiveHandover]?
+        for (i, name) in names.enumerated() where carriedNames.contains(name) {
+            let fd = FileDescriptor(owning: SD_LISTEN_FDS_START + Int32(i))
+            try? fd.setCloseOnExec()
+            switch name {
+            case "live": liveFDs.append(fd)
+            case "pending-http": carried.pending.append((fd, .http))
+            case "pending-metrics": carried.pending.append((fd, .metrics))
+            default:
+                states = readStates(fd)
+                fd.close()
+            }
+        }
+        guard let states, states.count == liveFDs.count else {
+            liveFDs.forEach { $0.close() }
+            return carried
+        }
+        carried.live = Array(zip(liveFDs, states)).map { ($0.0, $0.1) }
+        return carried
+    }
+
+    private static func readStates(_ fd: FileDescriptor) -> [LiveHandover]? {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd.rawValue, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { return nil }
+            if n == 0 { break }
+            bytes += chunk[0..<n]
+            guard bytes.count <= 64 << 20 else { return nil }
+        }
+        guard let records = try? RecordCodec.records(in: bytes[...]) else { return nil }
+        var states: [LiveHandover] = []
+        for record in records {
+            guard case .liveMoved(let state) = record else { return nil }
+            states.append(state)
+        }
+        return states
+    }
+
     /// Takes the sockets systemd passed, or returns nil when it passed none (`LISTEN_PID` must be this process).
     /// The variables are removed from the environment either way, so workers never see them. The descriptors
-    /// become non-blocking and close-on-exec.
-    static func take() throws(Failure) -> [ListeningSocket]? {
+    /// become non-blocking and close-on-exec. Descriptors an upgrade passed on go to `carried`.
+    static func take(carried: inout Carried) throws(Failure) -> [ListeningSocket]? {
         var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
         let count = sd_listen_fds_with_names(1, &names)
         var fdNames: [String] = []
@@ -96,9 +154,11 @@ enum SocketActivation {
         }
         guard count >= 0 else { throw .unreadable(errno: -count) }
         guard count > 0 else { return nil }
-        let roles = try roles(for: fdNames)
+        carried = takeCarried(names: fdNames)
+        let listenerIndexes = fdNames.indices.filter { !carriedNames.contains(fdNames[$0]) }
+        let roles = try roles(for: listenerIndexes.map { fdNames[$0] })
         var sockets: [ListeningSocket] = []
-        for (i, role) in roles.enumerated() {
+        for (role, i) in zip(roles, listenerIndexes) {
             let raw = SD_LISTEN_FDS_START + Int32(i)
             guard sd_is_socket_inet(raw, AF_UNSPEC, Int32(SOCK_STREAM.rawValue), 1, 0) > 0 else {
                 throw .notAListeningTCPSocket(fd: raw, name: fdNames[i])

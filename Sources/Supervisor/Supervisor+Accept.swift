@@ -48,7 +48,7 @@ extension Supervisor {
         }
     }
 
-    private func arrive(_ fd: FileDescriptor, _ peer: SocketAddress?, _ socket: ListeningSocket) {
+    func arrive(_ fd: FileDescriptor, _ peer: SocketAddress?, _ socket: ListeningSocket) {
         let role = socket.role
         let now = clock.nowMilliseconds
         let id = door.newID()
@@ -259,7 +259,8 @@ extension Supervisor {
     }
 
     /// Puts every listener in the epoll set; on failure none, and accepting is retried after a pause.
-    private func addListeners(now: UInt64) -> Bool {
+    func addListeners(now: UInt64) -> Bool {
+        guard upgrade == nil else { return false }  // an upgrade keeps the door shut until the exec
         var added = 0
         do {
             for (i, l) in listeners.enumerated() {

@@ -28,6 +28,7 @@ extension Supervisor {
 
     /// Sends now to a worker with nothing queued (the picked one first), else queues behind the shortest queue.
     private func dispatchHandoff(_ h: QueuedHandoff, excluding broken: WorkerSlot?) {
+        if upgrade != nil { return park(h) }  // the next process reads its head again
         if !stopping {
             // Common case: the picked worker has nothing queued and room in its socket. No allocation.
             let first = workers.pick()
@@ -157,7 +158,7 @@ extension Supervisor {
         }
     }
 
-    private func refuseHandoff(_ h: QueuedHandoff) {
+    func refuseHandoff(_ h: QueuedHandoff) {
         let p = h.connection
         if !caps.release(view: h.view, client: p.clientKey) { accountingError("handoff_failed", p.id) }
         let refusal = refusalResponse(

@@ -39,7 +39,8 @@ extension Supervisor {
     }
 
     /// Sends to a ready worker with nothing queued (the picked one first), else queues behind the shortest queue.
-    private func dispatchMove(_ m: QueuedMove, excluding broken: WorkerSlot?) {
+    func dispatchMove(_ m: QueuedMove, excluding broken: WorkerSlot?) {
+        if upgrade != nil { return carry(m.fd, m.state) }  // held for the next process
         if !stopping {
             var shortest: WorkerSlot?
             let first = workers.pick()
@@ -135,7 +136,7 @@ extension Supervisor {
 
     /// The fallback: a WebSocket close 1012 (service restart, reconnect) written directly (nothing was queued for
     /// the client, so it goes at a frame boundary), then TCP close; the slots are freed.
-    private func closeMove(_ m: QueuedMove, reason: String) {
+    func closeMove(_ m: QueuedMove, reason: String, counted: Bool = true) {
         let restart = WebSocketCloseCode.serviceRestart.rawValue
         let frame: [UInt8] = [0x88, 0x02, UInt8(restart >> 8), UInt8(restart & 0xFF)]
         _ = frame.withUnsafeBytes { send(m.fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
@@ -145,7 +146,7 @@ extension Supervisor {
             .warning, .connectionMoveFailed,
             ["conn": .int(Int64(bitPattern: m.state.connectionID)), "from_worker": .int(Int64(m.from)),
              "client": .string(m.state.client), "reason": .string(reason)])
-        release(m.state.connectionID, reason: reason)
+        if counted { release(m.state.connectionID, reason: reason) }
     }
 
     /// Connections moving between workers right now.

@@ -40,6 +40,7 @@ extension Supervisor {
         if !announcedReady && workers.runningCount == workers.current.count {
             announcedReady = true
             openDoor()
+            restoreCarried()
             journal.emit(
                 .info, .ready,
                 [

@@ -66,6 +66,10 @@ final class Supervisor {
     var stopDeadline: UInt64 = 0
     var killSent = false
     var reload: Reload?
+    /// `livefeed upgrade` under way (`Supervisor+Upgrade.swift`).
+    var upgrade: Upgrade?
+    /// Connections the previous process passed on (an upgrade), given to workers once they serve.
+    var restoring: SocketActivation.Carried
     /// When the worker table next needs a look (a restart, a drain deadline, the silence check). Worker events set
     /// it to 0; other wakeups leave the table alone, so a connection costs the same however many workers there are.
     var nextWorkerCheck: UInt64 = 0
@@ -81,8 +85,9 @@ final class Supervisor {
 
     init(
         config: SupervisorConfig, listeners: [ListeningSocket], socketActivated: Bool, journal: Journal,
-        notifier: Notifier
+        notifier: Notifier, carried: SocketActivation.Carried = .init()
     ) throws {
+        restoring = carried
         precondition(
             listeners.contains { $0.role == .http } && listeners.count <= SocketActivation.maxSockets,
             "an http listener, and at most \(SocketActivation.maxSockets)")
@@ -99,7 +104,7 @@ final class Supervisor {
         metricsAddress = listeners.first { $0.role == .metrics }?.address
         hasMetricsSocket = listeners.contains { $0.role == .metrics }
         epoll = try Epoll()
-        signals = try SignalFD(signals: [SIGTERM, SIGINT, SIGHUP, SIGCHLD])
+        signals = try SignalFD(signals: [SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR2])
         workers = WorkerTable(count: config.workers)
         caps = ConnectionCaps(limits: config.caps)
         door = Door(
@@ -136,6 +141,7 @@ final class Supervisor {
             resumeAcceptingIfDue(now: after)
             if after >= nextWorkerCheck { superviseWorkers(now: after) }
             checkReload(now: after)
+            checkUpgrade(now: after)
             serviceManagerTick(now: after)
             if stopping {
                 if workers.all.allSatisfy({ !$0.hasProcess }) && demoWriterPID == 0 { break }
@@ -158,6 +164,7 @@ final class Supervisor {
         wake = min(wake, nextWorkerCheck)
         if notifier.watchdogPeriodMilliseconds != nil { wake = min(wake, nextWatchdogAt) }
         if let reload { wake = min(wake, reload.deadline) }
+        if let upgrade { wake = min(wake, upgrade.deadline) }
         if stopping { wake = min(wake, now + 100) }
         return Int(wake > now ? wake - now : 0)
     }
@@ -193,6 +200,7 @@ final class Supervisor {
                 nextWorkerCheck = 0
             case SIGTERM, SIGINT: beginStop(signal: sig)
             case SIGHUP: beginReload()
+            case SIGUSR2: beginUpgrade()
             default: break
             }
         }
@@ -207,6 +215,12 @@ final class Supervisor {
         if reload != nil {
             journal.emit(.warning, .reloadAbandoned, ["reason": .string("stopping")])
             reload = nil
+        }
+        if let u = upgrade {
+            // Stopping wins: what was held for the next process is closed as a stop closes it.
+            upgrade = nil
+            for c in u.carried { closeMove(QueuedMove(fd: c.fd, state: c.state, from: -1), reason: "stopping") }
+            for h in u.parked { refuseHandoff(h) }
         }
         for l in listeners {
             epoll.remove(l.listener.fd)

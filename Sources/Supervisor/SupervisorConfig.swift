@@ -24,6 +24,10 @@ struct SupervisorConfig {
     /// them with 1012 (clients reconnect with their cursor). Moving falls back to closing where it cannot.
     enum ReloadMode: String { case handover, close }
     var reloadMode = ReloadMode.handover
+    /// How this process was started, for `livefeed upgrade` to start the next one the same way (set by main).
+    var executablePath = ""
+    var arguments: [String] = []
+    var environment: [String: String] = [:]
     /// Retry suggested to live clients closed by a reload (new workers already serve) and by a stop (the
     /// service is usually restarting); each client's is jittered by the worker.
     var reloadRetryAfterMilliseconds: Int64 = 250

@@ -25,13 +25,35 @@ if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "reload" {
     exit(0)
 }
 
+if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "upgrade" {
+    guard CommandLine.arguments.count == 3, let pid = pid_t(CommandLine.arguments[2]), pid > 0 else {
+        FileHandle.standardError.write(Data("usage: livefeed upgrade PID (the supervisor's, $MAINPID in a unit)\n".utf8))
+        exit(2)
+    }
+    guard kill(pid, SIGUSR2) == 0 else {
+        FileHandle.standardError.write(Data("livefeed: cannot signal \(pid): \(String(cString: strerror(errno)))\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
+
+// As it was given to this process, before anything below removes variables meant for it alone (LISTEN_*,
+// WATCHDOG_*): an upgrade re-executes with it.
+let environmentAtStart = ProcessInfo.processInfo.environment
+
 // Before anything can start a thread: every thread must inherit these blocked, so they reach the signalfd.
-SignalSetup.block([SIGTERM, SIGINT, SIGHUP, SIGCHLD])
+SignalSetup.block([SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR2])
 SignalSetup.ignoreSIGPIPE()
 
-let config: SupervisorConfig
+var config: SupervisorConfig
 do {
     config = try SupervisorConfig.parse(Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+    config.arguments = Array(CommandLine.arguments.dropFirst())
+    config.environment = environmentAtStart
+    // The path as invoked, so an upgrade runs whatever binary is installed there now.
+    let invoked = CommandLine.arguments[0]
+    config.executablePath = invoked.contains("/") ? invoked : (try? FileManager.default.destinationOfSymbolicLink(
+        atPath: "/proc/self/exe")) ?? invoked
 } catch .help {
     print(SupervisorConfig.usage)
     exit(0)
@@ -55,8 +77,9 @@ let notifier = Notifier()
 // Sockets systemd passed are taken first: the variables naming them leave the environment before any child is
 // started, and the descriptors become close-on-exec.
 let activated: [ListeningSocket]?
+var carried = SocketActivation.Carried()
 do {
-    activated = try SocketActivation.take()
+    activated = try SocketActivation.take(carried: &carried)
 } catch {
     failStartup(.socketActivationFailed, ["error": .string(error.description)], status: error.description)
 }
@@ -106,7 +129,8 @@ do {
         }
     }
     let supervisor = try Supervisor(
-        config: config, listeners: listeners, socketActivated: activated != nil, journal: journal, notifier: notifier)
+        config: config, listeners: listeners, socketActivated: activated != nil, journal: journal, notifier: notifier,
+        carried: carried)
     exit(try supervisor.run())
 } catch {
     failStartup(

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -109,6 +111,10 @@ static inline ssize_t lf_recv_with_fd(int sock, void *buf, size_t len, int *fd_o
     }
     return n;
 }
+
+/// An anonymous in-memory file, close-on-exec (memfd_create(2) through syscall(2): glibc declares it only with
+/// _GNU_SOURCE).
+static inline int lf_memfd(const char *name) { return (int)syscall(SYS_memfd_create, name, 1U /* MFD_CLOEXEC */); }
 
 static inline size_t lf_cmsg_space_one_fd(void) { return CMSG_SPACE(sizeof(int)); }
 

@@ -125,6 +125,16 @@ package struct Listener {
         return rc == 0 ? SocketAddress(storage: storage) : nil
     }
 
+    /// Wraps getpeername(2) for a connected socket `fd`.
+    package static func peerAddress(of fd: FileDescriptor) -> SocketAddress? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &storage) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd.rawValue, $0, &length) }
+        }
+        return rc == 0 ? SocketAddress(storage: storage) : nil
+    }
+
     /// Wraps accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC. `nil` means nothing is waiting.
     package func accept() throws(SystemError) -> (FileDescriptor, SocketAddress?)? {
         var storage = sockaddr_storage()

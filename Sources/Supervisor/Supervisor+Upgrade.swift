@@ -1,0 +1,192 @@
+import CLinux
+import Glibc
+import LivefeedProtocol
+
+/// `livefeed upgrade PID` (SIGUSR2): the supervisor replaces itself (a new binary at the same path, or the same
+/// one) without closing a connection. It stops accepting (the listen backlog holds what arrives meanwhile), has every
+/// worker move its live connections back (as a reload with handover does) and holds them instead of placing them,
+/// parks admitted connections that wait for a worker, waits for the workers to exit, and then re-executes itself
+/// with the listeners, the held connections and their states passed as systemd would pass sockets (`LISTEN_FDS`,
+/// `LISTEN_FDNAMES`: `http`/`metrics` listeners, `live` connections whose states are in the `livefeed-state`
+/// file, and `pending-http`/`pending-metrics` connections whose request head the new process reads again). The new
+/// process starts its workers and gives each connection to one of them; clients see no close. If the exec fails,
+/// the held live connections are closed with 1012 (they resume by cursor) and a new generation of workers starts.
+extension Supervisor {
+    struct Upgrade {
+        var startedAt: UInt64
+        /// Exec by then even if a worker is still draining (its socket closes with the exec and it exits).
+        var deadline: UInt64
+        var carried: [(fd: FileDescriptor, state: LiveHandover)] = []
+        var parked: [QueuedHandoff] = []
+    }
+
+    func beginUpgrade() {
+        guard !stopping, reload == nil, upgrade == nil, announcedReady else {
+            journal.emit(.warning, .upgradeRefused, ["reason": .string(
+                stopping ? "stopping" : reload != nil ? "a reload is under way" : upgrade != nil
+                    ? "an upgrade is under way" : "still starting")])
+            return
+        }
+        let now = clock.nowMilliseconds
+        upgrade = Upgrade(
+            startedAt: now,
+            deadline: now + config.drainMilliseconds + UInt64(Record.handoverGraceMilliseconds) + 2000)
+        journal.emit(.info, .upgradeStarted, ["connections": .int(Int64(handed.count))])
+        notifier.send([.reloading(monotonicMicroseconds: clock.nowNanoseconds / 1000), .status("upgrading")])
+        for l in listeners { epoll.remove(l.listener.fd) }
+        if demoWriterPID != 0 { kill(demoWriterPID, SIGTERM) }
+        for slot in workers.all where slot.hasProcess {
+            retire(slot, retryAfterMilliseconds: config.reloadRetryAfterMilliseconds, now: now, handover: true)
+        }
+        // What already waits for a worker's socket stays with this process until the exec.
+        for slot in workers.all {
+            for (_, h) in slot.handoffs.removeAll() {
+                queuedOn[h.connection.id] = nil
+                upgrade?.parked.append(h)
+            }
+        }
+    }
+
+    /// A live connection a worker gave back during an upgrade: held for the next process.
+    func carry(_ fd: FileDescriptor, _ state: LiveHandover) {
+        upgrade?.carried.append((fd, state))
+    }
+
+    /// An admitted connection that would go to a worker during an upgrade: held for the next process, which reads
+    /// its request head again (it was only peeked at).
+    func park(_ h: QueuedHandoff) {
+        upgrade?.parked.append(h)
+    }
+
+    /// Called every loop turn: once every worker (and the demo writer) is gone, or at the deadline, exec.
+    func checkUpgrade(now: UInt64) {
+        guard let u = upgrade else { return }
+        let workersGone = workers.all.allSatisfy { !$0.hasProcess } && demoWriterPID == 0
+        guard workersGone || now >= u.deadline else { return }
+        execUpgrade(u)
+    }
+
+    private func execUpgrade(_ u: Upgrade) {
+        var passed: [(fd: Int32, name: String)] = listeners.map {
+            ($0.listener.fd.rawValue, $0.role == .metrics ? "metrics" : "http")
+        }
+        var states: [UInt8] = []
+        for c in u.carried { states += RecordCodec.encode(.liveMoved(c.state)) }
+        let stateFD = lf_memfd("livefeed-state")
+        if stateFD >= 0 && states.withUnsafeBytes({ Glibc.write(stateFD, $0.baseAddress, $0.count) }) == states.count {
+            lseek(stateFD, 0, SEEK_SET)
+            passed.append((stateFD, "livefeed-state"))
+            passed += u.carried.map { ($0.fd.rawValue, "live") }
+        }
+        // Heads not finished yet, and admitted ones that waited for a worker: read again by the next process.
+        let pendingRoles =
+            pending.values.map { ($0.fd.rawValue, $0.role) } + u.parked.map { ($0.connection.fd.rawValue, $0.connection.role) }
+        passed += pendingRoles.map { ($0.0, $0.1 == .metrics ? "pending-metrics" : "pending-http") }
+        journal.emit(
+            .info, .upgradeExec,
+            [
+                "path": .string(config.executablePath), "live": .int(Int64(u.carried.count)),
+                "pending": .int(Int64(pendingRoles.count)), "waited_ms": .int(Int64(clock.nowMilliseconds - u.startedAt)),
+            ])
+        let arguments = [config.executablePath] + config.arguments
+        var environment = config.environment.filter { !$0.key.hasPrefix("LISTEN_") }.map { "\($0.key)=\($0.value)" }
+        environment += [
+            "LISTEN_PID=\(getpid())", "LISTEN_FDS=\(passed.count)",
+            "LISTEN_FDNAMES=\(passed.map(\.name).joined(separator: ":"))",
+        ]
+        // Checked first: past this point a failure leaves descriptors rearranged, and the process can only exit.
+        guard access(config.executablePath, X_OK) == 0 else {
+            return upgradeFailed(u, stateFD: stateFD, String(cString: strerror(errno)))
+        }
+        let error = Exec.replace(
+            path: config.executablePath, arguments: arguments, environment: environment, fds: passed.map(\.fd))
+        journal.emit(.error, .upgradeFailed, ["error": .string("exec: \(String(cString: strerror(error)))")])
+        exit(1)  // systemd restarts the service; clients resume by cursor
+    }
+
+    /// The new binary cannot run: the held live connections are closed with 1012 (they resume by cursor), parked
+    /// ones refused 503, and a new generation of workers starts; the door opens again.
+    private func upgradeFailed(_ u: Upgrade, stateFD: Int32, _ why: String) {
+        journal.emit(.error, .upgradeFailed, ["error": .string(why), "path": .string(config.executablePath)])
+        if stateFD >= 0 { close(stateFD) }
+        upgrade = nil
+        for c in u.carried {
+            closeMove(QueuedMove(fd: c.fd, state: c.state, from: -1), reason: "upgrade_failed")
+        }
+        for h in u.parked { refuseHandoff(h) }
+        _ = addListeners(now: clock.nowMilliseconds)
+        notifier.send([.ready, .status("upgrade failed, workers restarting; " + statusLine(now: clock.nowMilliseconds))])
+        beginReload()
+    }
+}
+
+extension Supervisor {
+    /// After an upgrade, once the new workers serve: connections whose head is to be read again arrive as if just
+    /// accepted; live ones are counted against the caps again and given to workers with their states (recorded as
+    /// `connection_moved` from worker -1, the previous process). One the caps no longer admit (they were lowered
+    /// across the upgrade) is closed with 1012 and resumes by cursor.
+    func restoreCarried() {
+        let r = restoring
+        restoring = .init()
+        guard !r.isEmpty else { return }
+        for (fd, role) in r.pending {
+            guard let socket = listeners.first(where: { $0.role == role }) ?? listeners.first else {
+                fd.close()
+                continue
+            }
+            try? fd.setNonBlocking()
+            // The previous process's peeks moved this socket's peek offset past the bytes it saw: back to the start
+            // (or off, where this process peeks without offsets), so the head is read again whole.
+            try? fd.setOption(level: SOL_SOCKET, name: SO_PEEK_OFF, value: socket.peeksFromOffset ? 0 : -1)
+            arrive(fd, Listener.peerAddress(of: fd), socket)
+        }
+        let now = clock.nowMilliseconds
+        for (fd, state) in r.live {
+            let peer = Listener.peerAddress(of: fd)
+            let key = ClientKey.of(peer)
+            guard let first = workers.ready.first, caps.arrive(client: key) == nil else {
+                closeMove(QueuedMove(fd: fd, state: state, from: -1), reason: "restore_failed", counted: false)
+                continue
+            }
+            guard caps.admit(view: state.view) == nil else {
+                caps.leave(client: key)
+                closeMove(QueuedMove(fd: fd, state: state, from: -1), reason: "restore_failed", counted: false)
+                continue
+            }
+            var restored = state
+            restored.connectionID = door.newID()
+            restored.client = peer?.description ?? state.client
+            handed[restored.connectionID] = Handed(
+                view: state.view, worker: first, client: restored.client, clientKey: key, handedAt: now)
+            dispatchMove(QueuedMove(fd: fd, state: restored, from: -1), excluding: nil)
+        }
+        journal.emit(.info, .upgradeRestored, ["live": .int(Int64(r.live.count)), "pending": .int(Int64(r.pending.count))])
+    }
+}
+
+/// execve(2) with `fds` moved to 3, 4, ... (without close-on-exec), as sd_listen_fds(3) expects them.
+enum Exec {
+    /// Returns only on failure, with errno.
+    static func replace(path: String, arguments: [String], environment: [String], fds: [Int32]) -> Int32 {
+        // First above the range, so moving one into place cannot overwrite another not moved yet; each original
+        // and each copy is closed as soon as it is not needed, so at most one extra descriptor exists at a time
+        // beyond the n passed (10,000 connections must fit the descriptor limit twice over otherwise).
+        let above = Int32(3 + fds.count + 16)
+        var high: [Int32] = []
+        for fd in fds {
+            let h = fcntl(fd, F_DUPFD_CLOEXEC, above)
+            guard h >= 0 else { return errno }
+            high.append(h)
+            close(fd)
+        }
+        // dup2 clears close-on-exec on the target.
+        for (i, h) in high.enumerated() {
+            guard dup2(h, 3 + Int32(i)) >= 0 else { return errno }
+            close(h)
+        }
+        var argv = arguments.map { strdup($0) } + [nil]
+        var envp = environment.map { strdup($0) } + [nil]
+        execve(path, &argv, &envp)
+        return errno
+    }
+}
