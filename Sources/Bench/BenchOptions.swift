@@ -18,6 +18,8 @@ struct BenchOptions {
     var drainSeconds = 5.0
     /// `--reload-at S`: SIGHUP to the server this many seconds into the ingest (livefeed started by the bench).
     var reloadAtSeconds: Double?
+    /// `--reload-signal usr2`: an upgrade (the supervisor re-executes itself) instead of a reload.
+    var reloadSignal = SIGHUP
     var serverPath = ""
     var keepFiles = false
     var progress = false
@@ -54,6 +56,8 @@ struct BenchOptions {
           --drain S              after ingest stops, wait at most this long for the last frames (default 5)
           --reload-at S          SIGHUP the server S seconds into the ingest and report the reload: connections
                                  moved, how long moving took, closes seen, fan-out time of messages meanwhile
+          --reload-signal hup|usr2  the signal --reload-at sends: hup reloads (default), usr2 upgrades (the
+                                 supervisor re-executes itself, `livefeed upgrade`)
           --progress             print one line per second while ingesting (stderr)
           --keep                 keep the temporary directory (database, server log)
           --per-process N        subscribers one bench process holds (default: what its descriptor limit allows);
@@ -122,6 +126,12 @@ struct BenchOptions {
             case "--settle": o.settleSeconds = try seconds(arg, 0...600)
             case "--drain": o.drainSeconds = try seconds(arg, 0...600)
             case "--reload-at": o.reloadAtSeconds = try seconds(arg, 0...3600)
+            case "--reload-signal":
+                switch try value(arg) {
+                case "hup": o.reloadSignal = SIGHUP
+                case "usr2": o.reloadSignal = SIGUSR2
+                case let other: throw .usage("--reload-signal takes hup or usr2, not '\(other)'")
+                }
             case "--progress": o.progress = true
             case "--keep": o.keepFiles = true
             case "--smoke": break

@@ -23,7 +23,10 @@ extension BenchRun {
         f.failed = log.events["connection_move_failed"] ?? 0
         let lastMove = max(log.lastAt["connection_moved"] ?? 0, log.lastAt["connection_move_failed"] ?? 0)
         f.movingMilliseconds = lastMove > 0 ? max(0, lastMove - sent.unixMilliseconds) : 0
-        if let complete = log.firstAt["reload_complete"] { f.readyMilliseconds = max(0, complete - sent.unixMilliseconds) }
+        // A reload's new workers serve at reload_complete; an upgrade's new process at upgrade_restored.
+        if let complete = log.firstAt["reload_complete"] ?? log.firstAt["upgrade_restored"] {
+            f.readyMilliseconds = max(0, complete - sent.unixMilliseconds)
+        }
         let movingEnd = sent.monotonic + UInt64(max(f.movingMilliseconds, 1)) * 1_000_000
         f.during = r.completion(sentFrom: sent.monotonic, to: movingEnd)
         f.before = r.completion(sentFrom: ingestStart, to: sent.monotonic)

@@ -155,8 +155,9 @@ extension BenchRun {
         if let f = reload {
             row(
                 "reload (--reload-at)",
-                "SIGHUP at \(fmt(opt.reloadAtSeconds ?? 0)) s: \(f.moved) connections moved, \(f.failed) could not;"
-                    + " new workers served \(f.readyMilliseconds) ms and the last moved \(f.movingMilliseconds) ms after"
+                "\(opt.reloadSignal == SIGUSR2 ? "SIGUSR2 (upgrade)" : "SIGHUP") at \(fmt(opt.reloadAtSeconds ?? 0)) s:"
+                    + " \(f.moved) connections moved, \(f.failed) could not;"
+                    + " the new workers served \(f.readyMilliseconds) ms and the last moved \(f.movingMilliseconds) ms after"
                     + " the SIGHUP. Post to last receipt of messages"
                     + " posted meanwhile (\(f.during.count)) p50 \(ms(f.during.quantileNanoseconds(0.5)))"
                     + " p99 \(ms(f.during.quantileNanoseconds(0.99))) max \(ms(f.during.maxNanoseconds)); before it"

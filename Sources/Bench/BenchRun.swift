@@ -257,7 +257,7 @@ final class BenchRun {
                 timeout = nextDue > now ? Int64((nextDue - now + 999_999) / 1_000_000) : 0
             }
             if let at = options.reloadAtSeconds, reloadSentAt == nil, now - ingestStart >= UInt64(at * 1e9), let server {
-                kill(server.pid, SIGHUP)
+                kill(server.pid, options.reloadSignal)
                 reloadSentAt = (now, Timestamp.nowUnixMilliseconds())
             }
             try pump(timeoutMilliseconds: Int32(min(50, timeout)))

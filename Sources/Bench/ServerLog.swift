@@ -19,7 +19,9 @@ final class ServerLog {
     /// The first few error and warning lines, verbatim.
     private(set) var notable: [String] = []
     /// For a reload measured by `--reload-at`: the first and last time (the line's `ts`, Unix ms) of these events.
-    static let timedEvents: Set<String> = ["reload_started", "reload_complete", "connection_moved", "connection_move_failed"]
+    static let timedEvents: Set<String> = [
+        "reload_started", "reload_complete", "connection_moved", "connection_move_failed", "upgrade_restored",
+    ]
     private(set) var firstAt: [String: Int64] = [:]
     private(set) var lastAt: [String: Int64] = [:]
 

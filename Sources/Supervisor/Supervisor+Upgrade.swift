@@ -168,21 +168,31 @@ extension Supervisor {
 enum Exec {
     /// Returns only on failure, with errno.
     static func replace(path: String, arguments: [String], environment: [String], fds: [Int32]) -> Int32 {
-        // First above the range, so moving one into place cannot overwrite another not moved yet; each original
-        // and each copy is closed as soon as it is not needed, so at most one extra descriptor exists at a time
-        // beyond the n passed (10,000 connections must fit the descriptor limit twice over otherwise).
-        let above = Int32(3 + fds.count + 16)
-        var high: [Int32] = []
-        for fd in fds {
-            let h = fcntl(fd, F_DUPFD_CLOEXEC, above)
-            guard h >= 0 else { return errno }
-            high.append(h)
+        // Each goes to 3 + its index. One that is still to be placed but sits where the current one goes moves
+        // out of the way first (above the range); each original closes once placed. So the process never holds
+        // more than about n + 1 descriptors: 10,000 connections must not need the descriptor limit twice over.
+        var fds = fds
+        var index: [Int32: Int] = [:]
+        for (i, fd) in fds.enumerated() { index[fd] = i }
+        for i in fds.indices {
+            let target = Int32(3 + i)
+            let fd = fds[i]
+            if fd == target {
+                guard fcntl(target, F_SETFD, 0) == 0 else { return errno }  // keep it across the exec
+                continue
+            }
+            if let j = index[target], j > i {
+                let moved = fcntl(target, F_DUPFD_CLOEXEC, Int32(3 + fds.count))
+                guard moved >= 0 else { return errno }
+                fds[j] = moved
+                index[moved] = j
+                index[target] = nil
+            }
+            // dup2 replaces whatever else is there (it goes with the exec anyway) and clears close-on-exec.
+            guard dup2(fd, target) >= 0 else { return errno }
             close(fd)
-        }
-        // dup2 clears close-on-exec on the target.
-        for (i, h) in high.enumerated() {
-            guard dup2(h, 3 + Int32(i)) >= 0 else { return errno }
-            close(h)
+            index[fd] = nil
+            index[target] = i
         }
         var argv = arguments.map { strdup($0) } + [nil]
         var envp = environment.map { strdup($0) } + [nil]
