@@ -158,7 +158,7 @@ extension BenchRun {
                 "\(opt.reloadSignal == SIGUSR2 ? "SIGUSR2 (upgrade)" : "SIGHUP") at \(fmt(opt.reloadAtSeconds ?? 0)) s:"
                     + " \(f.moved) connections moved, \(f.failed) could not;"
                     + " the new workers served \(f.readyMilliseconds) ms and the last moved \(f.movingMilliseconds) ms after"
-                    + " the SIGHUP. Post to last receipt of messages"
+                    + " the signal. Post to last receipt of messages"
                     + " posted meanwhile (\(f.during.count)) p50 \(ms(f.during.quantileNanoseconds(0.5)))"
                     + " p99 \(ms(f.during.quantileNanoseconds(0.99))) max \(ms(f.during.maxNanoseconds)); before it"
                     + " p50 \(ms(f.before.quantileNanoseconds(0.5))) p99 \(ms(f.before.quantileNanoseconds(0.99)))")
