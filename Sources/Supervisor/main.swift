@@ -11,31 +11,24 @@ if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "import" {
     ImportCommand.run(Array(CommandLine.arguments.dropFirst(2)), environment: ProcessInfo.processInfo.environment)
 }
 
-// `livefeed reload PID`: the unit's ExecReload= (systemd before 253, Type=notify): SIGHUP to the supervisor,
-// without depending on kill(1). The reload itself runs in the supervisor and says RELOADING=1, then READY=1.
-if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "reload" {
+/// `livefeed reload PID` / `livefeed upgrade PID`: sends `signal` to the supervisor `PID` and exits.
+func signalSupervisor(_ command: String, _ signal: Int32) -> Never {
     guard CommandLine.arguments.count == 3, let pid = pid_t(CommandLine.arguments[2]), pid > 0 else {
-        FileHandle.standardError.write(Data("usage: livefeed reload PID (the supervisor's, $MAINPID in a unit)\n".utf8))
+        FileHandle.standardError.write(Data("usage: livefeed \(command) PID (the supervisor's, $MAINPID in a unit)\n".utf8))
         exit(2)
     }
-    guard kill(pid, SIGHUP) == 0 else {
+    guard kill(pid, signal) == 0 else {
         FileHandle.standardError.write(Data("livefeed: cannot signal \(pid): \(String(cString: strerror(errno)))\n".utf8))
         exit(1)
     }
     exit(0)
 }
 
-if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "upgrade" {
-    guard CommandLine.arguments.count == 3, let pid = pid_t(CommandLine.arguments[2]), pid > 0 else {
-        FileHandle.standardError.write(Data("usage: livefeed upgrade PID (the supervisor's, $MAINPID in a unit)\n".utf8))
-        exit(2)
-    }
-    guard kill(pid, SIGUSR2) == 0 else {
-        FileHandle.standardError.write(Data("livefeed: cannot signal \(pid): \(String(cString: strerror(errno)))\n".utf8))
-        exit(1)
-    }
-    exit(0)
-}
+// `livefeed reload PID`: the unit's ExecReload= (systemd before 253, Type=notify): SIGHUP to the supervisor,
+// without depending on kill(1). The reload itself runs in the supervisor and says RELOADING=1, then READY=1.
+// `livefeed upgrade PID`: SIGUSR2, the supervisor re-executes itself (`Supervisor+Upgrade.swift`).
+if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "reload" { signalSupervisor("reload", SIGHUP) }
+if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "upgrade" { signalSupervisor("upgrade", SIGUSR2) }
 
 // As it was given to this process, before anything below removes variables meant for it alone (LISTEN_*,
 // WATCHDOG_*): an upgrade re-executes with it.
