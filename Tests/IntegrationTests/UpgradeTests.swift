@@ -65,4 +65,50 @@ struct UpgradeTests {
         #expect(moved.count == 11, "\(moved.count) connections restored")
         #expect(server.logLines().contains { $0.string("event") == "upgrade_exec" })
     }
+
+    /// The binary to upgrade to is gone: nothing has moved yet, so the supervisor recovers. The live connections it
+    /// held are closed with 1012 (their clients resume by cursor), a new generation of workers starts, and it
+    /// serves on in the same process.
+    @Test func anUpgradeToAMissingBinaryFallsBackToReconnects() throws {
+        let directory = try Subprocess.makeTemporaryDirectory(prefix: "livefeed-upgrade-")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // livefeed runs from a copy that the test can take away (the workers from the real build).
+        let copy = "\(directory)/livefeed-copy"
+        let script = "#!/bin/sh\ncp \"$1\" '\(copy)' && shift && exec '\(copy)' \"$@\"\n"
+        let wrapper = try writeExecutableScript(script, named: "run-a-copy", in: directory)
+        let worker = try LivefeedBinaries.directory() + "/livefeed-worker"
+        try withLivefeed(
+            workers: 1, arguments: ["--worker-path", worker], launch: ServerProcess.Launch(wrapper: [wrapper])
+        ) { server in
+            server.isExpectedErrorRecord = { $0.string("event") == "upgrade_failed" }
+            let api = LivefeedAPI(server)
+            let first = try api.post(text: "creates the channel")
+            let channel = try api.channelID(named: "general")
+            let streams = try (0..<3).map { _ in
+                try LiveStream.open(port: server.port, path: "/live/channels/\(channel)?after_id=\(first)")
+            }
+            defer { streams.forEach { $0.close() } }
+            let before = try api.post(text: "before the upgrade")
+            for stream in streams { try stream.expectMessages([before]) }
+
+            try FileManager.default.removeItem(atPath: copy)
+            kill(server.pid, SIGUSR2)
+            let failed = try server.waitForLog("upgrade_failed") { $0.string("event") == "upgrade_failed" }
+            #expect(failed.string("path") == copy, "\(failed.jsonText)")
+            for stream in streams {
+                let ending = try stream.awaitEnding(timeout: .seconds(10))
+                guard case .closeFrame(let code, _) = ending else {
+                    Issue.record("ended with \(ending), not 1012")
+                    continue
+                }
+                #expect(code == 1012)
+            }
+            try server.waitForLog("new workers serve") { $0.string("event") == "reload_complete" }
+            let resumed = try LiveStream.open(
+                port: server.port, path: "/live/channels/\(channel)?after_id=\(try #require(streams[0].lastCursor))")
+            defer { resumed.close() }
+            try resumed.expectMessages([try api.post(text: "after the failed upgrade")])
+            #expect(kill(server.pid, 0) == 0)
+        }
+    }
 }
