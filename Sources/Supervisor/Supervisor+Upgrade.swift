@@ -35,15 +35,9 @@ extension Supervisor {
         notifier.send([.reloading(monotonicMicroseconds: clock.nowNanoseconds / 1000), .status("upgrading")])
         for l in listeners { epoll.remove(l.listener.fd) }
         if demoWriterPID != 0 { kill(demoWriterPID, SIGTERM) }
+        // Retiring a worker redistributes what waits for its socket, which `dispatchHandoff` now parks here.
         for slot in workers.all where slot.hasProcess {
             retire(slot, retryAfterMilliseconds: config.reloadRetryAfterMilliseconds, now: now, handover: true)
-        }
-        // What already waits for a worker's socket stays with this process until the exec.
-        for slot in workers.all {
-            for (_, h) in slot.handoffs.removeAll() {
-                queuedOn[h.connection.id] = nil
-                upgrade?.parked.append(h)
-            }
         }
     }
 
@@ -73,11 +67,14 @@ extension Supervisor {
         var states: [UInt8] = []
         for c in u.carried { states += RecordCodec.encode(.liveMoved(c.state)) }
         let stateFD = lf_memfd("livefeed-state")
-        if stateFD >= 0 && states.withUnsafeBytes({ Glibc.write(stateFD, $0.baseAddress, $0.count) }) == states.count {
-            lseek(stateFD, 0, SEEK_SET)
-            passed.append((stateFD, "livefeed-state"))
-            passed += u.carried.map { ($0.fd.rawValue, "live") }
+        guard stateFD >= 0, states.withUnsafeBytes({ Glibc.write(stateFD, $0.baseAddress, $0.count) }) == states.count
+        else {
+            // Without their states the connections cannot go on elsewhere: better a reconnect than a bare close.
+            return upgradeFailed(u, stateFD: stateFD, "the state file: \(String(cString: strerror(errno)))")
         }
+        lseek(stateFD, 0, SEEK_SET)
+        passed.append((stateFD, "livefeed-state"))
+        passed += u.carried.map { ($0.fd.rawValue, "live") }
         // Heads not finished yet, and admitted ones that waited for a worker: read again by the next process.
         let pendingRoles =
             pending.values.map { ($0.fd.rawValue, $0.role) } + u.parked.map { ($0.connection.fd.rawValue, $0.connection.role) }

@@ -34,8 +34,9 @@ final class Worker: LoopParts {
     private var tickStarted: UInt64 = 0
     static let maxTickPauseMilliseconds: UInt64 = 50
     static let controlMessagesPerTurn = 64
-    /// How long what the tick last saw (the newest message, channel rows) stands for the database: longer than
-    /// the longest tick pause, so a busy worker's joins need no query, short enough that an idle one looks again.
+    /// How long what the tick last saw (the newest message, and with it the channel rows `ChannelFeed` keeps) stands
+    /// for the database: longer than the longest tick pause, so a busy worker's joins need no query, short enough
+    /// that an idle one looks again.
     static let currentWithinMilliseconds: UInt64 = 100
     private var nextSweep: UInt64 = 0
     private var nextGauges: UInt64 = 0
@@ -219,13 +220,7 @@ final class Worker: LoopParts {
                 switch try RecordCodec.decode(controlBuffer[0..<r.byteCount]) {
                 case .handoff(let id, let view, let client):
                     guard let fd = r.descriptor else {
-                        // The kernel could not give us the descriptor (MSG_CTRUNC: our descriptor table is full).
-                        // The client is lost with it; the supervisor learns at once, so its slots are freed.
-                        reporter.log(.error, .handoffWithoutDescriptor, [
-                            "conn": .int(Int64(bitPattern: id)), "truncated": .int(r.anomaly ? 1 : 0),
-                        ])
-                        reporter.send(.connectionClosed(
-                            connectionID: id, view: view, fields: ["reason": .string("no_descriptor")]))
+                        lostDescriptor(id, view, truncated: r.anomaly)
                         continue
                     }
                     connections.adopt(fd, id: id, view: view, client: client)
@@ -236,12 +231,7 @@ final class Worker: LoopParts {
                         now: loop.clock.nowMilliseconds)
                 case .adoptLive(let state):
                     guard let fd = r.descriptor else {
-                        reporter.log(.error, .handoffWithoutDescriptor, [
-                            "conn": .int(Int64(bitPattern: state.connectionID)), "truncated": .int(r.anomaly ? 1 : 0),
-                        ])
-                        reporter.send(.connectionClosed(
-                            connectionID: state.connectionID, view: state.view,
-                            fields: ["reason": .string("no_descriptor")]))
+                        lostDescriptor(state.connectionID, state.view, truncated: r.anomaly)
                         continue
                     }
                     live.adopt(fd, state)
@@ -254,6 +244,15 @@ final class Worker: LoopParts {
                 reporter.log(.error, .badControlRecord, ["error": .string("\(error)")])
             }
         }
+    }
+
+    /// A handoff or moved connection whose descriptor the kernel could not give us (MSG_CTRUNC: our descriptor
+    /// table is full). The client is lost with it; the supervisor learns at once, so its slots are freed.
+    private func lostDescriptor(_ id: UInt64, _ view: ConnectionView, truncated: Bool) {
+        reporter.log(.error, .handoffWithoutDescriptor, [
+            "conn": .int(Int64(bitPattern: id)), "truncated": .int(truncated ? 1 : 0),
+        ])
+        reporter.send(.connectionClosed(connectionID: id, view: view, fields: ["reason": .string("no_descriptor")]))
     }
 
     private func updateControlInterest() {

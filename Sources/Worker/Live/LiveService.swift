@@ -98,7 +98,7 @@ final class LiveService: LiveOutlet {
     ) throws {
         switch target {
         case .channel(let id):
-            guard try feeds.channel.channel(id, store) != nil else {
+            guard try feeds.channel.channel(id, store, current: lastSeenIsCurrent()) != nil else {
                 return refuse(404, "not_found", "no such channel", [])
             }
         case .user(let id):

@@ -60,8 +60,8 @@ final class Ticker {
         do {
             let version = try store.dataVersion()
             let changed = version != lastDataVersion || wroteSinceTick
-            feeds.channel.databaseChecked(changed: changed)
             if changed {
+                feeds.channel.databaseChanged()
                 lastDataVersion = version
                 wroteSinceTick = false
                 try checkIdentity()

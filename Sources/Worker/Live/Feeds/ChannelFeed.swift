@@ -26,14 +26,12 @@ final class ChannelFeed: LiveFeed {
     private var countDue: [Int64: Int64] = [:]
     private var nextCountDue = Int64.max
     /// Channel rows read since the database last changed, for upgrades and first counts: a burst of joins costs
-    /// one query per channel, not two per subscriber. Trusted only while the tick has looked at the database's
-    /// data version within `maxKnownChannelsAge` (an idle worker's first join after a quiet hour reads afresh), so
-    /// they are as fresh as the live frames themselves. A channel that does not exist is looked up every time.
+    /// one query per channel, not two per subscriber. Dropped when a tick sees the database change, and used only
+    /// while the ticker says what it saw is current (`Ticker.lastSeenIsCurrent`: it looked within 100 ms and
+    /// nothing was written here since), so an idle worker's first join after a quiet hour reads afresh. A channel
+    /// that does not exist is looked up every time.
     private var knownChannels: [Int64: ChannelRow] = [:]
-    private var knownChannelsCheckedAt: UInt64 = 0
-    private let clock = MonotonicClock()
     static let maxKnownChannels = 4096
-    static let maxKnownChannelsAge = Worker.currentWithinMilliseconds
     var subscriberCount: Int { subscribers.count }
     var hasReplays: Bool { !replaying.isEmpty }
 
@@ -68,23 +66,18 @@ final class ChannelFeed: LiveFeed {
         subscribers.add(c, to: id)
     }
 
-    /// Channel `id` as of the database's last change (see `knownChannels`), nil when it does not exist.
-    func channel(_ id: Int64, _ store: MessageStore) throws -> ChannelRow? {
-        if let row = knownChannels[id], clock.nowMilliseconds - knownChannelsCheckedAt <= Self.maxKnownChannelsAge {
-            return row
-        }
+    /// Channel `id`, nil when it does not exist: as known since the database's last change when `current` (the
+    /// ticker's view is, see `knownChannels`), else read now.
+    func channel(_ id: Int64, _ store: MessageStore, current: Bool) throws -> ChannelRow? {
+        if current, let row = knownChannels[id] { return row }
         guard let row = try store.channel(id) else { return nil }
         if knownChannels.count >= Self.maxKnownChannels { knownChannels.removeAll(keepingCapacity: true) }
         knownChannels[id] = row
         return row
     }
 
-    /// The tick looked at the database's data version: rows known since stay good unless it `changed` (own
-    /// write, another process's, a replaced file).
-    func databaseChecked(changed: Bool) {
-        if changed { knownChannels.removeAll(keepingCapacity: true) }
-        knownChannelsCheckedAt = clock.nowMilliseconds
-    }
+    /// A tick saw the database change (own write, another process's, a replaced file): known rows are stale.
+    func databaseChanged() { knownChannels.removeAll(keepingCapacity: true) }
 
     func unsubscribe(_ c: LiveSession) {
         c.channelPhase = .none
@@ -108,7 +101,7 @@ final class ChannelFeed: LiveFeed {
     }
 
     private func sendCount(_ c: LiveSession, _ id: Int64, _ context: FeedContext) {
-        guard let ch = try? channel(id, context.store) else { return }
+        guard let ch = try? channel(id, context.store, current: context.throughIsCurrent) else { return }
         var frame = SharedFrame()
         // The count may already include rows this worker has not fanned out yet; its cursor must not claim them,
         // or the resume point would skip them.
