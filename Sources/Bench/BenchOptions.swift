@@ -35,6 +35,12 @@ struct BenchOptions {
     var serverPID: Int32 = 0
 
     var foreign: Bool { subscribeURL != nil }
+    /// `--attach http://127.0.0.1:PORT`: a livefeed already running there (under systemd, say), measured as the
+    /// bench measures its own; no CPU or memory figures (its processes are not the bench's to find).
+    var attach: BenchURL?
+    /// `--reload-command CMD`: what `--reload-at` runs (`/bin/sh -c CMD`) instead of signalling the server, e.g.
+    /// `systemctl restart livefeed`.
+    var reloadCommand: String?
 
     /// Messages per POST after resolving the automatic default.
     var messagesPerPost: Int { batch > 0 ? batch : max(1, rate / 100) }
@@ -58,6 +64,10 @@ struct BenchOptions {
                                  moved, how long moving took, closes seen, fan-out time of messages meanwhile
           --reload-signal hup|usr2  the signal --reload-at sends: hup reloads (default), usr2 upgrades (the
                                  supervisor re-executes itself, `livefeed upgrade`)
+          --attach http://127.0.0.1:PORT   a livefeed already running there (e.g. under systemd) instead of one the
+                                 bench starts; every check as usual, no server CPU or memory figures
+          --reload-command CMD   what --reload-at runs (/bin/sh -c CMD) instead of a signal, e.g. "systemctl restart
+                                 livefeed"; the report gives how long it ran and the latency of messages meanwhile
           --progress             print one line per second while ingesting (stderr)
           --keep                 keep the temporary directory (database, server log)
           --per-process N        subscribers one bench process holds (default: what its descriptor limit allows);
@@ -142,6 +152,13 @@ struct BenchOptions {
                     throw .usage("\(arg): not a \(arg == "--subscribe-url" ? "ws" : "http")://127.0.0.x:PORT/PATH URL")
                 }
                 if arg == "--subscribe-url" { o.subscribeURL = u } else { o.publishURL = u }
+            case "--attach":
+                let raw = try value(arg)
+                guard let u = BenchURL(parsing: raw, scheme: "http") else {
+                    throw .usage("--attach: not an http://127.0.0.x:PORT URL")
+                }
+                o.attach = u
+            case "--reload-command": o.reloadCommand = try value(arg)
             case "--server-pid": o.serverPID = Int32(try int(arg, 1...Int(Int32.max)))
             case "--shard-of":
                 let raw = try value(arg)
@@ -159,6 +176,11 @@ struct BenchOptions {
             o.batch = 1
         }
         if o.foreign && o.reloadAtSeconds != nil { throw .usage("--reload-at needs the livefeed the bench starts") }
+        if o.foreign && o.attach != nil { throw .usage("--attach measures a livefeed; --subscribe-url another server") }
+        if o.attach != nil && o.reloadAtSeconds != nil && o.reloadCommand == nil {
+            throw .usage("--reload-at with --attach needs --reload-command (the bench did not start that server)")
+        }
+        if o.reloadCommand != nil && o.reloadAtSeconds == nil { throw .usage("--reload-command needs --reload-at") }
         if let at = o.reloadAtSeconds, at >= o.seconds { throw .usage("--reload-at must be within --seconds") }
         if o.totalMessages < 1 { throw .usage("--rate × --seconds must be at least one message") }
         if o.totalMessages > 50_000_000 { throw .usage("--rate × --seconds is capped at 50,000,000 messages") }

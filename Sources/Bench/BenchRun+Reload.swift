@@ -1,3 +1,4 @@
+import Glibc
 import LivefeedProtocol
 
 /// `--reload-at`: the reload as the server logged it (connections moved or not, how long moving took from the
@@ -11,12 +12,25 @@ extension BenchRun {
         var movingMilliseconds: Int64 = 0
         /// From the SIGHUP to `reload_complete` (the new workers serve; moving starts then).
         var readyMilliseconds: Int64 = 0
+        /// `--reload-command`'s wait status, when it ran one.
+        var commandStatus: Int32?
         var during = LatencyHistogram()
         var before = LatencyHistogram()
     }
 
     func reloadFigures(_ r: Receipts) -> ReloadFigures? {
-        guard let sent = reloadSentAt, let log = server?.log else { return nil }
+        guard let sent = reloadSentAt else { return nil }
+        guard let log = server?.log else {
+            // A server the bench did not start (--attach): the command's run is the reload's span.
+            guard let done = reloadCommandDone else { return nil }
+            var f = ReloadFigures()
+            f.commandStatus = done.status
+            f.readyMilliseconds = Int64((done.monotonic - sent.monotonic) / 1_000_000)
+            f.movingMilliseconds = f.readyMilliseconds
+            f.during = r.completion(sentFrom: sent.monotonic, to: max(done.monotonic, sent.monotonic + 1_000_000))
+            f.before = r.completion(sentFrom: ingestStart, to: sent.monotonic)
+            return f
+        }
         log.poll()
         var f = ReloadFigures()
         f.moved = log.events["connection_moved"] ?? 0
@@ -31,5 +45,26 @@ extension BenchRun {
         f.during = r.completion(sentFrom: sent.monotonic, to: movingEnd)
         f.before = r.completion(sentFrom: ingestStart, to: sent.monotonic)
         return f
+    }
+}
+
+extension BenchRun {
+    /// `/bin/sh -c command`, with the signals the bench blocks for its signalfd unblocked; output goes where the
+    /// bench's goes.
+    static func spawnShell(_ command: String) throws(BenchError) -> pid_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        let words: [String] = ["/bin/sh", "-c", command]
+        let argv = words.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, "/bin/sh", nil, &attributes, argv, environ)
+        guard rc == 0 else { throw .setup("posix_spawn /bin/sh -c \(command): \(String(cString: strerror(rc)))") }
+        return child
     }
 }

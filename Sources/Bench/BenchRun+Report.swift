@@ -68,6 +68,7 @@ extension BenchRun {
         if (server?.log.workerStarts ?? 0) > options.workers * generations { o.problems.append("worker restarts") }
         if (server?.log.levels["error"] ?? 0) > 0 { o.problems.append("server errors") }
         if case .signaled? = serverExit { o.problems.append("server killed at stop") }
+        if options.reloadCommand != nil && reloadCommandDone?.status != 0 { o.problems.append("reload command") }
         return o
     }
 
@@ -152,7 +153,15 @@ extension BenchRun {
                 + " protocol errors \(r.protocolErrors)")
 
         let reload = reloadFigures(r)
-        if let f = reload {
+        if let f = reload, let status = f.commandStatus {
+            row(
+                "reload (--reload-at)",
+                "`\(opt.reloadCommand ?? "")` at \(fmt(opt.reloadAtSeconds ?? 0)) s ran \(f.readyMilliseconds) ms"
+                    + " (exit status \(status >> 8)). Post to last receipt of messages posted meanwhile"
+                    + " (\(f.during.count)) p50 \(ms(f.during.quantileNanoseconds(0.5)))"
+                    + " p99 \(ms(f.during.quantileNanoseconds(0.99))) max \(ms(f.during.maxNanoseconds)); before it"
+                    + " p50 \(ms(f.before.quantileNanoseconds(0.5))) p99 \(ms(f.before.quantileNanoseconds(0.99)))")
+        } else if let f = reload {
             row(
                 "reload (--reload-at)",
                 "\(opt.reloadSignal == SIGUSR2 ? "SIGUSR2 (upgrade)" : "SIGHUP") at \(fmt(opt.reloadAtSeconds ?? 0)) s:"
@@ -192,7 +201,7 @@ extension BenchRun {
             summary += " moving_ms=\(f.movingMilliseconds)"
             summary += " reload_p99_ms=\(msValue(f.during.quantileNanoseconds(0.99)))"
         }
-        summary += " server=\(opt.foreign ? "pid\(opt.serverPID)" : "livefeed")"
+        summary += " server=\(opt.foreign ? "pid\(opt.serverPID)" : opt.attach != nil ? "attached" : "livefeed")"
         summary += " peak_rss_mib=\(fmt(Double(peakRSSKiB()) / 1024)) other_cpu_s=\(fmt(otherCPU() ?? 0))"
         print(summary + (o.problems.isEmpty ? " PASS" : " FAIL"))
         return o.problems.isEmpty

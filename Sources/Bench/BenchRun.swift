@@ -52,6 +52,9 @@ final class BenchRun {
     var ingestEnd: UInt64 = 0
     /// When `--reload-at` sent SIGHUP: the monotonic clock and the wall clock (the server log's `ts` is wall time).
     var reloadSentAt: (monotonic: UInt64, unixMilliseconds: Int64)?
+    /// `--reload-command`: the shell running it, and when it ended with what wait status.
+    var reloadCommandPID: pid_t = 0
+    var reloadCommandDone: (monotonic: UInt64, status: Int32)?
     var drainedCompletely = false
     var serverExit: ChildProcess.Exit?
 
@@ -132,6 +135,11 @@ final class BenchRun {
 
     func execute() throws(BenchError) {
         if options.foreign { return try executeForeign() }
+        if let attach = options.attach {
+            address = attach.address
+            try createChannel()
+            return try measure()
+        }
         let serverPath = options.serverPath.isEmpty ? Self.executableDirectory() + "/livefeed" : options.serverPath
         guard access(serverPath, X_OK) == 0 else { throw .setup("no server binary at \(serverPath)") }
         // The caps must admit every subscriber (they come from a few source addresses); later arguments win, so
@@ -256,9 +264,20 @@ final class BenchRun {
                 let nextDue = ingestStart + UInt64(Double(min(total - 1, writer.sent + batch - 1)) / rate * 1e9)
                 timeout = nextDue > now ? Int64((nextDue - now + 999_999) / 1_000_000) : 0
             }
-            if let at = options.reloadAtSeconds, reloadSentAt == nil, now - ingestStart >= UInt64(at * 1e9), let server {
-                kill(server.pid, options.reloadSignal)
+            if let at = options.reloadAtSeconds, reloadSentAt == nil, now - ingestStart >= UInt64(at * 1e9) {
+                if let command = options.reloadCommand {
+                    reloadCommandPID = try Self.spawnShell(command)
+                } else if let server {
+                    kill(server.pid, options.reloadSignal)
+                }
                 reloadSentAt = (now, Timestamp.nowUnixMilliseconds())
+            }
+            if reloadCommandPID > 0 {
+                var status: Int32 = 0
+                if waitpid(reloadCommandPID, &status, WNOHANG) == reloadCommandPID {
+                    reloadCommandPID = 0
+                    reloadCommandDone = (clock.nowNanoseconds, status)
+                }
             }
             try pump(timeoutMilliseconds: Int32(min(50, timeout)))
             if clock.nowNanoseconds >= nextProgress {

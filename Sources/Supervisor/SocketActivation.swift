@@ -87,15 +87,19 @@ enum SocketActivation {
 
     static let carriedNames: Set<String> = ["live", "livefeed-state", "pending-http", "pending-metrics"]
 
-    /// Splits off what an upgrade passed on: the descriptors named in `carriedNames`, adopted here (close-on-exec);
-    /// the states are read from `livefeed-state` and matched to the `live` ones in order. Anything that does not
-    /// add up (a state file that does not decode, a count that differs) is closed rather than guessed at.
-    static func takeCarried(names: [String]) -> Carried {
+    /// Splits off what an upgrade or a restart passed on: the descriptors named in `carriedNames`, adopted here
+    /// (close-on-exec); the states are read from `livefeed-state` and matched to the `live` descriptors by socket
+    /// identity (systemd's store gives them back in an order of its own, and drops one whose client hung up). A
+    /// live descriptor without a state, or every one when the state file does not decode, is closed rather than
+    /// guessed at; the client resumes by cursor.
+    static func takeCarried(
+        names: [String], descriptor: (Int) -> Int32 = { SD_LISTEN_FDS_START + Int32($0) }
+    ) -> Carried {
         var carried = Carried()
         var liveFDs: [FileDescriptor] = []
-        var states: [LiveHandover]?
+        var states: [(identity: UInt64, state: LiveHandover)]?
         for (i, name) in names.enumerated() where carriedNames.contains(name) {
-            let fd = FileDescriptor(owning: SD_LISTEN_FDS_START + Int32(i))
+            let fd = FileDescriptor(owning: descriptor(i))
             try? fd.setCloseOnExec()
             switch name {
             case "live": liveFDs.append(fd)
@@ -106,15 +110,19 @@ enum SocketActivation {
                 fd.close()
             }
         }
-        guard let states, states.count == liveFDs.count else {
-            liveFDs.forEach { $0.close() }
-            return carried
+        var byIdentity: [UInt64: LiveHandover] = [:]
+        for s in states ?? [] { byIdentity[s.identity] = s.state }
+        for fd in liveFDs {
+            guard let state = byIdentity[CarriedState.identity(of: fd.rawValue)] else {
+                fd.close()
+                continue
+            }
+            carried.live.append((fd, state))
         }
-        carried.live = Array(zip(liveFDs, states)).map { ($0.0, $0.1) }
         return carried
     }
 
-    private static func readStates(_ fd: FileDescriptor) -> [LiveHandover]? {
+    private static func readStates(_ fd: FileDescriptor) -> [(identity: UInt64, state: LiveHandover)]? {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -125,13 +133,7 @@ enum SocketActivation {
             bytes += chunk[0..<n]
             guard bytes.count <= 64 << 20 else { return nil }
         }
-        guard let records = try? RecordCodec.records(in: bytes[...]) else { return nil }
-        var states: [LiveHandover] = []
-        for record in records {
-            guard case .liveMoved(let state) = record else { return nil }
-            states.append(state)
-        }
-        return states
+        return CarriedState.decode(bytes)
     }
 
     /// Takes the sockets systemd passed, or returns nil when it passed none (`LISTEN_PID` must be this process).
@@ -155,6 +157,11 @@ enum SocketActivation {
         guard count >= 0 else { throw .unreadable(errno: -count) }
         guard count > 0 else { return nil }
         carried = takeCarried(names: fdNames)
+        // What came from systemd's file descriptor store (a restart) leaves it now: systemd's copy of a connection
+        // would keep it open after this process closes it. Harmless when they came over an exec.
+        for name in Set(fdNames).intersection(carriedNames).sorted() {
+            _ = sd_notify(0, "FDSTOREREMOVE=1\nFDNAME=\(name)")
+        }
         let listenerIndexes = fdNames.indices.filter { !carriedNames.contains(fdNames[$0]) }
         let roles = try roles(for: listenerIndexes.map { fdNames[$0] })
         var sockets: [ListeningSocket] = []
@@ -176,5 +183,47 @@ enum SocketActivation {
             sockets.append(ListeningSocket(listener: listener, role: role, address: listener.localAddress()))
         }
         return sockets
+    }
+}
+
+/// The `livefeed-state` file an upgrade or a restart leaves for the next process: "LFS1", a little-endian UInt32
+/// count, that many UInt64 socket identities (`identity(of:)`), then the `liveMoved` records in the same order.
+enum CarriedState {
+    static let magic: [UInt8] = Array("LFS1".utf8)
+
+    /// A socket's inode number: the same in every process that holds the socket, unique among open sockets.
+    static func identity(of fd: Int32) -> UInt64 {
+        var st = stat()
+        return fstat(fd, &st) == 0 ? UInt64(st.st_ino) : 0
+    }
+
+    static func encode(_ entries: [(identity: UInt64, state: LiveHandover)]) -> [UInt8] {
+        var bytes = magic
+        withUnsafeBytes(of: UInt32(entries.count).littleEndian) { bytes += $0 }
+        for e in entries { withUnsafeBytes(of: e.identity.littleEndian) { bytes += $0 } }
+        for e in entries { bytes += RecordCodec.encode(.liveMoved(e.state)) }
+        return bytes
+    }
+
+    /// nil when anything does not add up: the wrong magic, a short file, a record that is not a live state, a
+    /// count that differs.
+    static func decode(_ bytes: [UInt8]) -> [(identity: UInt64, state: LiveHandover)]? {
+        guard bytes.count >= 8, Array(bytes[0..<4]) == magic else { return nil }
+        func u64(at i: Int, width: Int) -> UInt64 {
+            var v: UInt64 = 0
+            for k in 0..<width { v |= UInt64(bytes[i + k]) << (8 * UInt64(k)) }
+            return v
+        }
+        let count = Int(u64(at: 4, width: 4))
+        let recordsStart = 8 + count * 8
+        guard count <= 1 << 22, bytes.count >= recordsStart else { return nil }
+        let identities = (0..<count).map { u64(at: 8 + $0 * 8, width: 8) }
+        guard let records = try? RecordCodec.records(in: bytes[recordsStart...]), records.count == count else { return nil }
+        var out: [(identity: UInt64, state: LiveHandover)] = []
+        for (identity, record) in zip(identities, records) {
+            guard case .liveMoved(let state) = record else { return nil }
+            out.append((identity, state))
+        }
+        return out
     }
 }

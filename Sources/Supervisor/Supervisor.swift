@@ -186,18 +186,23 @@ final class Supervisor {
     // MARK: signals
 
     private func handleSignals() {
-        let received: [Int32]
+        let received: [SignalFD.Received]
         do {
-            received = try signals.drain()
+            received = try signals.drainReceived()
         } catch {
             journal.emit(.error, .signalfdFailed, ["error": .string("\(error)")])
             return
         }
-        for sig in received {
+        for r in received {
+            let sig = r.signal
             switch sig {
             case SIGCHLD:
                 reapChildren()
                 nextWorkerCheck = 0
+            // `livefeed stop` (the unit's ExecStop=, as root) queues SIGTERM with the file descriptor store's
+            // size when systemd runs a restart: keep the connections for the next process. A plain SIGTERM stops.
+            case SIGTERM where r.queuedValue.map { $0 > 0 } == true && (r.senderUID == 0 || r.senderUID == getuid()):
+                beginRestart(capacity: Int(r.queuedValue!))
             case SIGTERM, SIGINT: beginStop(signal: sig)
             case SIGHUP: beginReload()
             case SIGUSR2: beginUpgrade()
@@ -206,7 +211,7 @@ final class Supervisor {
         }
     }
 
-    private func beginStop(signal: Int32) {
+    func beginStop(signal: Int32) {
         guard !stopping else { return }
         stopping = true
         let now = clock.nowMilliseconds

@@ -29,6 +29,9 @@ func signalSupervisor(_ command: String, _ signal: Int32) -> Never {
 // `livefeed upgrade PID`: SIGUSR2, the supervisor re-executes itself (`Supervisor+Upgrade.swift`).
 if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "reload" { signalSupervisor("reload", SIGHUP) }
 if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "upgrade" { signalSupervisor("upgrade", SIGUSR2) }
+// `livefeed stop [PID]`: the unit's ExecStop=+ (root): a restart keeps the connections, anything else stops
+// (`StopCommand.swift`).
+if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "stop" { StopCommand.run(Array(CommandLine.arguments.dropFirst(2))) }
 
 // As it was given to this process, before anything below removes variables meant for it alone (LISTEN_*,
 // WATCHDOG_*): an upgrade re-executes with it.

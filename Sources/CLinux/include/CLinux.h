@@ -116,6 +116,17 @@ static inline ssize_t lf_recv_with_fd(int sock, void *buf, size_t len, int *fd_o
 /// _GNU_SOURCE).
 static inline int lf_memfd(const char *name) { return (int)syscall(SYS_memfd_create, name, 1U /* MFD_CLOEXEC */); }
 
+/// pidfd_open(2) (Linux 5.3): a descriptor that polls readable once the process exits; -1 with errno where the
+/// kernel lacks it.
+static inline int lf_pidfd_open(pid_t pid) {
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0U);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 static inline size_t lf_cmsg_space_one_fd(void) { return CMSG_SPACE(sizeof(int)); }
 
 static inline int lf_spawn(pid_t *pid, const char *path, int child_fd, int target_fd, int stderr_fd,

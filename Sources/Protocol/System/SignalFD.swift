@@ -16,9 +16,20 @@ package struct SignalFD: ~Copyable {
 
     deinit { fd.close() }
 
+    /// One signal as it arrived: its number, and the value it carried when it was sent with sigqueue(3)
+    /// (`si_code` SI_QUEUE) by the user `senderUID`.
+    package struct Received: Equatable {
+        package var signal: Int32
+        package var queuedValue: Int32?
+        package var senderUID: UInt32
+    }
+
     /// Reads every pending signal number; empty when none is waiting.
-    package func drain() throws(SystemError) -> [Int32] {
-        var result: [Int32] = []
+    package func drain() throws(SystemError) -> [Int32] { try drainReceived().map(\.signal) }
+
+    /// Reads every pending signal with what it carried; empty when none is waiting.
+    package func drainReceived() throws(SystemError) -> [Received] {
+        var result: [Received] = []
         var info = signalfd_siginfo()
         let size = MemoryLayout<signalfd_siginfo>.size
         while true {
@@ -26,7 +37,9 @@ package struct SignalFD: ~Copyable {
                 try fd.read(into: buffer)
             }
             guard case .done(let n) = outcome, n == size else { return result }
-            result.append(Int32(info.ssi_signo))
+            result.append(Received(
+                signal: Int32(info.ssi_signo), queuedValue: info.ssi_code == SI_QUEUE ? info.ssi_int : nil,
+                senderUID: info.ssi_uid))
         }
     }
 }
