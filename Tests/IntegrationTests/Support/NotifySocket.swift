@@ -10,6 +10,8 @@ final class NotifySocket {
         var pid: pid_t?
         var assignments: [(key: String, value: String)]
         var receivedAt: ContinuousClock.Instant
+        /// Descriptors it carried (SCM_RIGHTS), now the test's; a barrier's are closed on arrival.
+        var fds: [Int32] = []
 
         func value(_ key: String) -> String? { assignments.first { $0.key == key }?.value }
         func has(_ key: String, _ value: String) -> Bool { assignments.contains { $0.key == key && $0.value == value } }
@@ -58,7 +60,16 @@ final class NotifySocket {
 
     deinit { close() }
 
+    /// Closes every descriptor the datagrams carried (what a store held goes away, as on a stop).
+    func closeDescriptors() {
+        for i in received.indices {
+            received[i].fds.forEach { Glibc.close($0) }
+            received[i].fds = []
+        }
+    }
+
     func close() {
+        closeDescriptors()
         if fd >= 0 {
             Glibc.close(fd)
             fd = -1
@@ -108,13 +119,17 @@ final class NotifySocket {
         }
     }
 
-    /// recvmsg(2) with room for one SCM_CREDENTIALS control message.
+    /// SCM_RIGHTS (socket(7)).
+    static let scmRights: Int32 = 1
+
+    /// recvmsg(2) with room for SCM_CREDENTIALS and up to 253 descriptors (`FDSTORE=1`, `BARRIER=1`). As systemd
+    /// does, a barrier's descriptor is closed at once (that is the acknowledgement); stored ones are kept in the
+    /// message, owned by the test.
     private func readDatagram() throws -> Message {
         var data = [UInt8](repeating: 0, count: 4096)
-        // cmsghdr, then struct ucred { pid_t pid; uid_t uid; gid_t gid; }, padded to 8 bytes.
         let headerSize = MemoryLayout<cmsghdr>.size
-        var control = [UInt8](repeating: 0, count: headerSize + 16)
-        let count = data.withUnsafeMutableBytes { dataRaw in
+        var control = [UInt8](repeating: 0, count: (headerSize + 16) + (headerSize + 4 * 253 + 8))
+        let (count, controlLength) = data.withUnsafeMutableBytes { dataRaw in
             control.withUnsafeMutableBytes { controlRaw in
                 var vector = iovec(iov_base: dataRaw.baseAddress, iov_len: dataRaw.count)
                 return withUnsafeMutablePointer(to: &vector) { vectorPointer in
@@ -123,25 +138,40 @@ final class NotifySocket {
                     header.msg_iovlen = 1
                     header.msg_control = controlRaw.baseAddress
                     header.msg_controllen = controlRaw.count
-                    return recvmsg(fd, &header, 0)
+                    let n = recvmsg(fd, &header, Int32(MSG_CMSG_CLOEXEC))
+                    return (n, Int(header.msg_controllen))
                 }
             }
         }
         guard count >= 0 else { throw SocketError.system(call: "recvmsg", errno: errno) }
         var pid: pid_t?
-        let (length, level, type) = control.withUnsafeBytes { raw in
-            let header = raw.load(as: cmsghdr.self)
-            return (Int(header.cmsg_len), header.cmsg_level, header.cmsg_type)
-        }
-        if length >= headerSize + 12 && level == SOL_SOCKET && type == Self.scmCredentials {
-            pid = control.withUnsafeBytes { $0.load(fromByteOffset: headerSize, as: pid_t.self) }
+        var fds: [Int32] = []
+        var at = 0
+        while at + headerSize <= controlLength {
+            let (length, level, type) = control.withUnsafeBytes { raw in
+                let header = raw.load(fromByteOffset: at, as: cmsghdr.self)
+                return (Int(header.cmsg_len), header.cmsg_level, header.cmsg_type)
+            }
+            guard length >= headerSize else { break }
+            if level == SOL_SOCKET && type == Self.scmCredentials && length >= headerSize + 12 {
+                pid = control.withUnsafeBytes { $0.load(fromByteOffset: at + headerSize, as: pid_t.self) }
+            } else if level == SOL_SOCKET && type == Self.scmRights {
+                for k in 0..<((length - headerSize) / 4) {
+                    fds.append(control.withUnsafeBytes { $0.load(fromByteOffset: at + headerSize + 4 * k, as: Int32.self) })
+                }
+            }
+            at += (length + 7) & ~7
         }
         let text = String(decoding: data[0..<count], as: UTF8.self)
         let assignments = text.split(separator: "\n").map { line -> (key: String, value: String) in
             let parts = line.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
         }
-        let message = Message(pid: pid, assignments: assignments, receivedAt: .now)
+        var message = Message(pid: pid, assignments: assignments, receivedAt: .now, fds: fds)
+        if message.has("BARRIER", "1") {
+            fds.forEach { Glibc.close($0) }
+            message.fds = []
+        }
         received.append(message)
         return message
     }
