@@ -51,6 +51,16 @@ extension Supervisor {
         m.family("frames_dropped_total", "counter", "Frames queued for live clients but never delivered, by view.")
         for v in liveViews { m.sample("frames_dropped_total", [("view", v.rawValue)], metrics.framesDropped[v] ?? 0) }
 
+        m.family("role", "gauge", "1 for this host's scale-out role (--role).")
+        m.sample("role", [("role", config.role.rawValue)], 1)
+        m.single("newest_message_id", "gauge", "The newest message id the workers' database holds.", newestMessageID)
+        if let lag = replicaLagMilliseconds {
+            m.single(
+                "replica_lag_milliseconds", "gauge",
+                "A follower's distance from the primary: now less the later of the replica's heartbeat and newest message.",
+                lag)
+        }
+
         let current = workers.current
         m.single("workers_configured", "gauge", "Workers per generation.", current.count)
         m.single("workers_up", "gauge", "Workers of the current generation serving.", workers.runningCount)

@@ -68,7 +68,7 @@ extension Supervisor {
     }
 
     func statusLine(now: UInt64) -> String {
-        let state: String
+        var state: String
         if stopping {
             state = "stopping (\(handed.count) connections draining)"
         } else if !announcedReady {
@@ -80,6 +80,7 @@ extension Supervisor {
         } else {
             state = "serving"
         }
+        if let role = roleText { state += " as \(role)" }
         let drops = dropsLastMinute.totals(nowMilliseconds: now)
         return ServiceStatus(
             state: state, workersUp: workers.runningCount, workersTotal: workers.current.count,

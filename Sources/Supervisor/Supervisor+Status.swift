@@ -23,6 +23,7 @@ extension Supervisor {
         if acceptEpisode != nil { banner += "<p class=\"bad\">Accepting is paused: out of file descriptors.</p>" }
         if let reload { banner += "<p>Reload in progress for \(now - reload.startedAt) ms.</p>" }
         if stopping { banner += "<p class=\"bad\">Stopping.</p>" }
+        if let role = roleText { banner += "<p id=\"role\">Role: \(HTMLText.escape(role)).</p>" }
 
         var capRows = row(["all connections", String(caps.total), String(caps.limits.global)])
         for v in ConnectionView.allCases {

@@ -46,6 +46,12 @@ struct SupervisorConfig {
     var peekFromOffset = true
     /// Passed to workers in their environment (never on a command line, where `ps` would show it).
     var accessToken: String?
+    /// Scale-out (docs/scale-out.md): standalone (one host), primary (writes, and a heartbeat followers measure
+    /// their lag by), follower (serves a read-only replica kept current by Litestream; writes go to the primary).
+    enum Role: String { case standalone, primary, follower }
+    var role = Role.standalone
+    /// A follower answers writes with 307 to this URL (the primary's, as clients reach it); without it, 503.
+    var primaryURL: String?
 
     static let usage = """
         usage: livefeed [options]
@@ -59,6 +65,11 @@ struct SupervisorConfig {
                                     journald when stderr is the journal stream, JOURNAL_STREAM)
           --workers N               worker processes (default 2)
           --db PATH                 SQLite database (default $STATE_DIRECTORY/livefeed.db or ./state/livefeed.db)
+          --role standalone|primary|follower
+                                    scale-out role (default standalone; docs/scale-out.md): a primary writes a
+                                    heartbeat; a follower serves a read-only replica, holds cursors it has not
+                                    reached yet and reports how far behind it is (or set LIVEFEED_ROLE)
+          --primary-url URL         where a follower sends writers: 307 to URL + path (or LIVEFEED_PRIMARY_URL)
           --demo                    seed sample data and keep inserting a message every --demo-interval-ms
           --demo-interval-ms MS     demo writer interval (default 500)
           --enable-echo             serve /live/echo (WebSocket echo, for conformance testing)
@@ -135,6 +146,22 @@ struct SupervisorConfig {
             }
             return v
         }
+        func role(_ raw: String, _ source: String) throws(ParseError) -> Role {
+            guard let r = Role(rawValue: raw) else {
+                throw .usage("\(source) takes standalone, primary or follower, not '\(raw)'")
+            }
+            return r
+        }
+        func url(_ raw: String, _ source: String) throws(ParseError) -> String {
+            guard raw.hasPrefix("http://") || raw.hasPrefix("https://"), raw.count <= 2048,
+                raw.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f })
+            else { throw .usage("\(source) takes an http:// or https:// URL without spaces, not '\(raw)'") }
+            return raw
+        }
+        if let raw = environment["LIVEFEED_ROLE"], !raw.isEmpty { c.role = try role(raw, "LIVEFEED_ROLE") }
+        if let raw = environment["LIVEFEED_PRIMARY_URL"], !raw.isEmpty {
+            c.primaryURL = try url(raw, "LIVEFEED_PRIMARY_URL")
+        }
         if let v = try envInt("LIVEFEED_MAX_CONNECTIONS") { c.caps.global = v }
         if let v = try envInt("LIVEFEED_MAX_LIVE") { c.caps.live = v }
         if let v = try envInt("LIVEFEED_MAX_PER_CLIENT") { c.caps.perClient = v }
@@ -190,6 +217,8 @@ struct SupervisorConfig {
                 c.logTarget = t
             case "--workers": c.workers = try int(arg, 1...64)
             case "--db": c.databasePath = try value(arg)
+            case "--role": c.role = try role(try value(arg), arg)
+            case "--primary-url": c.primaryURL = try url(try value(arg), arg)
             case "--demo": c.demo = true
             case "--demo-interval-ms": c.demoIntervalMilliseconds = try int(arg, 10...3_600_000)
             case "--enable-echo": c.enableEcho = true
@@ -218,6 +247,11 @@ struct SupervisorConfig {
         }
         // One limit, enforced at the door and again by the worker that reads the head.
         c.workerOptions += ["--max-head-bytes", String(c.maxHeadBytes)]
+        if c.role == .follower && c.demo {
+            throw .usage("--demo writes; a follower's database is a read-only replica (run the demo on the primary)")
+        }
+        if c.role != .standalone { c.workerOptions += ["--role", c.role.rawValue] }
+        if let primary = c.primaryURL { c.workerOptions += ["--primary-url", primary] }
         if c.databasePath.isEmpty {
             if let state = environment["STATE_DIRECTORY"]?.split(separator: ":").first {
                 c.databasePath = "\(state)/livefeed.db"

@@ -100,7 +100,9 @@ let directory = (config.databasePath as NSString).deletingLastPathComponent
 if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
 do {
     let (outcome, stderr) = try ChildProcess.run(
-        path: config.workerPath, arguments: ["prepare-db", "--db", config.databasePath] + (config.demo ? ["--demo"] : []))
+        path: config.workerPath,
+        arguments: ["prepare-db", "--db", config.databasePath] + (config.demo ? ["--demo"] : [])
+            + (config.role == .follower ? ["--follower"] : []))
     guard outcome == .exited(0) else {
         // What the worker (or the dynamic loader, for exit 127) said is the cause: it goes into the error record.
         let said = stderr.split(separator: "\n").last.map(String.init) ?? ""

@@ -45,7 +45,7 @@ final class Worker: LoopParts {
     init(config: WorkerConfig) throws {
         self.config = config
         loop = try WorkerLoop()
-        store = try MessageStore(path: config.databasePath)
+        store = try MessageStore(path: config.databasePath, readOnly: config.role == .follower)
         assets = StaticAssets.load(staticDirectory: config.staticDirectory, htmxDirectory: config.htmxDirectory)
         let control = FileDescriptor(owning: config.controlFD)
         try control.setNonBlocking()
@@ -187,7 +187,32 @@ final class Worker: LoopParts {
             gauges.connections[c.handedView, default: 0] += 1
             gauges.queuedBytes += Int64(c.out.byteCount)
         }
+        gauges.newestMessageID = min(max(0, ticker.lastSeen), WorkerGauges.plausibleMaximum)
+        gauges.replicaLagMilliseconds = replicaLag()
         reporter.send(.workerGauges(gauges))
+    }
+
+    /// Scale-out: a primary beats (`meta.heartbeat`, once a second with the gauges); a follower's lag is now less
+    /// the later of the newest beat and the newest message its replica holds (nil before the first beat). Wall clocks: the hosts must keep time (NTP).
+    private func replicaLag() -> Int64? {
+        let now = Timestamp.nowUnixMilliseconds()
+        do {
+            switch config.role {
+            case .standalone: return nil
+            case .primary:
+                try store.beatIfDue(nowUnixMilliseconds: now)
+                return nil
+            case .follower:
+                // Both are upper bounds of the lag: the beat is up to a second old when it is written, the newest
+                // message as old as the last post. While messages flow the second is the tight one.
+                guard let beat = try store.heartbeat() else { return nil }
+                let newest = try store.newestSentAt() ?? beat
+                return min(max(0, now - max(beat, newest)), WorkerGauges.plausibleMaximum)
+            }
+        } catch {
+            reporter.log(.warning, .pollFailed, ["error": .string("heartbeat: \(error)")])
+            return nil
+        }
     }
 
     // MARK: the control socket

@@ -41,6 +41,15 @@ case "serve":
 case "prepare-db":
     guard let path = value(of: "--db") else { fail("--db is required", code: 2) }
     do {
+        // A follower's replica is written by Litestream alone: only check that it is a livefeed database this
+        // build can read (the first start of a follower waits for `litestream restore`).
+        if arguments.contains("--follower") {
+            guard access(path, F_OK) == 0 else {
+                fail("no replica at \(path) yet: a follower serves what litestream restore wrote there (docs/scale-out.md)")
+            }
+            try Schema.checkReplica(try SQLiteDatabase(path: path, readOnly: true))
+            exit(0)
+        }
         let db = try SQLiteDatabase(path: path)
         try Schema.prepare(db)
         if arguments.contains("--demo") { try DemoData.seed(try MessageStore(path: path)) }

@@ -61,7 +61,9 @@ package enum RecordCodec {
             fields = [
                 ("queued_bytes", .int(g.queuedBytes)), ("records_queued", .int(g.recordsQueued)),
                 ("records_queued_peak", .int(g.recordsQueuedPeak)), ("records_dropped", .int(g.recordsDropped)),
+                ("newest_message_id", .int(g.newestMessageID)),
             ]
+            if let lag = g.replicaLagMilliseconds { fields.append(("replica_lag_ms", .int(lag))) }
             for view in ConnectionView.allCases {
                 if let n = g.connections[view] { fields.append((WorkerGauges.connectionsKey(view), .int(n))) }
             }
@@ -205,6 +207,15 @@ package enum RecordCodec {
             var g = WorkerGauges(
                 queuedBytes: try int("queued_bytes"), recordsQueued: try int("records_queued"),
                 recordsQueuedPeak: try int("records_queued_peak"), recordsDropped: try int("records_dropped"))
+            // Optional: absent means none (a worker that does not follow, or an older one).
+            if let value = fields["newest_message_id"] {
+                guard let n = value.intValue else { throw .badValue("newest_message_id") }
+                g.newestMessageID = n
+            }
+            if let value = fields["replica_lag_ms"] {
+                guard let n = value.intValue else { throw .badValue("replica_lag_ms") }
+                g.replicaLagMilliseconds = n
+            }
             for view in ConnectionView.allCases {
                 guard let value = fields[WorkerGauges.connectionsKey(view)] else { continue }
                 guard let n = value.intValue, n >= 0 else { throw .badValue(WorkerGauges.connectionsKey(view)) }

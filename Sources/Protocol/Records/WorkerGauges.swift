@@ -8,6 +8,11 @@ package struct WorkerGauges: Equatable, Sendable {
     package var recordsQueued: Int64
     package var recordsQueuedPeak: Int64
     package var recordsDropped: Int64
+    /// A follower's distance from its primary: now less the primary's last heartbeat seen in the replica
+    /// (`meta.heartbeat`), in milliseconds; nil where the worker does not follow (or has seen no heartbeat).
+    package var replicaLagMilliseconds: Int64?
+    /// The newest message id this worker's database holds.
+    package var newestMessageID: Int64 = 0
 
     package init(
         connections: [ConnectionView: Int64] = [:], queuedBytes: Int64 = 0, recordsQueued: Int64 = 0,
@@ -30,6 +35,7 @@ package struct WorkerGauges: Equatable, Sendable {
         let range = 0...Self.plausibleMaximum
         return connections.values.allSatisfy { range.contains($0) } && range.contains(queuedBytes)
             && range.contains(recordsQueued) && range.contains(recordsQueuedPeak) && range.contains(recordsDropped)
+            && replicaLagMilliseconds.map { range.contains($0) } != false && range.contains(newestMessageID)
     }
 
     /// Record field name for the connections of `view`.

@@ -10,6 +10,17 @@ struct IngestHandler {
     /// The reply, and whether messages were stored (the tick looks at once).
     func answer(_ head: HTTPRequestHead, _ body: [UInt8], client: String, connectionID: UInt64) -> (Reply, stored: Bool) {
         let keepAlive = head.keepAlive
+        // A follower's database is a read-only replica: writes belong to the primary (HAProxy routes them there;
+        // a client that reached a follower is told where, with 307 so it repeats the same POST and body).
+        if config.role == .follower {
+            let message = "this host is a read-only follower: send writes to the primary"
+            guard let primary = config.primaryURL else {
+                return (.error(503, "read_only_follower", message, keepAlive: keepAlive), false)
+            }
+            let location = primary.hasSuffix("/") ? String(primary.dropLast()) + head.target : primary + head.target
+            return (.error(307, "read_only_follower", message + " (\(primary))", keepAlive: keepAlive,
+                headers: [("Location", location)]), false)
+        }
         // A browser sends Origin on every cross-site POST; a form or a no-cors fetch needs no preflight, so the
         // allow-list of the live endpoints is the only thing between another site and this one's archive.
         guard access.originAllowed(head) else {

@@ -118,6 +118,13 @@ final class Ticker {
         let newest = try store.newestAssignedID()
         if stored != store.epoch {
             adopt(epoch: stored)
+        } else if newest < highWater && store.readOnly {
+            // A follower's replica went back (restored from an older snapshot): the primary still has those ids,
+            // so clients keep their cursors and are held until the replica has them again.
+            reporter.log(.warning, .databaseWentBackwards, [
+                "served_id": .int(highWater), "newest_id": .int(newest), "epoch": .string(store.epoch),
+                "replica": .string("follower"),
+            ])
         } else if newest < highWater {
             let previous = store.epoch
             let (epoch, renewed) = try store.renewEpoch(replacing: previous)

@@ -33,6 +33,13 @@ struct WorkerConfig {
     /// Where `livefeed.js` and the htmx files are; nil: found from the executable (see `StaticAssets`).
     var staticDirectory: String?
     var htmxDirectory: String?
+    /// Scale-out (docs/scale-out.md): a primary writes a heartbeat a follower measures its lag by; a follower
+    /// opens the database read-only, answers writes with the primary's address, and holds a cursor it has not
+    /// reached yet instead of calling it ahead.
+    enum Role: String { case standalone, primary, follower }
+    var role = Role.standalone
+    /// Where a follower sends writers (307 to `primaryURL` + the path); nil: 503.
+    var primaryURL: String?
 
     enum ParseError: Error, CustomStringConvertible {
         case usage(String)
@@ -76,6 +83,11 @@ struct WorkerConfig {
             case "--request-timeout-ms": c.requestTimeoutMilliseconds = UInt64(max(100, try int(arg)))
             case "--send-timeout-ms": c.sendTimeoutMilliseconds = UInt64(max(100, try int(arg)))
             case "--max-head-bytes": c.maxHeadBytes = max(1024, try int(arg))
+            case "--role":
+                let raw = try value(arg)
+                guard let role = Role(rawValue: raw) else { throw .usage("--role takes standalone, primary or follower") }
+                c.role = role
+            case "--primary-url": c.primaryURL = try value(arg)
             case "--allowed-origins":
                 c.allowedOrigins = try value(arg).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             case "--static-dir": c.staticDirectory = try value(arg)

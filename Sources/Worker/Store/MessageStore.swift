@@ -44,8 +44,12 @@ final class MessageStore {
         FROM messages m LEFT JOIN channels c ON c.id = m.channel_id LEFT JOIN users u ON u.id = m.user_id
         """
 
-    init(path: String) throws {
-        db = try SQLiteDatabase(path: path)
+    /// A follower's replica (`--role follower`): opened read-only; what it has not received yet is not "ahead".
+    let readOnly: Bool
+
+    init(path: String, readOnly: Bool = false) throws {
+        self.readOnly = readOnly
+        db = try SQLiteDatabase(path: path, readOnly: readOnly)
         try db.execute("PRAGMA foreign_keys = ON")
         // A 201 means the message survives a power cut: every commit syncs the WAL (synchronous is per connection,
         // and FULL is the library's default only where it was built that way). Measured here: POST round trip

@@ -87,6 +87,18 @@ enum Schema {
         }
     }
 
+    /// A follower's replica: a livefeed database (it has an epoch) of a schema this build knows.
+    static func checkReplica(_ db: SQLiteDatabase) throws {
+        let current = try db.prepare("PRAGMA user_version").rows { $0.int(0) }.first ?? 0
+        guard current <= version else {
+            throw SQLiteError(code: 1, message: "the replica's schema version \(current) is newer than this build (\(version))")
+        }
+        guard current > 0, (try? db.prepare("SELECT value FROM meta WHERE key = 'epoch'").rows { $0.text(0) }.first) != nil
+        else {
+            throw SQLiteError(code: 1, message: "the replica is not a livefeed database (no schema, no epoch)")
+        }
+    }
+
     static func randomHex(bytes: Int) -> String {
         var generator = SystemRandomNumberGenerator()
         return (0..<bytes).map { _ in
