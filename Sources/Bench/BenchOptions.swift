@@ -41,6 +41,9 @@ struct BenchOptions {
     /// `--reload-command CMD`: what `--reload-at` runs (`/bin/sh -c CMD`) instead of signalling the server, e.g.
     /// `systemctl restart livefeed`.
     var reloadCommand: String?
+    /// `--resume`: a subscriber the server closes or drops reconnects with the id of the last message it received
+    /// (as livefeed.js does), and the run checks continuity across reconnects.
+    var resume = false
 
     /// Messages per POST after resolving the automatic default.
     var messagesPerPost: Int { batch > 0 ? batch : max(1, rate / 100) }
@@ -68,6 +71,9 @@ struct BenchOptions {
                                  bench starts; every check as usual, no server CPU or memory figures
           --reload-command CMD   what --reload-at runs (/bin/sh -c CMD) instead of a signal, e.g. "systemctl restart
                                  livefeed"; the report gives how long it ran and the latency of messages meanwhile
+          --resume               a subscriber closed or dropped by the server reconnects (after 0.1-0.5 s, then
+                                 backing off to 2 s) with after_id of the last message it received, as pages do;
+                                 gaps and duplicates are still counted across reconnects
           --progress             print one line per second while ingesting (stderr)
           --keep                 keep the temporary directory (database, server log)
           --per-process N        subscribers one bench process holds (default: what its descriptor limit allows);
@@ -159,6 +165,7 @@ struct BenchOptions {
                 }
                 o.attach = u
             case "--reload-command": o.reloadCommand = try value(arg)
+            case "--resume": o.resume = true
             case "--server-pid": o.serverPID = Int32(try int(arg, 1...Int(Int32.max)))
             case "--shard-of":
                 let raw = try value(arg)

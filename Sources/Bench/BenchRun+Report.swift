@@ -152,6 +152,14 @@ extension BenchRun {
                 + " foreign messages \(r.foreignMessages), other \(r.otherFrames + r.binaryOrFragmented),"
                 + " protocol errors \(r.protocolErrors)")
 
+        if options.resume {
+            let total = subscribers.reduce(0) { $0 + $1.reconnects }
+            row(
+                "reconnects (--resume)",
+                "\(total) by \(subscribers.filter { $0.reconnects > 0 }.count) subscribers (most by one"
+                    + " \(subscribers.map(\.reconnects).max() ?? 0)); connections ended: \(describe(reconnectReasons));"
+                    + " still waiting at the end \(reconnecting)")
+        }
         let reload = reloadFigures(r)
         if let f = reload, let status = f.commandStatus {
             row(
@@ -201,6 +209,7 @@ extension BenchRun {
             summary += " moving_ms=\(f.movingMilliseconds)"
             summary += " reload_p99_ms=\(msValue(f.during.quantileNanoseconds(0.99)))"
         }
+        if opt.resume { summary += " reconnects=\(subscribers.reduce(0) { $0 + $1.reconnects })" }
         summary += " server=\(opt.foreign ? "pid\(opt.serverPID)" : opt.attach != nil ? "attached" : "livefeed")"
         summary += " peak_rss_mib=\(fmt(Double(peakRSSKiB()) / 1024)) other_cpu_s=\(fmt(otherCPU() ?? 0))"
         print(summary + (o.problems.isEmpty ? " PASS" : " FAIL"))

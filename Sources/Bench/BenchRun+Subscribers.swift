@@ -25,10 +25,13 @@ extension BenchRun {
     private func start(_ s: Subscriber) {
         let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         s.expectedAccept = WebSocketHandshake.acceptValue(forKey: key)
-        let target = options.subscribeURL?.path ?? "/live/channels/\(channelID)?after_id=\(warmupID)"
+        // A reconnect resumes after the last message received, as a page does.
+        let after = s.wasLive && s.lastID > 0 ? s.lastID : warmupID
+        let target = options.subscribeURL?.path ?? "/live/channels/\(channelID)?after_id=\(after)"
         s.request = Array(
             ("GET \(target) HTTP/1.1\r\nHost: \(address)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 + "Sec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\nOrigin: http://\(address)\r\n\r\n").utf8)
+        s.requestSent = 0
         handshaking += 1
         s.phase = .connecting
         do {
@@ -129,6 +132,7 @@ extension BenchRun {
         s.carry = reader.takeRemainder()
         s.phase = .live
         s.wasLive = true
+        s.failedAttempts = 0
         handshaking -= 1
         live += 1
         if !s.carry.isEmpty {
@@ -183,6 +187,7 @@ extension BenchRun {
     /// A subscriber that never became live.
     private func fail(_ s: Subscriber, _ why: String) {
         if s.phase == .connecting || s.phase == .handshaking { handshaking -= 1 }
+        if options.resume && s.wasLive { return scheduleReconnect(s, why) }
         failedSubscribers += 1
         connectFailures[why, default: 0] += 1
         closeSocket(s)
@@ -192,8 +197,33 @@ extension BenchRun {
     private func lose(_ s: Subscriber, _ why: String) {
         if s.phase != .live { return fail(s, why) }
         live -= 1
+        if options.resume { return scheduleReconnect(s, why) }
         lostSubscribers[why, default: 0] += 1
         closeSocket(s)
+    }
+
+    /// `--resume`: closes the socket and sets when to connect again: 0.1-0.5 s after a loss, doubling with every
+    /// failed attempt in a row up to 2 s.
+    private func scheduleReconnect(_ s: Subscriber, _ why: String) {
+        closeSocket(s)
+        reconnectReasons[why, default: 0] += 1
+        let base = min(2_000, 100 << min(s.failedAttempts, 5))
+        s.failedAttempts += 1
+        s.reconnectAt = clock.nowNanoseconds + UInt64(base + Int.random(in: 0...400)) * 1_000_000
+        s.phase = .waiting
+        reconnecting += 1
+    }
+
+    /// Starts the reconnects that are due, at most `connectBatch` handshakes at once.
+    func serviceReconnects() {
+        guard reconnecting > 0 else { return }
+        let now = clock.nowNanoseconds
+        for s in subscribers where s.phase == .waiting && s.wasLive && s.reconnectAt <= now {
+            guard handshaking < options.connectBatch else { return }
+            reconnecting -= 1
+            s.reconnects += 1
+            start(s)
+        }
     }
 
     func closeSocket(_ s: Subscriber) {

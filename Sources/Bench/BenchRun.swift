@@ -39,6 +39,9 @@ final class BenchRun {
     var failedSubscribers = 0
     var connectFailures: [String: Int] = [:]
     var lostSubscribers: [String: Int] = [:]
+    /// `--resume`: subscribers waiting to reconnect, and why connections ended.
+    var reconnecting = 0
+    var reconnectReasons: [String: Int] = [:]
 
     // Figures for the report.
     var baseline = Snapshot()
@@ -299,10 +302,12 @@ final class BenchRun {
         receipts.complete = subscribers.filter { $0.phase == .live && $0.lastSequence == receipts.finalSequence }.count
         let drainEnd = clock.nowNanoseconds + UInt64(options.drainSeconds * 1e9)
         announceFinal(receipts.finalSequence, drainUntil: drainEnd)
-        while receipts.complete < live && clock.nowNanoseconds < drainEnd {
+        // With --resume, a subscriber waiting to reconnect still has to get there.
+        func remaining() -> Int { options.resume ? subscribers.count - failedSubscribers : live }
+        while receipts.complete < remaining() && clock.nowNanoseconds < drainEnd {
             try pump(timeoutMilliseconds: 10)
         }
-        drainedCompletely = receipts.complete >= live
+        drainedCompletely = receipts.complete >= remaining()
         let shardsDrained = try collectShards(deadline: drainEnd + 30_000_000_000)
         drainedCompletely = drainedCompletely && shardsDrained
     }
@@ -330,6 +335,7 @@ final class BenchRun {
             throw .setup("\(error)")
         }
         if interrupted { throw .interrupted }
+        serviceReconnects()
     }
 
     func pumpFor(seconds: Double) throws(BenchError) {

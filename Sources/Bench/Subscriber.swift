@@ -28,6 +28,10 @@ final class Subscriber {
     var closeCode: Int?
     /// True once this subscriber got its 101 (failed connects never count towards delivery).
     var wasLive = false
+    /// `--resume`: when to reconnect (monotonic ns), reconnections made, and failed attempts in a row.
+    var reconnectAt: UInt64 = 0
+    var reconnects = 0
+    var failedAttempts = 0
 
     init(index: Int, source: String) {
         self.index = index
