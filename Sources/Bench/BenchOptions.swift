@@ -44,6 +44,9 @@ struct BenchOptions {
     /// `--resume`: a subscriber the server closes or drops reconnects with the id of the last message it received
     /// (as livefeed.js does), and the run checks continuity across reconnects.
     var resume = false
+    /// `--group-by-header NAME`: latency and connections reported per value of this response header of the 101
+    /// (e.g. a proxy's `X-Served-By`: which host serves each subscriber).
+    var groupHeader: String?
 
     /// Messages per POST after resolving the automatic default.
     var messagesPerPost: Int { batch > 0 ? batch : max(1, rate / 100) }
@@ -74,6 +77,8 @@ struct BenchOptions {
           --resume               a subscriber closed or dropped by the server reconnects (after 0.1-0.5 s, then
                                  backing off to 2 s) with after_id of the last message it received, as pages do;
                                  gaps and duplicates are still counted across reconnects
+          --group-by-header NAME latency and subscribers per value of this header of the 101 response (a proxy's
+                                 X-Served-By, say: which host serves each subscriber)
           --progress             print one line per second while ingesting (stderr)
           --keep                 keep the temporary directory (database, server log)
           --per-process N        subscribers one bench process holds (default: what its descriptor limit allows);
@@ -166,6 +171,7 @@ struct BenchOptions {
                 o.attach = u
             case "--reload-command": o.reloadCommand = try value(arg)
             case "--resume": o.resume = true
+            case "--group-by-header": o.groupHeader = try value(arg)
             case "--server-pid": o.serverPID = Int32(try int(arg, 1...Int(Int32.max)))
             case "--shard-of":
                 let raw = try value(arg)

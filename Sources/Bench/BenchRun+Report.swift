@@ -127,6 +127,15 @@ extension BenchRun {
                 + "  p99.9 \(ms(h.quantileNanoseconds(0.999)))  max \(ms(h.maxNanoseconds))"
                 + "  mean \(ms(h.meanNanoseconds))"
         )
+        if let header = opt.groupHeader {
+            for (group, g) in r.groupLatency.sorted(by: { $0.key < $1.key }) {
+                let now = groupsAtIngestEnd[group] ?? 0
+                row(
+                    "  \(header) \(group)",
+                    "p50 \(ms(g.quantileNanoseconds(0.5)))  p99 \(ms(g.quantileNanoseconds(0.99)))  max \(ms(g.maxNanoseconds))"
+                        + " over \(g.count) frames; subscribers served \(groupsEverServed[group] ?? 0) times, \(now) when ingest ended")
+            }
+        }
         let (first, spread) = r.perMessage()
         row(
             "per message",

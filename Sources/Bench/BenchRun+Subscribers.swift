@@ -129,6 +129,10 @@ extension BenchRun {
         guard response.header("Sec-WebSocket-Accept") == s.expectedAccept else {
             return fail(s, "bad Sec-WebSocket-Accept in '\(head.prefix(120))'")
         }
+        if let name = options.groupHeader {
+            s.group = response.header(name) ?? "-"
+            groupsEverServed[s.group, default: 0] += 1
+        }
         s.carry = reader.takeRemainder()
         s.phase = .live
         s.wasLive = true

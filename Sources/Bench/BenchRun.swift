@@ -42,6 +42,9 @@ final class BenchRun {
     /// `--resume`: subscribers waiting to reconnect, and why connections ended.
     var reconnecting = 0
     var reconnectReasons: [String: Int] = [:]
+    /// `--group-by-header`: handshakes per group (reconnects included).
+    var groupsEverServed: [String: Int] = [:]
+    var groupsAtIngestEnd: [String: Int] = [:]
 
     // Figures for the report.
     var baseline = Snapshot()
@@ -211,16 +214,24 @@ final class BenchRun {
                 "warmup POST answered \(created.status): \(String(decoding: created.body.prefix(300), as: UTF8.self))")
         }
         warmupID = id
-        let list = try ClientSocket.exchange(address, method: "GET", path: "/api/channels")
-        guard list.status == 200,
-            let json = try? JSONSerialization.jsonObject(with: Data(list.body)) as? [String: Any],
-            let channels = json["channels"] as? [[String: Any]],
-            let bench = channels.first(where: { $0["name"] as? String == "bench" }),
-            let channel = (bench["id"] as? NSNumber)?.int64Value
-        else {
-            throw .server("GET /api/channels answered \(list.status) without channel 'bench'")
+        // Behind a proxy the read may reach a follower that has not replicated the warmup yet: ask again, 10 s.
+        let deadline = clock.nowNanoseconds + 10_000_000_000
+        while true {
+            let list = try ClientSocket.exchange(address, method: "GET", path: "/api/channels")
+            if list.status == 200,
+                let json = try? JSONSerialization.jsonObject(with: Data(list.body)) as? [String: Any],
+                let channels = json["channels"] as? [[String: Any]],
+                let bench = channels.first(where: { $0["name"] as? String == "bench" }),
+                let channel = (bench["id"] as? NSNumber)?.int64Value
+            {
+                channelID = channel
+                return
+            }
+            guard options.attach != nil, clock.nowNanoseconds < deadline else {
+                throw .server("GET /api/channels answered \(list.status) without channel 'bench'")
+            }
+            usleep(50_000)
         }
-        channelID = channel
     }
 
     private func ingestAndDrain() throws(BenchError) {
@@ -297,6 +308,7 @@ final class BenchRun {
             }
         }
         ingestEnd = clock.nowNanoseconds
+        for s in subscribers where s.phase == .live && !s.group.isEmpty { groupsAtIngestEnd[s.group, default: 0] += 1 }
 
         receipts.finalSequence = writer.sent - 1
         receipts.complete = subscribers.filter { $0.phase == .live && $0.lastSequence == receipts.finalSequence }.count

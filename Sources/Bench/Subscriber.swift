@@ -32,6 +32,8 @@ final class Subscriber {
     var reconnectAt: UInt64 = 0
     var reconnects = 0
     var failedAttempts = 0
+    /// `--group-by-header`: the header's value in this subscriber's latest 101 ("-" without one).
+    var group = ""
 
     init(index: Int, source: String) {
         self.index = index
@@ -42,6 +44,8 @@ final class Subscriber {
 /// What every subscriber saw, summed over all of them.
 final class Receipts {
     var latency = LatencyHistogram()
+    /// `--group-by-header`: the same, per group.
+    var groupLatency: [String: LatencyHistogram] = [:]
     /// Bench message frames received, duplicates included.
     var frames = 0
     /// Messages skipped inside a subscriber's sequence, and how many times a skip happened.
@@ -106,6 +110,7 @@ final class Receipts {
         if firstReceipt == 0 { firstReceipt = now }
         lastReceipt = now
         latency.record(now > sentNanoseconds ? now - sentNanoseconds : 0)
+        if !s.group.isEmpty { groupLatency[s.group, default: LatencyHistogram()].record(now > sentNanoseconds ? now - sentNanoseconds : 0) }
         if id <= s.lastID { idOrderViolations += 1 }
         if sequence >= 0 && sequence < sequenceIDs.count {
             if sequenceIDs[sequence] == 0 {

@@ -52,6 +52,10 @@ struct SupervisorConfig {
     var role = Role.standalone
     /// A follower answers writes with 307 to this URL (the primary's, as clients reach it); without it, 503.
     var primaryURL: String?
+    /// A follower reads the primary's Litestream replica at this URL through Litestream's VFS extension (the
+    /// `litestream-vfs.so` of PyPI's litestream-vfs, `litestreamVFS`); without it, `--db` read-only.
+    var replicaURL: String?
+    var litestreamVFS: String?
 
     static let usage = """
         usage: livefeed [options]
@@ -70,6 +74,10 @@ struct SupervisorConfig {
                                     heartbeat; a follower serves a read-only replica, holds cursors it has not
                                     reached yet and reports how far behind it is (or set LIVEFEED_ROLE)
           --primary-url URL         where a follower sends writers: 307 to URL + path (or LIVEFEED_PRIMARY_URL)
+          --replica-url URL         a follower reads the primary's Litestream replica there (file://, s3://...)
+                                    through Litestream's VFS (or LIVEFEED_REPLICA_URL); without it, --db read-only
+          --litestream-vfs PATH     the VFS extension, litestream-vfs.so (PyPI litestream-vfs; or LIVEFEED_LITESTREAM_VFS)
+          --replica-poll-ms MS      how often a follower's VFS looks for new transactions (default 50)
           --demo                    seed sample data and keep inserting a message every --demo-interval-ms
           --demo-interval-ms MS     demo writer interval (default 500)
           --enable-echo             serve /live/echo (WebSocket echo, for conformance testing)
@@ -162,6 +170,8 @@ struct SupervisorConfig {
         if let raw = environment["LIVEFEED_PRIMARY_URL"], !raw.isEmpty {
             c.primaryURL = try url(raw, "LIVEFEED_PRIMARY_URL")
         }
+        if let raw = environment["LIVEFEED_REPLICA_URL"], !raw.isEmpty { c.replicaURL = raw }
+        if let raw = environment["LIVEFEED_LITESTREAM_VFS"], !raw.isEmpty { c.litestreamVFS = raw }
         if let v = try envInt("LIVEFEED_MAX_CONNECTIONS") { c.caps.global = v }
         if let v = try envInt("LIVEFEED_MAX_LIVE") { c.caps.live = v }
         if let v = try envInt("LIVEFEED_MAX_PER_CLIENT") { c.caps.perClient = v }
@@ -219,6 +229,9 @@ struct SupervisorConfig {
             case "--db": c.databasePath = try value(arg)
             case "--role": c.role = try role(try value(arg), arg)
             case "--primary-url": c.primaryURL = try url(try value(arg), arg)
+            case "--replica-url": c.replicaURL = try value(arg)
+            case "--litestream-vfs": c.litestreamVFS = try value(arg)
+            case "--replica-poll-ms": c.workerOptions += [arg, String(try int(arg, 1...60_000))]
             case "--demo": c.demo = true
             case "--demo-interval-ms": c.demoIntervalMilliseconds = try int(arg, 10...3_600_000)
             case "--enable-echo": c.enableEcho = true
@@ -252,6 +265,14 @@ struct SupervisorConfig {
         }
         if c.role != .standalone { c.workerOptions += ["--role", c.role.rawValue] }
         if let primary = c.primaryURL { c.workerOptions += ["--primary-url", primary] }
+        if let replica = c.replicaURL {
+            guard c.role == .follower else { throw .usage("--replica-url is a follower's (--role follower)") }
+            guard let vfs = c.litestreamVFS else {
+                throw .usage("--replica-url needs --litestream-vfs PATH (litestream-vfs.so, from PyPI's litestream-vfs)")
+            }
+            guard FileManager.default.isReadableFile(atPath: vfs) else { throw .usage("--litestream-vfs: cannot read \(vfs)") }
+            c.workerOptions += ["--replica-url", replica, "--litestream-vfs", vfs]
+        }
         if c.databasePath.isEmpty {
             if let state = environment["STATE_DIRECTORY"]?.split(separator: ":").first {
                 c.databasePath = "\(state)/livefeed.db"

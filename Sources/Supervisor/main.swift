@@ -102,7 +102,8 @@ do {
     let (outcome, stderr) = try ChildProcess.run(
         path: config.workerPath,
         arguments: ["prepare-db", "--db", config.databasePath] + (config.demo ? ["--demo"] : [])
-            + (config.role == .follower ? ["--follower"] : []))
+            + (config.role == .follower ? ["--follower"] : [])
+            + (config.replicaURL.map { ["--replica-url", $0, "--litestream-vfs", config.litestreamVFS ?? ""] } ?? []))
     guard outcome == .exited(0) else {
         // What the worker (or the dynamic loader, for exit 127) said is the cause: it goes into the error record.
         let said = stderr.split(separator: "\n").last.map(String.init) ?? ""

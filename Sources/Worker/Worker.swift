@@ -45,7 +45,7 @@ final class Worker: LoopParts {
     init(config: WorkerConfig) throws {
         self.config = config
         loop = try WorkerLoop()
-        store = try MessageStore(path: config.databasePath, readOnly: config.role == .follower)
+        store = try config.openStore()
         assets = StaticAssets.load(staticDirectory: config.staticDirectory, htmxDirectory: config.htmxDirectory)
         let control = FileDescriptor(owning: config.controlFD)
         try control.setNonBlocking()

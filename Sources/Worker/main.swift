@@ -44,8 +44,18 @@ case "prepare-db":
         // A follower's replica is written by Litestream alone: only check that it is a livefeed database this
         // build can read (the first start of a follower waits for `litestream restore`).
         if arguments.contains("--follower") {
+            if let replica = value(of: "--replica-url") {
+                try LitestreamReplica.load(value(of: "--litestream-vfs"))
+                let uri = LitestreamReplica.uri(replicaURL: replica, pollMilliseconds: 1000)
+                do {
+                    try Schema.checkReplica(try SQLiteDatabase(path: uri, readOnly: true, uri: true))
+                } catch {
+                    fail("the replica at \(replica) cannot be read (is the primary's litestream replicating there?): \(error)")
+                }
+                exit(0)
+            }
             guard access(path, F_OK) == 0 else {
-                fail("no replica at \(path) yet: a follower serves what litestream restore wrote there (docs/scale-out.md)")
+                fail("no replica at \(path) yet: a follower without --replica-url serves a file another program keeps current (docs/scale-out.md)")
             }
             try Schema.checkReplica(try SQLiteDatabase(path: path, readOnly: true))
             exit(0)

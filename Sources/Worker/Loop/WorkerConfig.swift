@@ -40,6 +40,22 @@ struct WorkerConfig {
     var role = Role.standalone
     /// Where a follower sends writers (307 to `primaryURL` + the path); nil: 503.
     var primaryURL: String?
+    /// A follower reading the replica through Litestream's VFS: the replica URL, the extension, the poll interval.
+    /// Without a replica URL a follower reads `--db`, a file something else keeps current.
+    var replicaURL: String?
+    var litestreamVFS: String?
+    var replicaPollMilliseconds = 50
+
+    /// Opens the database as this worker's role reads it.
+    func openStore() throws -> MessageStore {
+        guard role == .follower, let replicaURL else {
+            return try MessageStore(path: databasePath, readOnly: role == .follower)
+        }
+        try LitestreamReplica.load(litestreamVFS)
+        return try MessageStore(
+            path: LitestreamReplica.uri(replicaURL: replicaURL, pollMilliseconds: replicaPollMilliseconds),
+            readOnly: true, uri: true)
+    }
 
     enum ParseError: Error, CustomStringConvertible {
         case usage(String)
@@ -88,6 +104,9 @@ struct WorkerConfig {
                 guard let role = Role(rawValue: raw) else { throw .usage("--role takes standalone, primary or follower") }
                 c.role = role
             case "--primary-url": c.primaryURL = try value(arg)
+            case "--replica-url": c.replicaURL = try value(arg)
+            case "--litestream-vfs": c.litestreamVFS = try value(arg)
+            case "--replica-poll-ms": c.replicaPollMilliseconds = max(1, try int(arg))
             case "--allowed-origins":
                 c.allowedOrigins = try value(arg).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             case "--static-dir": c.staticDirectory = try value(arg)

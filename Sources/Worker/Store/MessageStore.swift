@@ -47,9 +47,9 @@ final class MessageStore {
     /// A follower's replica (`--role follower`): opened read-only; what it has not received yet is not "ahead".
     let readOnly: Bool
 
-    init(path: String, readOnly: Bool = false) throws {
+    init(path: String, readOnly: Bool = false, uri: Bool = false) throws {
         self.readOnly = readOnly
-        db = try SQLiteDatabase(path: path, readOnly: readOnly)
+        db = try SQLiteDatabase(path: path, readOnly: readOnly, uri: uri)
         try db.execute("PRAGMA foreign_keys = ON")
         // A 201 means the message survives a power cut: every commit syncs the WAL (synchronous is per connection,
         // and FULL is the library's default only where it was built that way). Measured here: POST round trip

@@ -5,9 +5,11 @@ import Foundation
 final class SQLiteDatabase {
     let handle: OpaquePointer
 
-    init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 5000) throws {
+    /// `path` is a file name, or with `uri` a `file:` URI (sqlite3_open_v2 with SQLITE_OPEN_URI: `vfs=`, `mode=`…).
+    init(path: String, readOnly: Bool = false, uri: Bool = false, busyTimeoutMilliseconds: Int32 = 5000) throws {
         var db: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
+            | (uri ? SQLITE_OPEN_URI : 0)
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
@@ -20,6 +22,21 @@ final class SQLiteDatabase {
     }
 
     deinit { sqlite3_close_v2(handle) }
+
+    /// Loads a SQLite extension into the process (an extension that registers a VFS, such as Litestream's, makes it
+    /// available to every connection opened afterwards): through a throwaway in-memory connection, with extension
+    /// loading enabled for that connection only.
+    static func loadExtension(_ path: String) throws {
+        let boot = try SQLiteDatabase(path: ":memory:")
+        guard sqlite3_enable_load_extension(boot.handle, 1) == SQLITE_OK else { throw boot.error(SQLITE_ERROR) }
+        var message: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_load_extension(boot.handle, path, nil, &message)
+        defer { sqlite3_free(message) }
+        sqlite3_enable_load_extension(boot.handle, 0)
+        guard rc == SQLITE_OK else {
+            throw SQLiteError(code: rc, message: "\(path): \(message.map { String(cString: $0) } ?? "cannot load")")
+        }
+    }
 
     func error(_ rc: Int32) -> SQLiteError { SQLiteError(code: rc, message: String(cString: sqlite3_errmsg(handle))) }
 
@@ -52,5 +69,33 @@ final class SQLiteDatabase {
             try? execute("ROLLBACK")
             throw error
         }
+    }
+}
+
+/// A follower's replica read through Litestream's VFS (docs/scale-out.md): pages come from the replica's LTX files
+/// (`file://`, `s3://`…) as Litestream replicates them, and a long-lived read-only connection sees each new
+/// transaction. (`litestream restore -f` instead writes the pages into a local file behind open connections: they
+/// keep reading their cached pages and see nothing new until they reopen.)
+enum LitestreamReplica {
+    /// The extension's VFS name.
+    static let vfs = "litestream"
+    nonisolated(unsafe) private static var loaded = false
+
+    /// Loads the extension once per process (`path`: the `litestream-vfs.so` of PyPI's litestream-vfs).
+    static func load(_ path: String?) throws {
+        guard !loaded else { return }
+        guard let path else {
+            throw SQLiteError(code: 1, message: "a follower with --replica-url needs --litestream-vfs PATH (litestream-vfs.so)")
+        }
+        try SQLiteDatabase.loadExtension(path)
+        loaded = true
+    }
+
+    /// The URI that opens `replicaURL` read-only through the VFS, polling for new transactions every `pollMilliseconds`.
+    static func uri(replicaURL: String, pollMilliseconds: Int) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        let escaped = replicaURL.addingPercentEncoding(withAllowedCharacters: allowed) ?? replicaURL
+        return "file:livefeed-replica.db?vfs=\(vfs)&mode=ro&poll_interval=\(pollMilliseconds)ms&replica_url=\(escaped)"
     }
 }
