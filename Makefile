@@ -80,6 +80,9 @@ install-files:
 	for dropin in systemd/dropins/*.conf; do \
 		$(SUBSTITUTE) $$dropin > $(DESTDIR)$(DOCDIR)/dropins/$${dropin##*/} || exit 1; \
 	done
+	install -d $(DESTDIR)$(DOCDIR)/scale-out
+	$(SUBSTITUTE) systemd/scale-out/livefeed-litestream.service > $(DESTDIR)$(DOCDIR)/scale-out/livefeed-litestream.service
+	install -m 0644 docs/scale-out.md $(DESTDIR)$(DOCDIR)/scale-out.md
 	if [ "$(NOTIFY_RELOAD)" = yes ]; then \
 		install -m 0644 $(DESTDIR)$(DOCDIR)/dropins/notify-reload.conf $(DESTDIR)$(UNITDIR)/livefeed.service.d/; \
 	else \

@@ -56,6 +56,13 @@ struct FollowerTests {
             let caughtUp = try LiveStream.open(
                 port: follower.port, path: "/live/channels/\(channel)?after_id=\(first.last!)", expectedEpoch: epoch)
             defer { caughtUp.close() }
+            // A channel the replica does not have (yet): retry, not "no such channel".
+            if case .refused(let refused) = try WebSocketClient.handshake(port: follower.port, path: "/live/channels/999999") {
+                #expect(refused.status == 503 && refused.text.contains("replica_behind") && refused.header("Retry-After") == "1",
+                    "\(refused)")
+            } else {
+                Issue.record("a follower upgraded a live connection to a channel its replica lacks")
+            }
             let page = try follower.http.get("/api/channels/\(channel)/messages?after_id=\(fourth)")
             #expect(page.status == 200 && page.text.contains(#""messages":[]"#), "\(page)")
 

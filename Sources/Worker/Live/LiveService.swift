@@ -98,18 +98,18 @@ final class LiveService: LiveOutlet {
     ) throws {
         // On a follower a channel or user the replica lacks may be one the primary just created (the page that
         // asks was served by another host): retry soon rather than "no such".
-        let missing: (Int, String, String, [(String, String)]) = store.readOnly
-            ? (503, "replica_behind", "this follower's replica does not have it yet; retry", [("Retry-After", "1")])
-            : (404, "not_found", "", [])
+        func missing(_ what: String) {
+            if store.readOnly {
+                refuse(503, "replica_behind", "this follower's replica has no \(what) yet; retry", [("Retry-After", "1")])
+            } else {
+                refuse(404, "not_found", "no such \(what)", [])
+            }
+        }
         switch target {
         case .channel(let id):
-            guard try feeds.channel.channel(id, store, current: lastSeenIsCurrent()) != nil else {
-                return refuse(missing.0, missing.1, missing.2.isEmpty ? "no such channel" : missing.2, missing.3)
-            }
+            guard try feeds.channel.channel(id, store, current: lastSeenIsCurrent()) != nil else { return missing("channel") }
         case .user(let id):
-            guard try store.user(id) != nil else {
-                return refuse(missing.0, missing.1, missing.2.isEmpty ? "no such user" : missing.2, missing.3)
-            }
+            guard try store.user(id) != nil else { return missing("user") }
         default: break
         }
         var response = Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n".utf8)
