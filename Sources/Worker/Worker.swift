@@ -45,13 +45,16 @@ final class Worker: LoopParts {
     init(config: WorkerConfig) throws {
         self.config = config
         loop = try WorkerLoop()
+        // Signals first: a follower's Litestream VFS extension starts Go runtime threads when it is loaded, and
+        // they keep the signal mask of that moment. Blocked here, SIGTERM still reaches the signalfd (a drain);
+        // loaded first, a Go thread took it and its default action killed the worker.
+        for s in Self.ignoredSignals { signal(s, SIG_IGN) }
+        signalFD = try SignalFD(signals: Self.drainSignals)
         store = try config.openStore()
         assets = StaticAssets.load(staticDirectory: config.staticDirectory, htmxDirectory: config.htmxDirectory)
         let control = FileDescriptor(owning: config.controlFD)
         try control.setNonBlocking()
         reporter = Reporter(socket: control)
-        for s in Self.ignoredSignals { signal(s, SIG_IGN) }
-        signalFD = try SignalFD(signals: Self.drainSignals)
         try loop.epoll.add(signalFD.fd, events: [.readable], token: WorkerToken.signals.raw)
         try loop.epoll.add(control, events: [.readable], token: WorkerToken.control.raw)
 
