@@ -46,7 +46,10 @@ enum StopCommand {
 
     /// A restart keeps the connections (carrying the store's size) when systemd says so; otherwise a stop.
     static func plan(for pid: pid_t) -> (keepConnections: Int32?, reason: String) {
-        let answer = SystemdJob.query(mainPID: pid)
+        plan(SystemdJob.query(mainPID: pid))
+    }
+
+    static func plan(_ answer: Result<SystemdJob.Job, SystemdJob.Failure>) -> (keepConnections: Int32?, reason: String) {
         switch answer {
         case .failure(let why): return (nil, "a stop (\(why))")
         case .success(let job):

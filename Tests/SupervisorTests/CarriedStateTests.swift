@@ -74,3 +74,21 @@ import Testing
         #expect(fcntl(stateFD, F_GETFD) == -1, "the state file is closed once read")
     }
 }
+
+/// `livefeed stop`: what systemd's answer means for the connections.
+@Suite struct StopPlanTests {
+    @Test func onlyARestartOfAUnitWithAStoreKeepsConnections() {
+        func plan(_ type: String, _ max: UInt32) -> Int32? {
+            StopCommand.plan(.success(SystemdJob.Job(type: type, fdStoreMax: max))).keepConnections
+        }
+        #expect(plan("restart", 65536) == 65536)
+        #expect(plan("try-restart", 100) == 100)
+        #expect(plan("restart", 0) == nil, "no store: a stop")
+        #expect(plan("stop", 65536) == nil)
+        #expect(plan("", 65536) == nil, "no job (systemctl kill, a plain kill)")
+        #expect(plan("reload", 65536) == nil)
+        #expect(plan("restart", UInt32.max) == Int32.max, "the store's size is clamped to what sigqueue carries")
+        let unreachable = StopCommand.plan(.failure(.bus("no system bus: No such file or directory")))
+        #expect(unreachable.keepConnections == nil && unreachable.reason.contains("no system bus"))
+    }
+}
