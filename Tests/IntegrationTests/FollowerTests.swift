@@ -89,6 +89,15 @@ struct FollowerTests {
                 let line = text.split(separator: "\n").first { $0.hasPrefix("livefeed_replica_lag_milliseconds ") }
                 return line.flatMap { Int($0.split(separator: " ").last ?? "") }.map { $0 < 1500 } ?? false
             }
+
+            // The replica turns into something unreadable (here: another database's contents): reads answer 503
+            // replica_unavailable with Retry-After, not 500: another host, or this one later, can serve them.
+            let other = SQLiteWriter(databasePath: "\(directory)/other.db")
+            _ = try other.execute("CREATE TABLE unrelated(x);")
+            _ = try replica.execute(".restore '\(other.databasePath)'")
+            let broken = try follower.http.get("/api/channels")
+            #expect(broken.status == 503 && broken.text.contains("replica_unavailable") && broken.header("Retry-After") == "1",
+                "\(broken)")
         }
     }
 

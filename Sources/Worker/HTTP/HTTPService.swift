@@ -153,9 +153,18 @@ final class HTTPService {
                 answer = try api.answer(resource, head)
             }
         } catch {
-            reporter.log(.error, .requestFailed, ["path": .string(head.path), "error": .string("\(error)")])
             let family: Route.Family = head.path.hasPrefix("/api/") ? .json : .html
-            return respond(c, Self.failure(family, 500, "internal_error", "the request could not be served", head))
+            func fail(_ status: Int, _ code: String, _ message: String, _ headers: [(String, String)] = []) {
+                respond(c, Self.failure(family, status, code, message, head, headers: headers))
+            }
+            // A follower whose replica cannot be read (the replica store is down, a mount went away) is not broken:
+            // another host, or this one in a moment, can answer.
+            if store.readOnly {
+                reporter.log(.warning, .requestFailed, ["path": .string(head.path), "error": .string("\(error)")])
+                return fail(503, "replica_unavailable", "this follower cannot read its replica right now; retry", [("Retry-After", "1")])
+            }
+            reporter.log(.error, .requestFailed, ["path": .string(head.path), "error": .string("\(error)")])
+            return fail(500, "internal_error", "the request could not be served")
         }
         let html = "text/html; charset=utf-8"
         switch answer {
