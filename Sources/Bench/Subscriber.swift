@@ -109,8 +109,9 @@ final class Receipts {
         s.frames += 1
         if firstReceipt == 0 { firstReceipt = now }
         lastReceipt = now
-        latency.record(now > sentNanoseconds ? now - sentNanoseconds : 0)
-        if !s.group.isEmpty { groupLatency[s.group, default: LatencyHistogram()].record(now > sentNanoseconds ? now - sentNanoseconds : 0) }
+        let took = now > sentNanoseconds ? now - sentNanoseconds : 0
+        latency.record(took)
+        if !s.group.isEmpty { groupLatency[s.group, default: LatencyHistogram()].record(took) }
         if id <= s.lastID { idOrderViolations += 1 }
         if sequence >= 0 && sequence < sequenceIDs.count {
             if sequenceIDs[sequence] == 0 {

@@ -95,6 +95,8 @@ enum SystemdJob {
         var r = sd_bus_open_system(&bus)
         guard r >= 0, let bus else { return .failure(.bus("no system bus: \(String(cString: strerror(-r)))")) }
         defer { sd_bus_flush_close_unref(bus) }
+        // Every call below, not only the first, waits at most 2 s (sd-bus's default is 25 s, past TimeoutStopSec=).
+        _ = sd_bus_set_method_call_timeout(bus, 2_000_000)
         var error = sd_bus_error()
         defer { sd_bus_error_free(&error) }
         func failed(_ what: String, _ r: Int32) -> Failure {
@@ -113,7 +115,7 @@ enum SystemdJob {
         r = sd_bus_message_append_basic(call, CChar(UInt8(ascii: "u")), &pid32)
         guard r >= 0 else { return .failure(failed("GetUnitByPID", r)) }
         var reply: OpaquePointer?
-        r = sd_bus_call(bus, call, 2_000_000, &error, &reply)
+        r = sd_bus_call(bus, call, 0, &error, &reply)
         guard r >= 0, let reply else { return .failure(failed("GetUnitByPID(\(pid))", r)) }
         defer { sd_bus_message_unref(reply) }
         var unitPathPointer: UnsafePointer<CChar>?

@@ -48,8 +48,7 @@ struct SupervisorConfig {
     var accessToken: String?
     /// Scale-out (docs/scale-out.md): standalone (one host), primary (writes, and a heartbeat followers measure
     /// their lag by), follower (serves a read-only replica kept current by Litestream; writes go to the primary).
-    enum Role: String { case standalone, primary, follower }
-    var role = Role.standalone
+    var role = HostRole.standalone
     /// A follower answers writes with 307 to this URL (the primary's, as clients reach it); without it, 503.
     var primaryURL: String?
     /// A follower reads the primary's Litestream replica at this URL through Litestream's VFS extension (the
@@ -154,8 +153,8 @@ struct SupervisorConfig {
             }
             return v
         }
-        func role(_ raw: String, _ source: String) throws(ParseError) -> Role {
-            guard let r = Role(rawValue: raw) else {
+        func role(_ raw: String, _ source: String) throws(ParseError) -> HostRole {
+            guard let r = HostRole(rawValue: raw) else {
                 throw .usage("\(source) takes standalone, primary or follower, not '\(raw)'")
             }
             return r

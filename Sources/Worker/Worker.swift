@@ -209,13 +209,20 @@ final class Worker: LoopParts {
                 // Both are upper bounds of the lag: the beat is up to a second old when it is written, the newest
                 // message as old as the last post. While messages flow the second is the tight one.
                 guard let beat = try store.heartbeat() else { return nil }
-                let newest = try store.newestSentAt() ?? beat
-                return min(max(0, now - max(beat, newest)), WorkerGauges.plausibleMaximum)
+                return Self.replicaLag(now: now, heartbeat: beat, newestSentAt: try store.newestSentAt())
             }
         } catch {
             reporter.log(.warning, .pollFailed, ["error": .string("heartbeat: \(error)")])
             return nil
         }
+    }
+
+    /// Now less the later of the two stamps, within what a gauge may carry. Both come from rows another program
+    /// may have written: a stamp before 1970 (or absurdly negative) counts as 0, so nothing can overflow, and one
+    /// from the future gives 0.
+    static func replicaLag(now: Int64, heartbeat: Int64, newestSentAt: Int64?) -> Int64 {
+        let newest = max(0, heartbeat, newestSentAt ?? 0)
+        return min(max(0, now - newest), WorkerGauges.plausibleMaximum)
     }
 
     // MARK: the control socket

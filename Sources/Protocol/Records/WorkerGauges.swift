@@ -8,8 +8,9 @@ package struct WorkerGauges: Equatable, Sendable {
     package var recordsQueued: Int64
     package var recordsQueuedPeak: Int64
     package var recordsDropped: Int64
-    /// A follower's distance from its primary: now less the primary's last heartbeat seen in the replica
-    /// (`meta.heartbeat`), in milliseconds; nil where the worker does not follow (or has seen no heartbeat).
+    /// A follower's distance from its primary, in milliseconds: now less the later of the primary's heartbeat
+    /// (`meta.heartbeat`) and newest message in the replica; nil where the worker does not follow (or has seen no
+    /// heartbeat).
     package var replicaLagMilliseconds: Int64?
     /// The newest message id this worker's database holds.
     package var newestMessageID: Int64 = 0

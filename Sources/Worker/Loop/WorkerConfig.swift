@@ -1,4 +1,5 @@
 import Foundation
+import LivefeedProtocol
 
 /// Worker settings, passed by the supervisor on the command line.
 struct WorkerConfig {
@@ -36,8 +37,7 @@ struct WorkerConfig {
     /// Scale-out (docs/scale-out.md): a primary writes a heartbeat a follower measures its lag by; a follower
     /// opens the database read-only, answers writes with the primary's address, and holds a cursor it has not
     /// reached yet instead of calling it ahead.
-    enum Role: String { case standalone, primary, follower }
-    var role = Role.standalone
+    var role = HostRole.standalone
     /// Where a follower sends writers (307 to `primaryURL` + the path); nil: 503.
     var primaryURL: String?
     /// A follower reading the replica through Litestream's VFS: the replica URL, the extension, the poll interval.
@@ -101,7 +101,7 @@ struct WorkerConfig {
             case "--max-head-bytes": c.maxHeadBytes = max(1024, try int(arg))
             case "--role":
                 let raw = try value(arg)
-                guard let role = Role(rawValue: raw) else { throw .usage("--role takes standalone, primary or follower") }
+                guard let role = HostRole(rawValue: raw) else { throw .usage("--role takes standalone, primary or follower") }
                 c.role = role
             case "--primary-url": c.primaryURL = try value(arg)
             case "--replica-url": c.replicaURL = try value(arg)
