@@ -23,6 +23,8 @@ final class PendingConnection {
     /// kernels) every peek copies the whole queue again, and the kernel walks every segment received so far.
     /// The option stays set when the socket is handed over; it affects only MSG_PEEK, which workers do not use.
     let peeksFromOffset: Bool
+    /// In the supervisor's epoll set: only once a peek found the head incomplete.
+    var watched = false
 
     init(
         id: UInt64, fd: FileDescriptor, client: SocketAddress?, clientKey: String, acceptedAt: UInt64,

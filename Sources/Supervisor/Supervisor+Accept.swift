@@ -61,13 +61,6 @@ extension Supervisor {
         let p = PendingConnection(
             id: id, fd: fd, client: peer, clientKey: key, acceptedAt: now, overClientCap: over, role: role,
             maxHeadBytes: config.maxHeadBytes, peeksFromOffset: peeksFromOffset)
-        do {
-            try epoll.add(fd, events: Self.pendingEvents, token: EpollToken.pending(id).rawValue)
-        } catch {
-            if !over { caps.leave(client: key) }
-            fd.close()
-            return
-        }
         pending[id] = p
         // At the bound, the oldest heads still coming make room; connections waiting for a worker are never shed.
         let arrival = door.arrive(id, now: now, overClientCap: over, alsoHeld: queuedHandoffCount)
@@ -82,6 +75,15 @@ extension Supervisor {
         case .wait: advance(p)
         case .refuseOverCap: refuseForCap(p, .client, head: nil)
         case .refuseFull: refuse(p, status: 503, reason: "pending_cap")
+        }
+        // Most heads are whole by the time they are accepted: only one still coming is watched, which spares the
+        // epoll_ctl pair per connection. Edge-triggered ADD reports bytes that came after the peek, so none is missed.
+        guard pending[id] === p else { return }
+        do {
+            try epoll.add(fd, events: Self.pendingEvents, token: EpollToken.pending(id).rawValue)
+            p.watched = true
+        } catch {
+            dropPending(p, reason: "epoll_add_failed")
         }
     }
 
@@ -190,7 +192,8 @@ extension Supervisor {
     func takePending(_ p: PendingConnection) -> Bool {
         guard pending.removeValue(forKey: p.id) != nil else { return false }
         door.leave(p.id)
-        epoll.remove(p.fd)
+        // Registered with the file description, which outlives this descriptor in the worker it is handed to.
+        if p.watched { epoll.remove(p.fd) }
         return true
     }
 

@@ -94,7 +94,8 @@ final class Supervisor {
         self.config = config
         self.listeners = listeners.map {
             var socket = $0
-            socket.setAcceptedDefaults(peekFromOffset: config.peekFromOffset)
+            socket.setAcceptedDefaults(
+                peekFromOffset: config.peekFromOffset, deferAcceptSeconds: config.deferAcceptSeconds)
             return socket
         }
         self.socketActivated = socketActivated

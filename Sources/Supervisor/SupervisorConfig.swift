@@ -16,6 +16,9 @@ struct SupervisorConfig {
     var enableEcho = false
     var maxHeadBytes = 8192
     var headTimeoutMilliseconds: UInt64 = 10_000
+    /// TCP_DEFER_ACCEPT on the listeners: a connection is accepted once its first bytes are in, or after this
+    /// many seconds of silence (then `headTimeoutMilliseconds` runs). 0: accepted at once.
+    var deferAcceptSeconds = 1
     /// Connections still sending their heads, at most; nil derives it from the descriptor limit (`Door`).
     var maxPending: Int?
     var drainMilliseconds: UInt64 = 10_000
@@ -83,6 +86,8 @@ struct SupervisorConfig {
           --worker-path PATH        livefeed-worker binary (default: next to this executable)
           --max-head-bytes N        request head limit at the door (default 8192)
           --head-timeout-ms MS      time a client has to send its request head (default 10000)
+          --defer-accept-s S        accept a connection once its first bytes arrive, or after S seconds of
+                                    silence (TCP_DEFER_ACCEPT; default 1, 0 accepts at once)
           --max-pending N           connections still sending their heads, at most; past it the oldest is
                                     shed with 408 (default: the descriptor limit less a reserve, so /healthz
                                     and /metrics always answer)
@@ -238,6 +243,7 @@ struct SupervisorConfig {
             case "--max-head-bytes": c.maxHeadBytes = try int(arg, 1024...65536)
             case "--max-pending": c.maxPending = try int(arg, 1...Self.maxCap)
             case "--head-timeout-ms": c.headTimeoutMilliseconds = UInt64(try int(arg, 100...600_000))
+            case "--defer-accept-s": c.deferAcceptSeconds = try int(arg, 0...60)
             case "--drain-ms": c.drainMilliseconds = UInt64(try int(arg, 0...600_000))
             case "--close-spread-ms": c.closeSpreadMilliseconds = Int64(try int(arg, 0...60_000))
             case "--reload-timeout-ms": c.reloadTimeoutMilliseconds = UInt64(try int(arg, 100...600_000))

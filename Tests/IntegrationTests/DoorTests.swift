@@ -75,6 +75,41 @@ struct DoorTests {
         }
     }
 
+    /// TCP_DEFER_ACCEPT: a connection that sends nothing stays with the kernel for `--defer-accept-s` (no
+    /// descriptor, no wakeup, no epoll registration in the supervisor), is then accepted and cut at the head
+    /// deadline like any other. With 0 it is accepted at once and waits at the door.
+    @Test(arguments: [0, 2])
+    func aSilentConnectionReachesTheDoorOnlyAfterTheDeferPeriod(deferSeconds: Int) throws {
+        let arguments = ["--defer-accept-s", "\(deferSeconds)", "--head-timeout-ms", "300"]
+        try withLivefeed(arguments: arguments) { server in
+            let socket = try TCPSocket(connectingToPort: server.port)
+            defer { socket.close() }
+            let connectedAt = ContinuousClock.now
+            if deferSeconds == 0 {
+                try eventually(timeout: .seconds(5), "the silent connection waits at the door") {
+                    try server.scrapeMetrics().value("livefeed_pending_connections") == 1
+                }
+            } else {
+                // Linux resends the SYN-ACK and accepts no sooner than a second in: a scrape before that sees none.
+                let pending = try server.scrapeMetrics().value("livefeed_pending_connections")
+                if ContinuousClock.now - connectedAt < .milliseconds(800) {
+                    #expect(pending == 0, "a silent connection was accepted before the defer period ended")
+                }
+                // Meanwhile a client that sends its head is served at once.
+                #expect(try server.http.get("/healthz").status == 200)
+            }
+            let response = try HTTPResponse.read(from: socket, requestMethod: "GET", deadline: .now + .seconds(15))
+            let waited = ContinuousClock.now - connectedAt
+            #expect(response.status == 408, "\(response)")
+            if deferSeconds > 0 {
+                #expect(waited >= .milliseconds(900), "answered \(waited) after connecting")
+            }
+            let scrape = try server.waitForGaugesAtZero()
+            #expect(
+                scrape.count("livefeed_connections_refused_total", ["view": "unknown", "reason": "head_timeout"]) == 1)
+        }
+    }
+
     @Test func runningOutOfDescriptorsPausesAcceptingLogsOnceAndNeverSpins() throws {
         try withLivefeed(workers: 1) { server in
             #expect(try server.http.get("/api/metrics").status == 200)

@@ -44,6 +44,10 @@ package struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictiona
         }
     }
 
+    package mutating func reserveCapacity(_ n: Int) {
+        fields.reserveCapacity(n)
+    }
+
     package mutating func add(_ name: String, _ value: String) {
         fields.append((name: name, value: value))
     }

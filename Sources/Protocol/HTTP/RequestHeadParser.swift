@@ -256,6 +256,7 @@ package struct RequestHeadParser {
 
     private func makeHead() throws(HTTPHeadError) -> HTTPRequestHead {
         var headers = HTTPHeaders()
+        headers.reserveCapacity(fields.count)
         for field in fields {
             headers.add(
                 String(decoding: buffer[field.name], as: UTF8.self),
