@@ -26,6 +26,18 @@ struct HandoffQueue<Item> {
         return head < items.count ? items[head] : nil
     }
 
+    /// The oldest `n` entries still waiting, oldest first (they stay queued).
+    func prefix(_ n: Int) -> [(id: UInt64, item: Item)] {
+        var out: [(id: UInt64, item: Item)] = []
+        out.reserveCapacity(min(n, count))
+        var i = head
+        while out.count < n && i < items.count {
+            if let entry = items[i] { out.append(entry) }
+            i += 1
+        }
+        return out
+    }
+
     /// Removes the oldest entry still waiting.
     @discardableResult
     mutating func popFirst() -> (id: UInt64, item: Item)? {

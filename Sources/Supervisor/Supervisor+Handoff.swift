@@ -18,6 +18,8 @@ extension Supervisor {
     static let maxQueuedHandoffsPerWorker = 1024
     /// How many moving live connections may wait for one (a reload moves every live connection at once).
     static let maxQueuedMovesPerWorker = 65536
+    /// Handoffs per message: one sendmsg, one SCM_RIGHTS array, one wakeup of the worker for up to this many.
+    static let handoffsPerMessage = 32
 
     /// Sends the descriptor to a worker of the current generation, or queues it for one. The connection already
     /// holds its slots (`admit`); they stay held until the worker reports it closed or dies.
@@ -26,73 +28,97 @@ extension Supervisor {
         dispatchHandoff(QueuedHandoff(connection: p, view: view, path: head.path), excluding: nil)
     }
 
-    /// Sends now to a worker with nothing queued (the picked one first), else queues behind the shortest queue.
+    /// Queues `h` for a worker whose socket is not known to be full (the picked one first), to go out with the
+    /// others of this loop turn (`flushHandoffs`); else behind the shortest queue still waiting for room.
     private func dispatchHandoff(_ h: QueuedHandoff, excluding broken: WorkerSlot?) {
         if upgrade != nil { return park(h) }  // the next process reads its head again
         if !stopping {
-            // Common case: the picked worker has nothing queued and room in its socket. No allocation.
-            let first = workers.pick()
-            var firstFailed = false
-            if let first, first !== broken, first.handoffs.isEmpty {
-                switch trySend(h, to: first) {
-                case .sent: return
-                case .full: break
-                case .failed: firstFailed = true
-                }
+            func usable(_ slot: WorkerSlot) -> Bool {
+                slot !== broken && slot.control != nil && !slot.killSent && !slot.handoffs.isFull
             }
-            // Then any other worker with nothing queued; else the shortest queue with room. A worker with a queue
-            // is not sent to directly, so its queue stays first in, first out.
+            // Common case: the picked worker has room. A worker waiting for EPOLLOUT is passed over while another
+            // is not, so its queue drains first in, first out.
+            if let first = workers.pick(), usable(first), !first.controlWritable {
+                return stage(h, on: first)
+            }
             var shortest: WorkerSlot?
-            for slot in workers.ready where slot !== broken && !(slot === first && firstFailed) {
-                if slot !== first && slot.handoffs.isEmpty {
-                    switch trySend(h, to: slot) {
-                    case .sent: return
-                    case .full: break
-                    case .failed: continue
-                    }
-                }
-                if !slot.handoffs.isFull && slot.handoffs.count < shortest?.handoffs.count ?? Int.max {
-                    shortest = slot
-                }
+            for slot in workers.ready where usable(slot) {
+                if !slot.controlWritable { return stage(h, on: slot) }
+                if slot.handoffs.count < shortest?.handoffs.count ?? Int.max { shortest = slot }
             }
-            if let shortest, enqueue(h, on: shortest) { return }
+            if let shortest { return stage(h, on: shortest) }
         }
         refuseHandoff(h)
     }
 
+    private func stage(_ h: QueuedHandoff, on slot: WorkerSlot) {
+        let id = h.connection.id
+        guard slot.handoffs.append(id, h) else { return refuseHandoff(h) }
+        queuedOn[id] = slot
+        if slot.controlWritable { return }  // goes out when the socket has room again
+        if !slot.flushDue {
+            slot.flushDue = true
+            flushDue.append(slot)
+        }
+        // A full message's worth goes at once: a turn accepting hundreds sends as it goes.
+        if slot.handoffs.count >= Self.handoffsPerMessage { drainHandoffs(slot) }
+    }
+
+    /// Sends what this loop turn queued, one message per worker (or a few), at the end of the turn.
+    func flushHandoffs() {
+        guard !flushDue.isEmpty else { return }
+        let due = flushDue
+        flushDue.removeAll(keepingCapacity: true)
+        for slot in due {
+            slot.flushDue = false
+            if !slot.controlWritable { drainHandoffs(slot) }
+        }
+    }
+
     private enum SendOutcome { case sent, full, failed }
 
-    private func trySend(_ h: QueuedHandoff, to slot: WorkerSlot) -> SendOutcome {
+    /// One message with the oldest `batch` of `slot`'s queue: their records back to back and their descriptors in
+    /// the same order.
+    private func trySend(_ batch: [QueuedHandoff], to slot: WorkerSlot) -> SendOutcome {
         guard let control = slot.control, !slot.killSent else { return .failed }
-        let p = h.connection
-        let record = RecordCodec.encode(.handoff(connectionID: p.id, view: h.view, client: p.client))
+        var message: [UInt8] = []
+        var descriptors: [FileDescriptor] = []
+        descriptors.reserveCapacity(batch.count)
+        for h in batch {
+            let p = h.connection
+            message += RecordCodec.encode(.handoff(connectionID: p.id, view: h.view, client: p.client))
+            descriptors.append(p.fd)
+        }
         let outcome: IOResult<Int>
         do {
-            outcome = try FDPassing.send(on: control, record, descriptor: p.fd)
+            outcome = try FDPassing.send(on: control, message, descriptors: descriptors)
         } catch {
             return .failed
         }
         guard case .done = outcome else { return .full }
-        slot.connections.insert(p.id)
-        handed[p.id] = Handed(
-            view: h.view, worker: slot, client: p.client, clientKey: p.clientKey, handedAt: clock.nowMilliseconds)
-        metrics.accepted[h.view, default: 0] += 1
-        p.fd.close()
+        metrics.handoffMessages += 1
+        let now = clock.nowMilliseconds
+        for h in batch {
+            let p = h.connection
+            slot.connections.insert(p.id)
+            handed[p.id] = Handed(view: h.view, worker: slot, client: p.client, clientKey: p.clientKey, handedAt: now)
+            metrics.accepted[h.view, default: 0] += 1
+            p.fd.close()
+        }
         return .sent
     }
 
-    /// Queues `h` on `slot` and asks for EPOLLOUT on its control socket when the queue was empty.
-    private func enqueue(_ h: QueuedHandoff, on slot: WorkerSlot) -> Bool {
+    /// EPOLLOUT on `slot`'s control socket while something waits for room in it; false if it could not be set.
+    @discardableResult
+    func wantWritable(_ slot: WorkerSlot, _ want: Bool) -> Bool {
         guard let control = slot.control, !slot.killSent else { return false }
-        if slot.handoffs.isEmpty && slot.moves.isEmpty {
-            do {
-                try epoll.modify(control, events: [.readable, .writable], token: slot.token.rawValue)
-            } catch {
-                return false
-            }
+        guard slot.controlWritable != want else { return true }
+        do {
+            try epoll.modify(control, events: want ? [.readable, .writable] : [.readable], token: slot.token.rawValue)
+        } catch {
+            return false
         }
-        guard slot.handoffs.append(h.connection.id, h) else { return false }
-        queuedOn[h.connection.id] = slot
+        slot.controlWritable = want
         return true
     }
 
@@ -102,25 +128,30 @@ extension Supervisor {
         if !events.isDisjoint(with: [.readable, .hangup, .error, .readHangup]) { readRecords(from: slot, events) }
     }
 
-    /// Sends what waits for `slot`, oldest first, until its socket is full again; stops asking for EPOLLOUT once
-    /// the queue is empty.
+    /// Sends what waits for `slot`, oldest first and a message's worth at a time, until its socket is full (then
+    /// asks for EPOLLOUT) or the queue is empty (then stops asking).
     func drainHandoffs(_ slot: WorkerSlot) {
-        guard drainMoves(slot) else { return }
-        while let (id, h) = slot.handoffs.first() {
-            switch trySend(h, to: slot) {
+        guard drainMoves(slot) else {
+            wantWritable(slot, true)
+            return
+        }
+        while !slot.handoffs.isEmpty {
+            let batch = slot.handoffs.prefix(Self.handoffsPerMessage)
+            switch trySend(batch.map(\.item), to: slot) {
             case .sent:
-                slot.handoffs.popFirst()
-                queuedOn[id] = nil
+                for (id, _) in batch {
+                    slot.handoffs.popFirst()
+                    queuedOn[id] = nil
+                }
             case .full:
+                if !wantWritable(slot, true) { redistributeHandoffs(of: slot) }
                 return
             case .failed:
                 redistributeHandoffs(of: slot)
                 return
             }
         }
-        if let control = slot.control, !slot.killSent, slot.moves.isEmpty {
-            try? epoll.modify(control, events: [.readable], token: slot.token.rawValue)
-        }
+        if slot.moves.isEmpty { wantWritable(slot, false) }
     }
 
     /// Moves what waits for a worker that can no longer take it (killed, exited, retiring, broken socket) to the
@@ -129,9 +160,7 @@ extension Supervisor {
         redistributeMoves(of: slot)
         guard !slot.handoffs.isEmpty else { return }
         let waiting = slot.handoffs.removeAll()
-        if let control = slot.control, !slot.killSent {
-            try? epoll.modify(control, events: [.readable], token: slot.token.rawValue)
-        }
+        if slot.moves.isEmpty { wantWritable(slot, false) }
         for (id, h) in waiting {
             queuedOn[id] = nil
             dispatchHandoff(h, excluding: slot)
@@ -141,9 +170,7 @@ extension Supervisor {
     /// A queued handoff whose head deadline passed: refused, its slots freed.
     func expireQueuedHandoff(_ id: UInt64) {
         guard let slot = queuedOn.removeValue(forKey: id), let h = slot.handoffs.remove(id) else { return }
-        if slot.handoffs.isEmpty, slot.moves.isEmpty, let control = slot.control, !slot.killSent {
-            try? epoll.modify(control, events: [.readable], token: slot.token.rawValue)
-        }
+        if slot.handoffs.isEmpty, slot.moves.isEmpty { wantWritable(slot, false) }
         refuseHandoff(h)
     }
 
@@ -169,4 +196,9 @@ extension Supervisor {
 
     /// Connections admitted and waiting for a worker's control socket.
     var queuedHandoffCount: Int { queuedOn.count }
+
+    /// Those of them waiting for room (EPOLLOUT), not merely going out at the end of this loop turn.
+    var handoffsWaitingForRoom: Int {
+        workers.all.reduce(0) { $0 + ($1.controlWritable ? $1.handoffs.count : 0) }
+    }
 }

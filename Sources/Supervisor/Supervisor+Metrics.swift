@@ -24,7 +24,7 @@ extension Supervisor {
             door.maxPending)
         m.single(
             "handoffs_queued", "gauge", "Admitted connections waiting for room in a worker's control socket.",
-            queuedHandoffCount)
+            handoffsWaitingForRoom)
         m.single("client_addresses", "gauge", "Client addresses holding at least one connection.", caps.byClient.count)
         m.single(
             "busiest_client_connections", "gauge", "Most connections held by one client address.", caps.busiestClient)
@@ -75,6 +75,10 @@ extension Supervisor {
         m.single("generation", "gauge", "Worker generation; each SIGHUP starts a new one.", workers.generation)
         m.single("reload_in_progress", "gauge", "1 while a SIGHUP reload waits for new workers.", reload == nil ? 0 : 1)
         m.single("reloads_total", "counter", "Reloads begun (SIGHUP).", metrics.reloads)
+        m.single(
+            "handoff_messages_total", "counter",
+            "Messages that carried connections to workers, several per message when they arrive together.",
+            metrics.handoffMessages)
         m.single(
             "connections_moved_total", "counter",
             "Live connections moved to a new worker on a reload (--reload-mode handover), unseen by the client.",

@@ -94,14 +94,7 @@ extension Supervisor {
     }
 
     private func enqueueMove(_ m: QueuedMove, on slot: WorkerSlot) -> Bool {
-        guard let control = slot.control, !slot.killSent else { return false }
-        if slot.moves.isEmpty && slot.handoffs.isEmpty {
-            do {
-                try epoll.modify(control, events: [.readable, .writable], token: slot.token.rawValue)
-            } catch {
-                return false
-            }
-        }
+        guard slot.control != nil, !slot.killSent, wantWritable(slot, true) else { return false }
         return slot.moves.append(m.state.connectionID, m)
     }
 

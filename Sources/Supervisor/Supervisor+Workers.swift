@@ -37,6 +37,7 @@ extension Supervisor {
             watchStderr(of: slot, stderrReader)
             slot.pid = pid
             slot.control = mine
+            slot.controlWritable = false
             slot.state = .starting
             slot.startedAt = now
             slot.lastHeardAt = now
@@ -191,6 +192,7 @@ extension Supervisor {
             epoll.remove(c)
             c.close()
             slot.control = nil
+            slot.controlWritable = false
         }
         // A dead worker's connections died with it: free their slots exactly once, here.
         let lost = slot.connections

@@ -50,6 +50,8 @@ final class Supervisor {
     var handed: [UInt64: Handed] = [:]
     /// The worker each queued handoff waits for (see `HandoffQueue`).
     var queuedOn: [UInt64: WorkerSlot] = [:]
+    /// Workers with handoffs queued this loop turn, sent at its end (`flushHandoffs`).
+    var flushDue: [WorkerSlot] = []
     var metrics = SupervisorMetrics()
     var recentRefusals = RecentEvents()
     var recentDrops = RecentEvents()
@@ -144,6 +146,7 @@ final class Supervisor {
             checkReload(now: after)
             checkUpgrade(now: after)
             serviceManagerTick(now: after)
+            flushHandoffs()
             if stopping {
                 if workers.all.allSatisfy({ !$0.hasProcess }) && demoWriterPID == 0 { break }
                 if after >= stopDeadline && !killSent {

@@ -36,6 +36,8 @@ struct SupervisorMetrics {
     /// Live connections moved to a new worker on a reload, and those that could not move (closed with 1012).
     var moved = 0
     var moveFailures = 0
+    /// Messages that carried handoffs to workers (each up to `Supervisor.handoffsPerMessage` of them).
+    var handoffMessages = 0
     var accountingErrors = 0
 
     /// Returns the reason counted: `reason`, or "other" once `maxReasons` distinct reasons exist.

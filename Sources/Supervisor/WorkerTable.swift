@@ -54,6 +54,10 @@ final class WorkerSlot {
     var handoffs = HandoffQueue<Supervisor.QueuedHandoff>(bound: Supervisor.maxQueuedHandoffsPerWorker)
     /// Live connections moving here from a draining worker, waiting for room in the control socket.
     var moves = HandoffQueue<Supervisor.QueuedMove>(bound: Supervisor.maxQueuedMovesPerWorker)
+    /// EPOLLOUT is asked for on `control`: something waits for room in it (`Supervisor.wantWritable`).
+    var controlWritable = false
+    /// Handoffs were queued this loop turn and go out together at its end (`Supervisor.flushHandoffs`).
+    var flushDue = false
 
     init(index: Int, generation: Int, token: EpollToken) {
         self.index = index

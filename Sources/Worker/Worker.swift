@@ -33,7 +33,8 @@ final class Worker: LoopParts {
     private var nextTick: UInt64 = 0
     private var tickStarted: UInt64 = 0
     static let maxTickPauseMilliseconds: UInt64 = 50
-    static let controlMessagesPerTurn = 64
+    /// Records taken from the control socket per loop turn, at most (a message's records are taken whole).
+    static let controlRecordsPerTurn = 64
     /// How long what the tick last saw (the newest message, and with it the channel rows `ChannelFeed` keeps) stands
     /// for the database: longer than the longest tick pause, so a busy worker's joins need no query, short enough
     /// that an idle one looks again.
@@ -235,49 +236,60 @@ final class Worker: LoopParts {
         guard events.contains(.readable) || events.contains(.hangup) || events.contains(.error) else { return }
         // Bounded per wakeup (the socket is level-triggered: the rest waits for the next turn), so a burst of
         // handoffs or of connections moving here on a reload cannot hold back the clients already served.
-        for _ in 0..<Self.controlMessagesPerTurn where running {
-            let received: IOResult<FDPassing.Received>
+        var handled = 0
+        while running && handled < Self.controlRecordsPerTurn {
+            let received: IOResult<FDPassing.ReceivedBatch>
             do {
                 received = try controlBuffer.withUnsafeMutableBytes { raw throws(SystemError) in
-                    try FDPassing.receive(on: reporter.socket, into: raw)
+                    try FDPassing.receiveBatch(on: reporter.socket, into: raw)
                 }
             } catch {
                 running = false
                 return
             }
             guard case .done(let r) = received else { return }
-            if r.byteCount == 0 && r.descriptor == nil {
+            if r.byteCount == 0 && r.descriptors.isEmpty {
                 // The supervisor is gone: a worker never outlives it.
                 running = false
                 return
             }
+            // One message holds one or more records; the descriptors go, in order, to the records that carry one
+            // (handoffs and moved connections). Fewer descriptors than such records: the kernel could not give us
+            // the rest (MSG_CTRUNC, our descriptor table is full), and those clients are reported lost.
+            var descriptors = r.descriptors[...]
+            let records: [Record]
             do {
-                switch try RecordCodec.decode(controlBuffer[0..<r.byteCount]) {
+                records = try RecordCodec.records(in: controlBuffer[0..<r.byteCount])
+            } catch {
+                descriptors.forEach { $0.close() }
+                reporter.log(.error, .badControlRecord, ["error": .string("\(error)")])
+                continue
+            }
+            handled += max(1, records.count)
+            for record in records {
+                switch record {
                 case .handoff(let id, let view, let client):
-                    guard let fd = r.descriptor else {
+                    guard let fd = descriptors.popFirst() else {
                         lostDescriptor(id, view, truncated: r.anomaly)
                         continue
                     }
                     connections.adopt(fd, id: id, view: view, client: client)
                 case .drain(let spread, let retry, let handover):
-                    r.descriptor?.close()
                     drainer.begin(
                         spreadMilliseconds: spread, retryAfterMilliseconds: retry, handover: handover,
                         now: loop.clock.nowMilliseconds)
                 case .adoptLive(let state):
-                    guard let fd = r.descriptor else {
+                    guard let fd = descriptors.popFirst() else {
                         lostDescriptor(state.connectionID, state.view, truncated: r.anomaly)
                         continue
                     }
                     live.adopt(fd, state)
                 case let record:
-                    r.descriptor?.close()
                     reporter.log(.warning, .unexpectedRecord, ["kind": .string("\(record.kind)")])
                 }
-            } catch {
-                r.descriptor?.close()
-                reporter.log(.error, .badControlRecord, ["error": .string("\(error)")])
             }
+            // More descriptors than records that take one: not ours to keep.
+            descriptors.forEach { $0.close() }
         }
     }
 

@@ -55,42 +55,49 @@ static inline int lf_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int 
 static inline int lf_signalfd(const sigset_t *mask) { return signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC); }
 static inline int lf_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
-/// Sends `len` bytes and, when fd >= 0, one descriptor as SCM_RIGHTS.
-static inline ssize_t lf_send_with_fd(int sock, const void *buf, size_t len, int fd) {
+/// Result flags of lf_recv_with_fd and lf_recv_with_fds.
+enum { LF_RECV_CTRUNC = 1, LF_RECV_TRUNC = 2, LF_RECV_BADCMSG = 4 };
+
+/// Descriptors one message of lf_send_with_fds / lf_recv_with_fds carries at most (the kernel's SCM_MAX_FD is 253).
+enum { LF_MAX_FDS = 64 };
+
+/// Sends `len` bytes and `count` descriptors (0...LF_MAX_FDS) as one SCM_RIGHTS message, in order.
+static inline ssize_t lf_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int count) {
+    if (count < 0 || count > LF_MAX_FDS) { errno = EINVAL; return -1; }
     struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
-    if (fd >= 0) {
+    union { char buf[CMSG_SPACE(sizeof(int) * LF_MAX_FDS)]; struct cmsghdr align; } control;
+    if (count > 0) {
         memset(&control, 0, sizeof control);
         msg.msg_control = control.buf;
-        msg.msg_controllen = sizeof control.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)count);
         struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
         cmsg->cmsg_level = SOL_SOCKET;
         cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)count);
+        memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * (size_t)count);
     }
     return sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-/// Result flags of lf_recv_with_fd.
-enum { LF_RECV_CTRUNC = 1, LF_RECV_TRUNC = 2, LF_RECV_BADCMSG = 4 };
-
-/// Receives into buf; a passed descriptor (close-on-exec) lands in *fd_out (else -1). Every descriptor
-/// beyond the first, and any of a foreign cmsg, is closed and reported through *flags so none leaks.
-static inline ssize_t lf_recv_with_fd(int sock, void *buf, size_t len, int *fd_out, int *flags) {
+/// Receives into buf; passed descriptors (close-on-exec) land in fds_out in the order sent, at most `capacity`
+/// (<= LF_MAX_FDS), their number in *count_out. Any beyond `capacity`, and any of a foreign cmsg, is closed and
+/// reported through *flags so none leaks; LF_RECV_CTRUNC means the kernel dropped some (our table was full).
+static inline ssize_t lf_recv_with_fds(int sock, void *buf, size_t len, int *fds_out, int capacity, int *count_out,
+                                       int *flags) {
     struct iovec iov = { .iov_base = buf, .iov_len = len };
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    union { char buf[CMSG_SPACE(sizeof(int) * 4)]; struct cmsghdr align; } control;
+    union { char buf[CMSG_SPACE(sizeof(int) * LF_MAX_FDS)]; struct cmsghdr align; } control;
     msg.msg_control = control.buf;
     msg.msg_controllen = sizeof control.buf;
-    *fd_out = -1;
+    if (capacity > LF_MAX_FDS) capacity = LF_MAX_FDS;
+    *count_out = 0;
     *flags = 0;
     ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
     if (n < 0) return n;
@@ -103,13 +110,26 @@ static inline ssize_t lf_recv_with_fd(int sock, void *buf, size_t len, int *fd_o
             for (size_t i = 0; i < count; i++) {
                 int got;
                 memcpy(&got, &fds[i], sizeof got);
-                if (*fd_out < 0) { *fd_out = got; } else { close(got); *flags |= LF_RECV_BADCMSG; }
+                if (*count_out < capacity) { fds_out[(*count_out)++] = got; } else { close(got); *flags |= LF_RECV_BADCMSG; }
             }
         } else {
             *flags |= LF_RECV_BADCMSG;
         }
     }
     return n;
+}
+
+/// Sends `len` bytes and, when fd >= 0, one descriptor as SCM_RIGHTS.
+static inline ssize_t lf_send_with_fd(int sock, const void *buf, size_t len, int fd) {
+    return lf_send_with_fds(sock, buf, len, &fd, fd >= 0 ? 1 : 0);
+}
+
+/// Receives into buf; a passed descriptor (close-on-exec) lands in *fd_out (else -1). Every descriptor
+/// beyond the first, and any of a foreign cmsg, is closed and reported through *flags so none leaks.
+static inline ssize_t lf_recv_with_fd(int sock, void *buf, size_t len, int *fd_out, int *flags) {
+    int count = 0;
+    *fd_out = -1;
+    return lf_recv_with_fds(sock, buf, len, fd_out, 1, &count, flags);
 }
 
 /// An anonymous in-memory file, close-on-exec (memfd_create(2) through syscall(2): glibc declares it only with

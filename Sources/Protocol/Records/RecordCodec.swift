@@ -1,8 +1,10 @@
 /// Wire form of a record: an 8-byte header — version, kind, two zero bytes, payload length (u32 big
 /// endian) — then the payload: a u16 field count and per field a u8 key length, the key, a type byte
-/// (0 = int64 big endian, 1 = string with a u32 length). Records travel in SOCK_SEQPACKET messages: from the
-/// supervisor one record per message (a handed descriptor belongs to its record); from a worker one or more
-/// whole records back to back (a loop turn's records in one message, see `records(in:)`).
+/// (0 = int64 big endian, 1 = string with a u32 length). Records travel in SOCK_SEQPACKET messages of one or more
+/// whole records back to back (`records(in:)`): from a worker a loop turn's records; from the supervisor a loop
+/// turn's handoffs to that worker (at most `FDPassing.maxDescriptorsPerMessage`), whose descriptors travel in the
+/// same message in the same order, the n-th to the n-th record that carries one. A worker of this version reads
+/// a message of one record (an older supervisor's) the same way, so the version stayed.
 ///
 /// Decoders ignore fields they do not know, so a field can be added within a version; a new kind, or a field
 /// that becomes required, bumps the version. Version 2 added `workerGauges` and `drain`'s `retry_after_ms`;

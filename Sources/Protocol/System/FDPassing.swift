@@ -22,6 +22,59 @@ package enum FDPassing {
         }
     }
 
+    /// Descriptors one message carries at most (`send(on:_:descriptors:)`, `receive(on:into:descriptors:)`).
+    package static let maxDescriptorsPerMessage = Int(LF_MAX_FDS)
+
+    /// Wraps sendmsg(2) for several descriptors at once, in order (at most `maxDescriptorsPerMessage`): one system
+    /// call, one wakeup of the receiver. The caller still owns every descriptor and closes its copies once this
+    /// returns `.done`; on `.wouldBlock` nothing was sent.
+    package static func send(
+        on socket: FileDescriptor, _ bytes: [UInt8], descriptors: [FileDescriptor]
+    ) throws(SystemError) -> IOResult<Int> {
+        precondition(descriptors.count <= maxDescriptorsPerMessage, "at most \(maxDescriptorsPerMessage) descriptors")
+        var raw: [Int32] = []
+        raw.reserveCapacity(descriptors.count)
+        for fd in descriptors { raw.append(fd.rawValue) }
+        return try retryingInterrupts("sendmsg") {
+            bytes.withUnsafeBytes { buf in
+                raw.withUnsafeBufferPointer { fds in
+                    lf_send_with_fds(socket.rawValue, buf.baseAddress, buf.count, fds.baseAddress, Int32(fds.count))
+                }
+            }
+        }
+    }
+
+    package struct ReceivedBatch {
+        package var byteCount: Int
+        /// In the order they were sent.
+        package var descriptors: [FileDescriptor]
+        /// Control data was truncated (the kernel dropped descriptors: ours were exhausted), the message was
+        /// truncated, or a foreign cmsg arrived.
+        package var anomaly: Bool
+    }
+
+    /// Wraps recvmsg(2) for a message with up to `maxDescriptorsPerMessage` descriptors. `.done` with byteCount 0
+    /// and no descriptor is end of file.
+    package static func receiveBatch(
+        on socket: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer
+    ) throws(SystemError) -> IOResult<ReceivedBatch> {
+        var fds = [Int32](repeating: -1, count: maxDescriptorsPerMessage)
+        var count: Int32 = 0
+        var flags: Int32 = 0
+        let outcome = try fds.withUnsafeMutableBufferPointer { out throws(SystemError) in
+            try retryingInterrupts("recvmsg") {
+                lf_recv_with_fds(
+                    socket.rawValue, buffer.baseAddress, buffer.count, out.baseAddress, Int32(out.count), &count, &flags)
+            }
+        }
+        switch outcome {
+        case .wouldBlock: return .wouldBlock
+        case .done(let n):
+            let received = fds.prefix(Int(count)).map { FileDescriptor(owning: $0) }
+            return .done(ReceivedBatch(byteCount: n, descriptors: received, anomaly: flags != 0))
+        }
+    }
+
     /// Wraps recvmsg(2). `.done` with byteCount 0 and no descriptor is end of file.
     package static func receive(
         on socket: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer
