@@ -131,7 +131,7 @@ package enum HTTPSyntax {
 
     /// Decodes field-value bytes: UTF-8 when valid, otherwise ISO-8859-1 so that obs-text keeps every byte.
     package static func decodeFieldValue(_ bytes: ArraySlice<UInt8>) -> String {
-        if let text = String(validating: bytes, as: UTF8.self) { return text }
+        if let text = String.ifValidUTF8(bytes) { return text }
         var scalars = String.UnicodeScalarView()
         for byte in bytes { scalars.append(Unicode.Scalar(byte)) }
         return String(scalars)

@@ -57,7 +57,7 @@ package enum URLQuery {
         }
         // A NUL would truncate the value at the first C API it reaches (SQLite, syscalls).
         guard !bytes.contains(0) else { return nil }
-        return String(validating: bytes, as: UTF8.self)
+        return String.ifValidUTF8(bytes)
     }
 
     private static func decodePair(_ piece: Substring) -> (name: String, value: String)? {

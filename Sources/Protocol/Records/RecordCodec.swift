@@ -140,14 +140,14 @@ package enum RecordCodec {
         for _ in 0..<count {
             let keyLength = Int(try reader.u8())
             guard keyLength > 0 && keyLength <= maxKey else { throw .badField("key length \(keyLength)") }
-            guard let key = String(validating: try reader.take(keyLength), as: UTF8.self) else {
+            guard let key = String.ifValidUTF8(try reader.take(keyLength)) else {
                 throw .badField("key not UTF-8")
             }
             switch try reader.u8() {
             case 0: fields[key] = .int(Int64(bitPattern: try reader.u64()))
             case 1:
                 let n = Int(try reader.u32())
-                guard let s = String(validating: try reader.take(n), as: UTF8.self) else {
+                guard let s = String.ifValidUTF8(try reader.take(n)) else {
                     throw .badField("\(key) not UTF-8")
                 }
                 fields[key] = .string(s)
