@@ -19,6 +19,8 @@ extension Supervisor {
     /// How many moving live connections may wait for one (a reload moves every live connection at once).
     static let maxQueuedMovesPerWorker = 65536
     /// Handoffs per message: one sendmsg, one SCM_RIGHTS array, one wakeup of the worker for up to this many.
+    /// A full message (records of at most ~110 bytes with an IPv6 client address, so under 3.6 KB) fits even the
+    /// smallest send buffer Linux allows (SOCK_MIN_SNDBUF, about 4.5 KB), so it is never refused as too large.
     static let handoffsPerMessage = 32
 
     /// Sends the descriptor to a worker of the current generation, or queues it for one. The connection already
