@@ -118,7 +118,9 @@ struct ReloadCrashTests {
             let old = try server.waitForWorkers(2)
             let victim = try #require(old[0])
             server.isExpectedErrorRecord = WorkerLifecycleTests.recordsAbout(victim)
-            FileManager.default.createFile(atPath: "\(server.directory)/slow", contents: Data())
+            try #require(
+                FileManager.default.createFile(atPath: "\(server.directory)/slow", contents: Data()),
+                "the marker that makes the new workers slow to start")
             server.send(SIGHUP)
             try server.waitForLog("reload_started") { $0.string("event") == "reload_started" }
             kill(victim, SIGKILL)
