@@ -94,7 +94,7 @@ extension Supervisor {
     }
 
     private func enqueueMove(_ m: QueuedMove, on slot: WorkerSlot) -> Bool {
-        guard slot.control != nil, !slot.killSent, wantWritable(slot, true) else { return false }
+        guard wantWritable(slot, true) else { return false }  // false also for a worker without a live socket
         return slot.moves.append(m.state.connectionID, m)
     }
 

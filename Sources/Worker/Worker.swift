@@ -263,6 +263,7 @@ final class Worker: LoopParts {
             } catch {
                 descriptors.forEach { $0.close() }
                 reporter.log(.error, .badControlRecord, ["error": .string("\(error)")])
+                handled += 1
                 continue
             }
             handled += max(1, records.count)

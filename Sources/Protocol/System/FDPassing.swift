@@ -22,7 +22,7 @@ package enum FDPassing {
         }
     }
 
-    /// Descriptors one message carries at most (`send(on:_:descriptors:)`, `receive(on:into:descriptors:)`).
+    /// Descriptors one message carries at most (`send(on:_:descriptors:)`, `receiveBatch(on:into:)`).
     package static let maxDescriptorsPerMessage = Int(LF_MAX_FDS)
 
     /// Wraps sendmsg(2) for several descriptors at once, in order (at most `maxDescriptorsPerMessage`): one system
