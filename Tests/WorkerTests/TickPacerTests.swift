@@ -1,0 +1,61 @@
+import Testing
+
+@testable import Worker
+
+@Suite struct TickPacerTests {
+    /// Drives the pacer as a worker would: a message every `gap` ms, each tick taking `took` ms and carrying
+    /// `perTick` messages, rows arriving during every tick. Returns the pause after the last tick.
+    private func steady(gap: UInt64, took: UInt64, perTick: Int64 = 1, ticks: Int = 100) -> (TickPacer, UInt64) {
+        var p = TickPacer()
+        var t: UInt64 = 10_000
+        var pause: UInt64 = 0
+        for _ in 0..<ticks {
+            let next = p.next(started: t, ended: t + took, carried: perTick, waiting: true, poll: 2)
+            pause = next - (t + took)
+            t += max(gap, took + pause)
+        }
+        return (p, pause)
+    }
+
+    @Test func aLightlyLoadedWorkerWaitsOnlyThePollInterval() {
+        // 100 messages/s, ticks of 4 ms: 0.4 messages arrive during a tick on average; a pause would only delay.
+        let (p, pause) = steady(gap: 10, took: 4)
+        #expect(pause == 2)
+        #expect(abs(p.rate - 0.1) < 0.02)
+    }
+
+    @Test func aLoadedWorkerPausesAsLongAsTheTickTook() {
+        // 1,000 messages/s and ticks of 5 ms: five arrive during each, so the next tick carries them together.
+        let (_, pause) = steady(gap: 1, took: 5, perTick: 10)
+        #expect(pause == 5)
+        // Long ticks (10,000 subscribers) pause at most maxPause.
+        let (_, long) = steady(gap: 10, took: 200, perTick: 20)
+        #expect(long == TickPacer.maxPauseMilliseconds)
+    }
+
+    @Test func nothingWaitingMeansNoPauseHoweverBusy() {
+        var p = TickPacer()
+        for i in 0..<100 { _ = p.next(started: UInt64(i * 10), ended: UInt64(i * 10 + 8), carried: 10, waiting: true, poll: 2) }
+        #expect(p.next(started: 1000, ended: 1008, carried: 10, waiting: false, poll: 2) == 1010)
+        #expect(p.next(started: 1010, ended: 1018, carried: 10, waiting: true, poll: 2) == 1026)
+    }
+
+    @Test func theRateForgetsABurstAfterAQuietSpell() {
+        var p = TickPacer()
+        for i in 0..<100 { _ = p.next(started: UInt64(i * 10), ended: UInt64(i * 10 + 8), carried: 10, waiting: true, poll: 2) }
+        #expect(p.rate > 0.5)
+        // A second later one message comes: the burst no longer counts, so no pause.
+        #expect(p.next(started: 2000, ended: 2008, carried: 1, waiting: true, poll: 2) == 2010)
+        #expect(p.rate < 0.02)
+    }
+
+    @Test func oddInputsNeitherTrapNorPause() {
+        var p = TickPacer()
+        // A clock that seems to go back, a negative count (the database was replaced), a huge one.
+        #expect(p.next(started: 500, ended: 400, carried: -5, waiting: true, poll: 2) == 402)
+        #expect(p.next(started: 100, ended: 50, carried: 3, waiting: true, poll: 2) == 52)
+        // An id jump (another program's rows) counts as a burst, and is forgotten like one.
+        #expect(p.next(started: 0, ended: 10, carried: .max, waiting: true, poll: 2) == 10 + 10)
+        #expect(p.next(started: 2000, ended: 2010, carried: 1, waiting: true, poll: 2) == 2012)
+    }
+}
