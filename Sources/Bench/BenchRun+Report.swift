@@ -107,6 +107,7 @@ extension BenchRun {
                 "messages posted",
                 "\(o.sent) of \(opt.totalMessages) in \(w.posts) POSTs (largest \(w.largestPost)),"
                     + " ids acknowledged \(w.ids.count), over \(fmt(Double(ingestEnd - ingestStart) / 1e9)) s"
+                    + " (\(Int(postedPerSecond(o)))/s of \(opt.rate)/s offered)"
                     + (w.reconnects > 0 ? "; reconnected \(w.reconnects)× (the server closed)" : ""))
             if w.posts > 0 {
                 row(
@@ -211,6 +212,7 @@ extension BenchRun {
         summary += " dups=\(r.duplicates) missing=\(o.missingLive + o.missingLost) cpu_s=\(fmt(o.serverCPU))"
         summary +=
             " cpu_us_per_frame=\(fmt(o.cpuMicrosecondsPerFrame)) idle_bytes_per_conn=\(Int(o.idleBytesPerConnection))"
+        summary += " posted_per_s=\(Int(postedPerSecond(o)))"
         summary += " handshakes_per_s=\(Int(Double(o.everLive) / max(connectSeconds, 0.001)))"
         summary += " cpu_us_per_handshake=\(fmt(handshakeMicroseconds(o)))"
         if let f = reload {
@@ -279,6 +281,12 @@ extension BenchRun {
     }
 
     func serverCPU() -> Double { serverCPU(from: windowStart, to: windowEnd) }
+
+    /// Messages posted per second of the ingest phase: below the offered rate when the publisher, one request in
+    /// flight, waited for the server's answers.
+    func postedPerSecond(_ o: Outcome) -> Double {
+        ingestEnd > ingestStart ? Double(o.sent) / (Double(ingestEnd - ingestStart) / 1e9) : 0
+    }
 
     /// Server CPU per connection during the handshake phase (the /proc clock ticks are 10 ms: meaningful from a
     /// few thousand connections up).
