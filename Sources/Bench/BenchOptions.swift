@@ -11,6 +11,7 @@ struct BenchOptions {
     var serverArguments: [String] = []
     /// Messages per POST; 0 picks one POST every 10 ms (rate / 100, at least 1).
     var batch = 0
+    var pipeline = 1
     /// At most this many subscribers are between connect() and their 101 at once.
     var connectBatch = 200
     var connectTimeoutSeconds = 120.0
@@ -59,6 +60,8 @@ struct BenchOptions {
           --seconds T            how long to ingest (default 10)
           --workers W            server worker processes (default 2)
           --batch B              messages per POST (default: rate/100, i.e. one POST per 10 ms; at least 1)
+          --pipeline N           POSTs in flight at once on the keep-alive connection (HTTP pipelining; default 1:
+                                 each waits for the answer before it, so a slow answer holds the rate back)
           --source-addresses N   spread subscribers over client addresses 127.0.0.2 ... 127.0.0.(N+1) (default 8)
           --server-arg X         pass X to the server (repeatable, e.g. --server-arg --poll-ms --server-arg 2)
           --server PATH          server binary (default: livefeed next to this executable)
@@ -139,6 +142,7 @@ struct BenchOptions {
             case "--seconds": o.seconds = try seconds(arg, 0.1...3600)
             case "--workers": o.workers = try int(arg, 1...64)
             case "--batch": o.batch = try int(arg, 1...1000)
+            case "--pipeline": o.pipeline = try int(arg, 1...64)
             case "--source-addresses": o.sourceAddresses = try int(arg, 1...250)
             case "--server-arg": o.serverArguments.append(try value(arg))
             case "--server": o.serverPath = try value(arg)

@@ -113,6 +113,7 @@ extension BenchRun {
                 row(
                     "POST round trip",
                     "mean \(ms(w.roundTripTotal / UInt64(w.posts))), max \(ms(w.roundTripMax));"
+                        + (w.maxInFlight > 1 ? " at most \(w.peakInFlight) of \(w.maxInFlight) in flight;" : "")
                         + " failures: \(describe(w.failures))")
             }
         }

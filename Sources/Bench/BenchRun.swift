@@ -237,9 +237,10 @@ final class BenchRun {
     private func ingestAndDrain() throws(BenchError) {
         let writer =
             if let publish = options.publishURL {
-                try IngestClient(server: publish.address, channelID: 0, publishPath: publish.path)
+                try IngestClient(
+                    server: publish.address, channelID: 0, publishPath: publish.path, maxInFlight: options.pipeline)
             } else {
-                try IngestClient(server: address, channelID: channelID)
+                try IngestClient(server: address, channelID: channelID, maxInFlight: options.pipeline)
             }
         ingest = writer
         writer.reconnected = { [unowned self] fd in
@@ -263,7 +264,7 @@ final class BenchRun {
         while clock.nowNanoseconds < hardEnd && !writer.failed && !(writer.sent == total && !writer.outstanding) {
             let now = clock.nowNanoseconds
             let due = min(total, Int(Double(now - ingestStart) * rate / 1e9) + 1)
-            if !writer.outstanding && writer.connected
+            if writer.canPost && writer.connected
                 && (due - writer.sent >= batch || (due == total && due > writer.sent))
             {
                 // An explicit --batch caps every POST, also when catching up (one message per request is how servers
@@ -274,7 +275,7 @@ final class BenchRun {
                 )
             }
             var timeout: Int64 = 50
-            if !writer.outstanding && writer.sent < total {
+            if writer.canPost && writer.sent < total {
                 let nextDue = ingestStart + UInt64(Double(min(total - 1, writer.sent + batch - 1)) / rate * 1e9)
                 timeout = nextDue > now ? Int64((nextDue - now + 999_999) / 1_000_000) : 0
             }

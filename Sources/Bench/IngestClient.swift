@@ -2,7 +2,8 @@ import Glibc
 import LivefeedProtocol
 
 /// The writer side of the bench: one keep-alive HTTP connection POSTing arrays of messages to /api/messages,
-/// one request in flight at a time. Owns its socket. Message `n` has the text `lfb:<n>:<send time ns>`,
+/// up to `maxInFlight` requests in flight (HTTP/1.1 pipelining: the answers come back in request order, so ids
+/// stay in sequence order; 1 by default, each request waiting for the answer before it). Owns its socket. Message `n` has the text `lfb:<n>:<send time ns>`,
 /// stamped when its POST is written, so a subscriber's receipt time minus that stamp is post-to-receipt
 /// latency: it includes the HTTP request, the insert and commit, and fan-out, so it bounds commit-to-receipt
 /// from above.
@@ -19,12 +20,16 @@ final class IngestClient {
     var reconnected: ((FileDescriptor) -> Void)?
     private(set) var reconnects = 0
     private(set) var connected = false
-    private(set) var outstanding = false
+    /// Requests written (or being written) and not yet answered, oldest first, with their bytes for a resend.
+    private var pending: [(count: Int, started: UInt64, bytes: [UInt8])] = []
     private var out: [UInt8] = []
     private var outSent = 0
     private var reader = HTTPResponseReader()
-    private var inFlight = 0
-    private var requestStarted: UInt64 = 0
+    let maxInFlight: Int
+    /// True while a request waits for its answer.
+    var outstanding: Bool { !pending.isEmpty }
+    /// True when another request may go out now.
+    var canPost: Bool { pending.count < maxInFlight && !failed }
 
     /// Messages written so far; the next one gets this sequence number.
     private(set) var sent = 0
@@ -32,6 +37,8 @@ final class IngestClient {
     private(set) var ids: [Int64] = []
     private(set) var posts = 0
     private(set) var largestPost = 0
+    /// The most requests that were in flight at once (`--pipeline`).
+    private(set) var peakInFlight = 0
     private(set) var roundTripTotal: UInt64 = 0
     private(set) var roundTripMax: UInt64 = 0
     private(set) var failures: [String: Int] = [:]
@@ -41,7 +48,8 @@ final class IngestClient {
     /// subscribers receive verbatim (an envelope shaped like livefeed's, so the same scan reads it).
     private let publishPath: String?
 
-    init(server: SocketAddress, channelID: Int64, publishPath: String? = nil) throws(BenchError) {
+    init(server: SocketAddress, channelID: Int64, publishPath: String? = nil, maxInFlight: Int = 1) throws(BenchError) {
+        self.maxInFlight = max(1, maxInFlight)
         self.channelID = channelID
         self.publishPath = publishPath
         self.server = server
@@ -60,7 +68,7 @@ final class IngestClient {
         }
     }
 
-    /// A new connection after the server closed the last one; the request in flight, if any, goes again.
+    /// A new connection after the server closed the last one; the requests in flight, if any, go again in order.
     private func reconnect() {
         fd.close()
         do {
@@ -70,7 +78,7 @@ final class IngestClient {
         }
         reconnects += 1
         reader = HTTPResponseReader()
-        if !outstanding { out = [] }  // answered already: nothing to send again
+        out = pending.flatMap(\.bytes)  // what was answered is not sent again
         outSent = 0
         reconnected?(fd)
         flush()
@@ -87,7 +95,7 @@ final class IngestClient {
 
     /// Writes one POST carrying `count` messages (1 ... 1000) stamped with `now`.
     func post(count: Int, now: UInt64) {
-        precondition(!outstanding && count > 0 && count <= 1000)
+        precondition(canPost && count > 0 && count <= 1000)
         var body: [UInt8] = []
         var path = "/api/messages"
         if let publishPath {
@@ -114,18 +122,21 @@ final class IngestClient {
         let head =
             "POST \(path) HTTP/1.1\r\nHost: \(host)\r\nContent-Type: application/json\r\n\(key)"
             + "Content-Length: \(body.count)\r\n\r\n"
-        out = Array(head.utf8) + body
-        outSent = 0
-        outstanding = true
-        inFlight = count
+        let bytes = Array(head.utf8) + body
+        if outSent == out.count {
+            out.removeAll(keepingCapacity: true)
+            outSent = 0
+        }
+        out += bytes
+        pending.append((count, now, bytes))
+        peakInFlight = max(peakInFlight, pending.count)
         sent += count
         posts += 1
         largestPost = max(largestPost, count)
-        requestStarted = now
         flush()
     }
 
-    /// True while bytes of the current request are still unwritten (the caller then waits for EPOLLOUT).
+    /// True while bytes of the requests are still unwritten (the caller then waits for EPOLLOUT).
     var wantsWrite: Bool { !connected || outSent < out.count }
 
     func onWritable() {
@@ -154,7 +165,7 @@ final class IngestClient {
         }
     }
 
-    /// Reads the answer; returns true when a POST completed (successfully or not).
+    /// Reads answers; returns true when a POST completed (successfully or not).
     func onReadable(scratch: UnsafeMutableRawBufferPointer, now: UInt64) -> Bool {
         let outcome: IOResult<Int>
         do {
@@ -169,7 +180,7 @@ final class IngestClient {
         }
         guard case .done(let n) = outcome else { return false }
         if n == 0 {
-            // Closed: open another at once. A request in flight goes again (livefeed's carry a key, so it is
+            // Closed: open another at once. Requests in flight go again (livefeed's carry a key, so each is
             // stored once); another server's cannot be retried safely.
             guard !outstanding || publishPath == nil, reconnects < 100 else {
                 fail("server closed the ingest connection")
@@ -179,38 +190,46 @@ final class IngestClient {
             return false
         }
         reader.feed(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
-        let response: HTTPResponseReader.Response
-        do {
-            guard let r = try reader.next() else { return false }
-            response = r
-        } catch {
-            fail("\(error)")
-            return true
-        }
-        let rtt = now - requestStarted
-        roundTripTotal += rtt
-        roundTripMax = max(roundTripMax, rtt)
-        outstanding = false
-        if publishPath != nil {
-            guard (200..<300).contains(response.status) else {
-                fail("POST answered \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))")
+        var completed = false
+        // Pipelined answers arrive in request order; one read may hold several.
+        while !failed, let request = pending.first {
+            let response: HTTPResponseReader.Response
+            do {
+                guard let r = try reader.next() else { break }
+                response = r
+            } catch {
+                fail("\(error)")
                 return true
             }
-            ids += (0..<inFlight).map { Int64(sent - inFlight + $0 + 1) }
-            return true
+            pending.removeFirst()
+            completed = true
+            answered(response, count: request.count, rtt: now - request.started)
+        }
+        return completed
+    }
+
+    private func answered(_ response: HTTPResponseReader.Response, count: Int, rtt: UInt64) {
+        roundTripTotal += rtt
+        roundTripMax = max(roundTripMax, rtt)
+        if publishPath != nil {
+            guard (200..<300).contains(response.status) else {
+                let text = String(decoding: response.body.prefix(200), as: UTF8.self)
+                return fail("POST answered \(response.status): \(text)")
+            }
+            let first = ids.count
+            ids += (0..<count).map { Int64(first + $0 + 1) }
+            return
         }
         // 200 is the stored answer to a POST sent again with its key after a reconnect: stored once, same ids.
         guard response.status == 201 || (response.status == 200 && reconnects > 0) else {
             let text = String(decoding: response.body.prefix(200), as: UTF8.self)
-            fail("POST answered \(response.status): \(text)")
-            return true
+            return fail("POST answered \(response.status): \(text)")
         }
         let newIDs = Self.ids(in: response.body)
-        if newIDs.count != inFlight {
-            failures["201 with \(newIDs.count) ids for \(inFlight) messages", default: 0] += 1
+        if newIDs.count != count {
+            failures["201 with \(newIDs.count) ids for \(count) messages", default: 0] += 1
         }
         ids += newIDs
-        return true
     }
 
     private static let padding = String(repeating: "x", count: 48)
@@ -218,7 +237,7 @@ final class IngestClient {
     private func fail(_ why: String) {
         failures[why, default: 0] += 1
         failed = true
-        outstanding = false
+        pending.removeAll()
     }
 
     /// The integers of `"ids":[…]` in a 201 body.
