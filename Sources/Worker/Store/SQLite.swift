@@ -58,8 +58,63 @@ final class SQLiteDatabase {
     /// Rows changed by the last INSERT, UPDATE or DELETE (sqlite3_changes64).
     var changes: Int64 { sqlite3_changes64(handle) }
 
-    /// Runs `body` in a write transaction (BEGIN IMMEDIATE), rolling back if it throws.
+    /// Between `beginGroup` and `endGroup`, `transaction` bodies run as savepoints of one write transaction, begun
+    /// by the first of them, so they share one commit (and one fdatasync).
+    private(set) var grouping = false
+    private var groupBegun = false
+    /// Set when an error ended the group's whole transaction (SQLite rolls it all back on some, e.g. a full disk):
+    /// what the group wrote before is gone, so `endGroup` throws it and later bodies fail with it.
+    private var groupLost: Error?
+
+    /// Groups the transactions that follow until `endGroup`.
+    func beginGroup() {
+        precondition(!grouping, "groups do not nest")
+        grouping = true
+    }
+
+    /// Commits the group's transactions (nothing to do when none began); if the commit fails, all of them are
+    /// rolled back and the error is thrown.
+    func endGroup() throws {
+        defer {
+            grouping = false
+            groupBegun = false
+            groupLost = nil
+        }
+        if let groupLost { throw groupLost }
+        guard groupBegun else { return }
+        do {
+            try execute("COMMIT")
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Runs `body` in a write transaction (BEGIN IMMEDIATE), rolling back if it throws. In a group (`beginGroup`),
+    /// in a savepoint of the group's transaction: a body that throws is undone alone, and what the others wrote is
+    /// committed by `endGroup`.
     func transaction<T>(_ body: () throws -> T) throws -> T {
+        if grouping {
+            if let groupLost { throw groupLost }
+            if !groupBegun {
+                try execute("BEGIN IMMEDIATE")
+                groupBegun = true
+            }
+            try execute("SAVEPOINT grouped")
+            do {
+                let result = try body()
+                try execute("RELEASE grouped")
+                return result
+            } catch {
+                try? execute("ROLLBACK TO grouped")
+                try? execute("RELEASE grouped")
+                if sqlite3_get_autocommit(handle) != 0 {
+                    groupLost = error
+                    groupBegun = false
+                }
+                throw error
+            }
+        }
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()

@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+
+@testable import Worker
+
+/// The group commit's mechanics (`SQLiteDatabase.beginGroup`/`endGroup`): transactions become savepoints of one
+/// write transaction, a failing one is undone alone, and nothing is visible to another connection before the one
+/// commit; when an error ends the whole transaction, the group fails as a whole.
+@Suite struct SQLiteGroupTests {
+    /// A fresh database file with table `t`, through two connections: the group's, and another that reads.
+    private static func withDatabases(_ body: (SQLiteDatabase, SQLiteDatabase) throws -> Void) throws {
+        let path = NSTemporaryDirectory() + "livefeed-group-\(UUID().uuidString).db"
+        defer { for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) } }
+        let db = try SQLiteDatabase(path: path)
+        try db.execute("PRAGMA journal_mode = WAL; CREATE TABLE t(x INTEGER PRIMARY KEY)")
+        try body(db, try SQLiteDatabase(path: path))
+    }
+
+    private static func insert(_ db: SQLiteDatabase, _ x: Int) throws {
+        try db.transaction { try db.execute("INSERT INTO t VALUES (\(x))") }
+    }
+
+    private static func values(_ db: SQLiteDatabase) throws -> [Int64] {
+        try db.prepare("SELECT x FROM t ORDER BY x").rows { $0.int(0) }
+    }
+
+    @Test func aFailedTransactionIsUndoneAloneAndTheRestCommitOnce() throws {
+        try Self.withDatabases { db, other in
+            db.beginGroup()
+            try Self.insert(db, 1)
+            #expect(throws: SQLiteError.self) {
+                try db.transaction {
+                    try db.execute("INSERT INTO t VALUES (2)")
+                    try db.execute("INSERT INTO t VALUES (1)")  // primary key taken: this transaction fails
+                }
+            }
+            try Self.insert(db, 3)
+            #expect(try Self.values(other) == [], "nothing is committed before endGroup")
+            try db.endGroup()
+            #expect(try Self.values(other) == [1, 3])
+            // After the group, transactions commit on their own again.
+            try Self.insert(db, 4)
+            #expect(try Self.values(other) == [1, 3, 4])
+        }
+    }
+
+    @Test func anErrorThatEndsTheWholeTransactionFailsTheGroup() throws {
+        try Self.withDatabases { db, other in
+            db.beginGroup()
+            try Self.insert(db, 1)
+            // SQLite rolls the whole transaction back on some errors (a full disk, an I/O error): done by hand here.
+            #expect(throws: SQLiteError.self) {
+                try db.transaction {
+                    try db.execute("ROLLBACK")
+                    throw SQLiteError(code: 13, message: "database or disk is full")
+                }
+            }
+            #expect(throws: SQLiteError.self) { try Self.insert(db, 2) }
+            #expect(throws: SQLiteError.self) { try db.endGroup() }
+            #expect(try Self.values(other) == [], "what the group wrote before the error is reported lost, not committed")
+            try Self.insert(db, 5)
+            #expect(try Self.values(other) == [5])
+        }
+    }
+
+    @Test func aGroupThatWroteNothingCommitsNothing() throws {
+        try Self.withDatabases { db, _ in
+            db.beginGroup()
+            try db.endGroup()
+            try Self.insert(db, 1)
+            #expect(try Self.values(db) == [1])
+        }
+    }
+}
