@@ -234,8 +234,9 @@ final class HTTPService {
         held.append((reply, stored))
     }
 
-    /// Commits the group and sends its held answers in order; if the commit failed, the answers of the requests
-    /// that stored messages become errors (nothing of the group was stored).
+    /// Commits the group and sends its held answers in order. If the commit failed, nothing of the group was
+    /// stored: every success among them becomes the error, replays included (one may name ids stored earlier in
+    /// the same group); refusals (4xx) stand.
     private func endGroup() {
         guard let c = groupFor else { return }
         groupFor = nil
@@ -252,7 +253,7 @@ final class HTTPService {
         held.removeAll(keepingCapacity: true)
         var anyStored = false
         for (reply, stored) in answers {
-            if stored, let failure {
+            if let failure, (200..<300).contains(reply.status) {
                 respond(c, failure)
             } else {
                 anyStored = anyStored || stored
