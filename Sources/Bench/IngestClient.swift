@@ -3,10 +3,10 @@ import LivefeedProtocol
 
 /// The writer side of the bench: one keep-alive HTTP connection POSTing arrays of messages to /api/messages,
 /// up to `maxInFlight` requests in flight (HTTP/1.1 pipelining: the answers come back in request order, so ids
-/// stay in sequence order; 1 by default, each request waiting for the answer before it). Owns its socket. Message `n` has the text `lfb:<n>:<send time ns>`,
-/// stamped when its POST is written, so a subscriber's receipt time minus that stamp is post-to-receipt
-/// latency: it includes the HTTP request, the insert and commit, and fan-out, so it bounds commit-to-receipt
-/// from above.
+/// stay in sequence order; 1 by default, each request waiting for the answer before it). Owns its socket.
+/// Message `n` has the text `lfb:<n>:<send time ns>`, stamped when its POST is written, so a subscriber's receipt
+/// time minus that stamp is post-to-receipt latency: it includes the HTTP request, the insert and commit, and
+/// fan-out, so it bounds commit-to-receipt from above.
 ///
 /// A connection the server closes (a worker draining on a reload closes keep-alive connections between
 /// requests, or answers with `Connection: close`) is opened again; livefeed's POSTs carry an Idempotency-Key, so

@@ -139,18 +139,15 @@ final class HTTPService {
         let answer: Answer
         do {
             let routed = Route(method: head.method, path: head.path)
-            if case .ingest = routed {
-                return ingestGrouped(c, head, body)
-            }
-            // Anything else reads the database on its own and answers after the held answers.
-            endGroup()
+            // Anything but a POST reads the database on its own and answers after the held answers.
+            if case .ingest = routed {} else { endGroup() }
             switch routed {
             case .live(let route):
                 return live.upgrade(c, head, to: route)
             case .unknownLive(let code, let message):
                 return refuseUpgrade(c, 404, code, message)
             case .ingest:
-                return  // above
+                return ingestGrouped(c, head, body)
             case .asset(let name):
                 return respond(c, assets.answer(name, head))
             case .notFound(let f, let message):
