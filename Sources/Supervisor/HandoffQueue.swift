@@ -1,13 +1,22 @@
 /// Admitted connections waiting for room in one worker's control socket, oldest first, at most `bound` of them.
 /// Entries leave from the front once sent (`popFirst`), or from anywhere when their head deadline passes or their
-/// worker goes away (`remove`, `removeAll`). A pure value: the supervisor owns the descriptors in `Item`.
+/// worker goes away (`remove`, `removeAll`). A pure value: the supervisor owns the descriptors in `Item`. It
+/// counts its items by channel (`channel`), so channel affinity sees subscribers that wait here as placed.
 struct HandoffQueue<Item> {
     let bound: Int
     private var items: [(id: UInt64, item: Item)?] = []
     private var head = 0
     private(set) var count = 0
+    private let channel: (Item) -> Int64?
+    private var byChannel = ChannelCounts()
 
-    init(bound: Int) { self.bound = max(1, bound) }
+    init(bound: Int, channel: @escaping (Item) -> Int64? = { _ in nil }) {
+        self.bound = max(1, bound)
+        self.channel = channel
+    }
+
+    /// Items waiting here that subscribe to channel `id`.
+    func waiting(channel id: Int64) -> Int { byChannel[id] }
 
     var isEmpty: Bool { count == 0 }
     var isFull: Bool { count >= bound }
@@ -17,6 +26,7 @@ struct HandoffQueue<Item> {
         guard !isFull else { return false }
         items.append((id, item))
         count += 1
+        byChannel.add(channel(item))
         return true
     }
 
@@ -45,6 +55,7 @@ struct HandoffQueue<Item> {
         items[head] = nil
         head += 1
         count -= 1
+        byChannel.remove(channel(entry.item))
         compact()
         return entry
     }
@@ -56,6 +67,7 @@ struct HandoffQueue<Item> {
         }
         items[index] = nil
         count -= 1
+        byChannel.remove(channel(entry.item))
         compact()
         return entry.item
     }
@@ -66,6 +78,7 @@ struct HandoffQueue<Item> {
         items.removeAll(keepingCapacity: true)
         head = 0
         count = 0
+        byChannel = ChannelCounts()
         return all
     }
 
@@ -77,5 +90,23 @@ struct HandoffQueue<Item> {
             items.removeFirst(head)
             head = 0
         }
+    }
+}
+
+/// How many of something belong to each channel; a channel leaves at zero, and nothing goes below it.
+struct ChannelCounts {
+    private(set) var counts: [Int64: Int] = [:]
+
+    subscript(channel: Int64) -> Int { counts[channel] ?? 0 }
+    var isEmpty: Bool { counts.isEmpty }
+
+    mutating func add(_ channel: Int64?) {
+        guard let channel else { return }
+        counts[channel, default: 0] += 1
+    }
+
+    mutating func remove(_ channel: Int64?) {
+        guard let channel, let n = counts[channel] else { return }
+        counts[channel] = n > 1 ? n - 1 : nil
     }
 }

@@ -12,6 +12,8 @@ extension Supervisor {
         var connection: PendingConnection
         var view: ConnectionView
         var path: String
+        /// The channel it subscribes to, for `--channel-affinity`.
+        var channel: Int64?
     }
 
     /// How many admitted connections may wait for one worker's control socket.
@@ -27,7 +29,8 @@ extension Supervisor {
     /// holds its slots (`admit`); they stay held until the worker reports it closed or dies.
     func handOff(_ p: PendingConnection, view: ConnectionView, head: HTTPRequestHead) {
         guard takePending(p) else { return }
-        dispatchHandoff(QueuedHandoff(connection: p, view: view, path: head.path), excluding: nil)
+        dispatchHandoff(
+            QueuedHandoff(connection: p, view: view, path: head.path, channel: affinityChannel(head.path)), excluding: nil)
     }
 
     /// Queues `h` for a worker whose socket is not known to be full (the picked one first), to go out with the
@@ -39,8 +42,12 @@ extension Supervisor {
                 slot !== broken && slot.control != nil && !slot.killSent && !slot.handoffs.isFull
             }
             // Common case: the picked worker has room. A worker waiting for EPOLLOUT is passed over while another
-            // is not, so its queue drains first in, first out.
-            if let first = workers.pick(), usable(first), !first.controlWritable {
+            // is not, so its queue drains first in, first out; but a channel's subscriber waits in its queue:
+            // placed elsewhere during a burst of joins, a few subscribers would cost that worker a tick and a
+            // fan-out of every message of the channel.
+            if let first = workers.pick(channel: h.channel, bound: config.channelAffinity), usable(first),
+                !first.controlWritable || h.channel != nil
+            {
                 return stage(h, on: first)
             }
             var shortest: WorkerSlot?
@@ -51,6 +58,12 @@ extension Supervisor {
             if let shortest { return stage(h, on: shortest) }
         }
         refuseHandoff(h)
+    }
+
+    /// The channel a live path subscribes to, when `--channel-affinity` places its subscribers together.
+    func affinityChannel(_ path: String) -> Int64? {
+        guard config.channelAffinity > 0, case .channel(let id)? = LiveRoute(path: path) else { return nil }
+        return id
     }
 
     private func stage(_ h: QueuedHandoff, on slot: WorkerSlot) {
@@ -102,8 +115,9 @@ extension Supervisor {
         let now = clock.nowMilliseconds
         for h in batch {
             let p = h.connection
-            slot.connections.insert(p.id)
-            handed[p.id] = Handed(view: h.view, worker: slot, client: p.client, clientKey: p.clientKey, handedAt: now)
+            slot.hold(p.id, channel: h.channel)
+            handed[p.id] = Handed(
+                view: h.view, worker: slot, client: p.client, clientKey: p.clientKey, handedAt: now, channel: h.channel)
             metrics.accepted[h.view, default: 0] += 1
             p.fd.close()
         }

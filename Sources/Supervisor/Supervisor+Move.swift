@@ -15,6 +15,8 @@ extension Supervisor {
         var state: LiveHandover
         /// The worker it came from, for the record.
         var from: Int
+        /// The channel it subscribes to, for `--channel-affinity` (set when it is dispatched).
+        var channel: Int64? = nil
     }
 
     /// A `liveMoved` record and its descriptor from `slot`. Untrusted: only a draining worker may move, only a
@@ -32,7 +34,7 @@ extension Supervisor {
             return
         }
         // No longer the old worker's: its exit must not free the slots of a connection that lives on.
-        slot.connections.remove(state.connectionID)
+        slot.letGo(state.connectionID, channel: h.channel)
         var state = state
         state.client = h.client
         dispatchMove(QueuedMove(fd: fd, state: state, from: slot.index), excluding: nil)
@@ -42,8 +44,22 @@ extension Supervisor {
     func dispatchMove(_ m: QueuedMove, excluding broken: WorkerSlot?) {
         if upgrade != nil { return carry(m.fd, m.state) }  // held for the next process
         if !stopping {
+            var m = m
+            m.channel = handed[m.state.connectionID]?.channel
+            let first = workers.pick(channel: m.channel, bound: config.channelAffinity)
+            // A channel's subscriber waits in its worker's queue rather than go elsewhere (`dispatchHandoff`).
+            if m.channel != nil, let first, first !== broken, !first.moves.isFull {
+                if first.moves.isEmpty {
+                    switch trySendMove(m, to: first) {
+                    case .sent: return
+                    case .full: if enqueueMove(m, on: first) { return }
+                    case .failed: break
+                    }
+                } else if enqueueMove(m, on: first) {
+                    return
+                }
+            }
             var shortest: WorkerSlot?
-            let first = workers.pick()
             let candidates = (first.map { [$0] } ?? []) + workers.ready.filter { $0 !== first }
             for slot in candidates where slot !== broken {
                 if slot.moves.isEmpty {
@@ -80,7 +96,7 @@ extension Supervisor {
         m.fd.close()
         h.worker = slot
         handed[id] = h
-        slot.connections.insert(id)
+        slot.hold(id, channel: h.channel)
         metrics.moved += 1
         journal.emit(
             .info, .connectionMoved,

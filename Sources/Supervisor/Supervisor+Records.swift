@@ -155,7 +155,7 @@ extension Supervisor {
     /// Frees a handed connection's slots, exactly once: on its close record, or on its worker's death.
     func release(_ id: UInt64, reason: String) {
         guard let h = handed.removeValue(forKey: id) else { return }
-        h.worker.connections.remove(id)
+        h.worker.letGo(id, channel: h.channel)
         if !caps.release(view: h.view, client: h.clientKey) { accountingError("release", id) }
         metrics.countClosed(view: h.view, reason: reason)
     }

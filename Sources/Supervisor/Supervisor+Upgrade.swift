@@ -276,7 +276,8 @@ extension Supervisor {
             restored.connectionID = door.newID()
             restored.client = peer?.description ?? state.client
             handed[restored.connectionID] = Handed(
-                view: state.view, worker: first, client: restored.client, clientKey: key, handedAt: now)
+                view: state.view, worker: first, client: restored.client, clientKey: key, handedAt: now,
+                channel: affinityChannel(state.path))
             dispatchMove(QueuedMove(fd: fd, state: restored, from: -1), excluding: nil)
         }
         journal.emit(.info, .upgradeRestored, ["live": .int(Int64(r.live.count)), "pending": .int(Int64(r.pending.count))])

@@ -197,7 +197,7 @@ extension Supervisor {
         // A dead worker's connections died with it: free their slots exactly once, here.
         let lost = slot.connections
         for id in lost { release(id, reason: "worker_exit") }
-        slot.connections = []
+        slot.forgetConnections()
         slot.state = .stopped
         slot.lastExit = exit
         slot.gauges = nil

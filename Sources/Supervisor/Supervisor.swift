@@ -14,6 +14,8 @@ final class Supervisor {
         var client: String
         var clientKey: String
         var handedAt: UInt64
+        /// The channel it subscribes to, counted for `--channel-affinity` (nil: not a channel, or affinity off).
+        var channel: Int64? = nil
     }
 
     /// A SIGHUP in progress: the incoming generation is starting; `again` records a SIGHUP that arrived meanwhile.

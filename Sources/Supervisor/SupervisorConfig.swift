@@ -9,6 +9,9 @@ struct SupervisorConfig {
     var metricsListen: SocketAddress?
     var logTarget = Journal.Setting.auto
     var workers = 2
+    /// A worker takes a channel's subscribers until it holds this many of them, then they spread over the
+    /// workers (`WorkerTable.pick(channel:bound:)`); 0 places every connection by load alone.
+    var channelAffinity = 1000
     var databasePath = ""
     var workerPath = ""
     var demo = false
@@ -70,6 +73,8 @@ struct SupervisorConfig {
                                     records to journald as fields, or JSON lines on stderr (default auto:
                                     journald when stderr is the journal stream, JOURNAL_STREAM)
           --workers N               worker processes (default 2)
+          --channel-affinity N      a channel's live subscribers go to one worker until it holds N of them,
+                                    then spread over the workers (default 1000; 0: by load alone)
           --db PATH                 SQLite database (default $STATE_DIRECTORY/livefeed.db or ./state/livefeed.db)
           --role standalone|primary|follower
                                     scale-out role (default standalone; docs/scale-out.md): a primary writes a
@@ -230,6 +235,7 @@ struct SupervisorConfig {
                 }
                 c.logTarget = t
             case "--workers": c.workers = try int(arg, 1...64)
+            case "--channel-affinity": c.channelAffinity = try int(arg, 0...Self.maxCap)
             case "--db": c.databasePath = try value(arg)
             case "--role": c.role = try role(try value(arg), arg)
             case "--primary-url": c.primaryURL = try url(try value(arg), arg)

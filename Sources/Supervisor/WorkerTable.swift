@@ -49,11 +49,14 @@ final class WorkerSlot {
     /// SIGKILL was sent to the current process (misbehaviour, silence or drain deadline).
     var killSent = false
     /// Connections handed to this worker and not yet reported closed.
-    var connections: Set<UInt64> = []
+    private(set) var connections: Set<UInt64> = []
+    /// Of those, the live subscribers of each channel (`--channel-affinity`).
+    private(set) var channelSubscribers = ChannelCounts()
+
     /// Admitted connections waiting for room in this worker's control socket.
-    var handoffs = HandoffQueue<Supervisor.QueuedHandoff>(bound: Supervisor.maxQueuedHandoffsPerWorker)
+    var handoffs = HandoffQueue<Supervisor.QueuedHandoff>(bound: Supervisor.maxQueuedHandoffsPerWorker) { $0.channel }
     /// Live connections moving here from a draining worker, waiting for room in the control socket.
-    var moves = HandoffQueue<Supervisor.QueuedMove>(bound: Supervisor.maxQueuedMovesPerWorker)
+    var moves = HandoffQueue<Supervisor.QueuedMove>(bound: Supervisor.maxQueuedMovesPerWorker) { $0.channel }
     /// EPOLLOUT is asked for on `control`: something waits for room in it (`Supervisor.wantWritable`).
     var controlWritable = false
     /// Handoffs were queued this loop turn and go out together at its end (`Supervisor.flushHandoffs`).
@@ -67,6 +70,27 @@ final class WorkerSlot {
 
     /// A process exists for this slot (it may be exiting).
     var hasProcess: Bool { state != .stopped }
+
+    /// Counts a connection this worker now holds; `channel` when it subscribes to one.
+    func hold(_ id: UInt64, channel: Int64?) {
+        if connections.insert(id).inserted { channelSubscribers.add(channel) }
+    }
+
+    /// Stops counting a connection (closed, or moving away); what it did not hold is left alone.
+    func letGo(_ id: UInt64, channel: Int64?) {
+        if connections.remove(id) != nil { channelSubscribers.remove(channel) }
+    }
+
+    /// Subscribers of `channel` this worker holds or that wait for its control socket (handoffs and moves).
+    func placed(channel: Int64) -> Int {
+        channelSubscribers[channel] + handoffs.waiting(channel: channel) + moves.waiting(channel: channel)
+    }
+
+    /// The process is gone: nothing it held counts any more (each was released first).
+    func forgetConnections() {
+        connections = []
+        channelSubscribers = ChannelCounts()
+    }
 }
 
 /// The worker slots by generation: `current` takes new connections, `incoming` is the next generation starting
@@ -142,6 +166,30 @@ struct WorkerTable {
             let b = ready[Int((r >> 32) % n)]
             return a.connections.count <= b.connections.count ? a : b
         }
+    }
+
+    /// Channel affinity: a subscriber of `channel` goes where the channel's subscribers are (held, or waiting for
+    /// the worker's control socket, so a burst of joins stays together), so one worker fans
+    /// each of its messages out (one encode, one tick, instead of one per worker) until that worker holds `bound`
+    /// of them; then to a worker holding fewer than `bound` (the fullest such first), and once every holder has
+    /// `bound`, to the worker holding the fewest, so a big channel spreads evenly over every worker. A channel no
+    /// worker holds goes where `pick()` sends any connection.
+    mutating func pick(channel: Int64?, bound: Int) -> WorkerSlot? {
+        guard let channel, bound > 0, ready.count > 1 else { return pick() }
+        var filling: (slot: WorkerSlot, count: Int)?
+        var fewest: (slot: WorkerSlot, count: Int)?
+        var held = false
+        for slot in ready {
+            let n = slot.placed(channel: channel)
+            held = held || n > 0
+            if n > 0 && n < bound && n > filling?.count ?? 0 { filling = (slot, n) }
+            if let f = fewest, n > f.count || (n == f.count && slot.connections.count >= f.slot.connections.count) {
+                continue
+            }
+            fewest = (slot, n)
+        }
+        if let filling { return filling.slot }
+        return held ? fewest?.slot : pick()
     }
 
     /// SplitMix64 (Steele, Lea, Flood 2014): statistically fine for choosing workers, no system call.

@@ -1,0 +1,80 @@
+import Foundation
+import Glibc
+import Testing
+
+/// `--channel-affinity N`: the supervisor gives a channel's live subscribers to one worker until it holds N of
+/// them, then to another; a reload's moves follow the same rule. Read from the supervisor's own records of which
+/// worker opened (or took over) each connection.
+struct ChannelPlacementTests {
+    /// The worker index the supervisor logged `event` under for the connection from `clientPort`.
+    static func worker(_ server: ServerProcess, _ event: String, clientPort: UInt16) throws -> Int {
+        let line = try server.waitForLog("\(event) for client port \(clientPort)") {
+            $0.string("event") == event && $0.string("client")?.hasSuffix(":\(clientPort)") == true
+        }
+        return try #require(line.int("worker"), "\(line.jsonText)")
+    }
+
+    @Test func aChannelsSubscribersShareAWorkerUpToTheBoundAndMoveThatWay() throws {
+        try withLivefeed(workers: 2, arguments: ["--channel-affinity", "3"]) { server in
+            let api = LivefeedAPI(server)
+            let first = try api.post(text: "creates general")
+            _ = try api.post(channel: "random", text: "creates random")
+            let general = try api.channelID(named: "general")
+            let random = try api.channelID(named: "random")
+            _ = try server.waitForWorkers(2)
+
+            func open(_ channel: Int) throws -> (LiveStream, Int) {
+                let s = try LiveStream.open(port: server.port, path: "/live/channels/\(channel)?after_id=\(first)")
+                return (s, try Self.worker(server, "connection_opened", clientPort: s.client.localPort))
+            }
+            var streams: [LiveStream] = []
+            defer { streams.forEach { $0.close() } }
+            var placed: [Int] = []
+            for _ in 0..<4 {
+                let (s, w) = try open(general)
+                streams.append(s)
+                placed.append(w)
+            }
+            // Three together (the bound), the fourth on the other worker.
+            #expect(placed[0] == placed[1] && placed[1] == placed[2], "placed on \(placed)")
+            #expect(placed[3] != placed[0], "placed on \(placed)")
+            let home = placed[0]
+
+            // Both workers fan out to their share: every subscriber gets the message once.
+            let live = try api.post(text: "to all four")
+            for s in streams { try s.expectMessages([live]) }
+
+            // One leaves the home: it is below the bound again, and fuller than the other, so the next goes there.
+            let leaving = streams.removeFirst()
+            let leavingPort = leaving.client.localPort
+            leaving.close()
+            _ = try server.waitForConnectionClosed(clientPort: leavingPort)
+            let (fifth, fifthWorker) = try open(general)
+            streams.append(fifth)
+            #expect(fifthWorker == home)
+
+            // Another channel is placed on its own account.
+            let (other, _) = try open(random)
+            streams.append(other)
+
+            // A reload moves them to the new workers by the same rule: general's four split three and one.
+            server.send(SIGHUP)
+            var moved: [String: [Int]] = [:]
+            for s in streams {
+                let port = s.client.localPort
+                let w = try Self.worker(server, "connection_moved", clientPort: port)
+                moved[s === other ? "random" : "general", default: []].append(w)
+            }
+            let generalMoved = try #require(moved["general"])
+            let counts = Dictionary(grouping: generalMoved, by: { $0 }).mapValues(\.count).values.sorted()
+            #expect(counts == [1, 3], "general moved to workers \(generalMoved)")
+            // Still served, each by its new worker.
+            let after = try api.post(text: "after the reload")
+            let afterRandom = try api.post(channel: "random", text: "after the reload")
+            for s in streams {
+                let id = s === other ? afterRandom : after
+                _ = try s.next("message \(id) after the reload") { LiveStream.messageID($0) == id }
+            }
+        }
+    }
+}
