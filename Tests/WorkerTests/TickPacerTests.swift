@@ -33,6 +33,17 @@ import Testing
         #expect(long == TickPacer.maxPauseMilliseconds)
     }
 
+    @Test func aTickLongEnoughForOneMessageIsNotLoadedOneForTwoIs() {
+        // 100 messages/s. A 1,000-subscriber channel on one worker (channel affinity) ticks for ~12 ms: about one
+        // message arrives meanwhile, and a pause would double its wait for little. At 10,000 subscribers a tick
+        // of 25 ms sees two or three: the pause lets the next tick carry them in one write per subscriber.
+        // `steady` leaves the clock at 11,000 ms.
+        var (p, _) = steady(gap: 10, took: 4)
+        #expect(p.next(started: 11_000, ended: 11_012, carried: 1, waiting: true, poll: 2) == 11_014)
+        (p, _) = steady(gap: 10, took: 4)
+        #expect(p.next(started: 11_000, ended: 11_025, carried: 2, waiting: true, poll: 2) == 11_050)
+    }
+
     @Test func nothingWaitingMeansNoPauseHoweverBusy() {
         var p = TickPacer()
         for i in 0..<100 { _ = p.next(started: UInt64(i * 10), ended: UInt64(i * 10 + 8), carried: 10, waiting: true, poll: 2) }

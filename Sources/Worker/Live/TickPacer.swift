@@ -5,17 +5,20 @@ import Glibc
 /// the next one carry several messages per write; otherwise a pause only makes messages wait.
 ///
 /// So the pacer pauses (as long as the tick took, at most `maxPauseMilliseconds`) only when the worker is loaded:
-/// rows arrived while the tick went out, and at the recent message rate at least one message arrives during a tick
-/// of this length. Before, any row that arrived during a tick brought the pause, also when messages were sparse and
-/// the next would have found the worker idle. Loaded cells (1,000 subscribers at 1,000/s, 10,000 at 100/s) pause
-/// as before; at 1,000 subscribers and 100/s over two workers the p99 moved from 38.2 to 34.8 ms on average over
-/// eight paired rounds, within the run-to-run spread (±8 ms): there the tail is elsewhere (docs/performance.md).
+/// rows arrived while the tick went out, and at the recent message rate at least `loadedAt` messages arrive during
+/// a tick of this length. Before, any row that arrived during a tick brought the pause, also when messages were
+/// sparse and the next would have found the worker idle. Loaded cells (1,000 subscribers at 1,000/s, 10,000 at
+/// 100/s) pause as before.
 struct TickPacer {
     static let maxPauseMilliseconds: UInt64 = 50
     /// The rate's memory in milliseconds: each carried message adds 1/window to it, and it decays by e per window.
     static let rateWindowMilliseconds = 100.0
     /// Messages expected to arrive during one tick, at the recent rate, from which the worker counts as loaded.
-    static let loadedAt = 1.0
+    /// Two, not one: with channel affinity a 1,000-subscriber channel's one worker ticks for ~10 ms, so at 100/s
+    /// about one message arrives per tick and at 1.0 it paused half the time, doubling waits for little (same
+    /// run, two rounds: p99 52-54 ms at 1.0, 31-32 at 2.0, limit 19-22; CPU 5.5-6.2 against 7.7 µs per frame,
+    /// limit 6.6-8.1). 10,000 subscribers at 100/s and 1,000 at 1,000/s still pause.
+    static let loadedAt = 2.0
 
     /// A jump in message ids (rows written by another program) counts as at most this many messages.
     static let maxCountedPerTick: Int64 = 100_000
