@@ -18,6 +18,8 @@ extension Supervisor {
 
     /// How many admitted connections may wait for one worker's control socket.
     static let maxQueuedHandoffsPerWorker = 1024
+    /// How many admitted connections may wait for a worker's full control socket because their channel is there.
+    static let maxWaitingForChannel = 256
     /// How many moving live connections may wait for one (a reload moves every live connection at once).
     static let maxQueuedMovesPerWorker = 65536
     /// Handoffs per message: one sendmsg, one SCM_RIGHTS array, one wakeup of the worker for up to this many.
@@ -42,11 +44,12 @@ extension Supervisor {
                 slot !== broken && slot.control != nil && !slot.killSent && !slot.handoffs.isFull
             }
             // Common case: the picked worker has room. A worker waiting for EPOLLOUT is passed over while another
-            // is not, so its queue drains first in, first out; but a channel's subscriber waits in its queue:
-            // placed elsewhere during a burst of joins, a few subscribers would cost that worker a tick and a
-            // fan-out of every message of the channel.
+            // is not, so its queue drains first in, first out; but a channel's subscriber waits in its queue, up
+            // to `maxWaitingForChannel`: placed elsewhere during a burst of joins, a few subscribers would cost that
+            // worker a tick and a fan-out of every message of the channel. Past that (a worker that stopped
+            // reading its socket) they go elsewhere rather than wait for their head deadline.
             if let first = workers.pick(channel: h.channel, bound: config.channelAffinity), usable(first),
-                !first.controlWritable || h.channel != nil
+                !first.controlWritable || (h.channel != nil && first.handoffs.count < Self.maxWaitingForChannel)
             {
                 return stage(h, on: first)
             }

@@ -77,4 +77,63 @@ struct ChannelPlacementTests {
             }
         }
     }
+
+    /// A burst of joins waits for the channel's worker even when its control socket is full (the worker is stopped
+    /// with SIGSTOP while the burst arrives, its socket shrunk as in `HandoffQueueTests`), up to
+    /// `maxWaitingForChannel`; past that the rest go to the other worker rather than wait for their head deadline.
+    @Test func aBurstWaitsForTheChannelsWorkerUpToABound() throws {
+        let environment = ["LIVEFEED_CONTROL_SNDBUF": "8192"]
+        try withLivefeed(workers: 2, arguments: ["--max-per-client", "1000"], environment: environment) { server in
+            let api = LivefeedAPI(server)
+            _ = try api.post(text: "creates general")
+            let general = try api.channelID(named: "general")
+            let pids = try server.waitForWorkers(2)
+            let first = try LiveStream.open(port: server.port, path: "/live/channels/\(general)")
+            defer { first.close() }
+            let home = try Self.worker(server, "connection_opened", clientPort: first.client.localPort)
+            let homePID = try #require(pids[home])
+            kill(homePID, SIGSTOP)
+            var stopped = true
+            defer { if stopped { kill(homePID, SIGCONT) } }
+
+            func burst(_ n: Int) throws -> [HTTPConnection] {
+                try (0..<n).map { _ in
+                    let c = try HTTPConnection(port: server.port)
+                    try c.send("GET", "/live/channels/\(general)", closeAfter: true)
+                    return c
+                }
+            }
+            // Where the burst went: held by the stopped home worker, waiting in its queue, or served and closed
+            // already, which only the other worker can have done.
+            func placed() throws -> (home: Int, queued: Int, servedElsewhere: Int, pending: Int) {
+                let scrape = try server.scrapeMetrics()
+                return (
+                    scrape.count("livefeed_worker_connections", ["worker": String(home)]),
+                    scrape.count("livefeed_handoffs_queued"),
+                    Int(scrape.sum("livefeed_connections_closed_total", matching: ["view": "channel"]))
+                        + scrape.count("livefeed_worker_connections", ["worker": String(1 - home)]),
+                    scrape.count("livefeed_pending_connections"))
+            }
+            // 200 fit in the home's socket and queue: none goes elsewhere.
+            var connections = try burst(200)
+            defer { connections.forEach { $0.close() } }
+            var last = (home: 0, queued: 0, servedElsewhere: 0, pending: 0)
+            try eventually(timeout: .seconds(8), "the first burst placed; last \(last)") {
+                last = try placed()
+                return last.pending == 0 && last.home + last.queued + last.servedElsewhere == 201
+            }
+            #expect(last.servedElsewhere == 0 && last.queued > 0, "\(last)")
+            // 300 more: the queue stops taking them at its bound, and the rest go to the other worker.
+            connections += try burst(300)
+            try eventually(timeout: .seconds(8), "the second burst placed; last \(last)") {
+                last = try placed()
+                return last.pending == 0 && last.home + last.queued + last.servedElsewhere == 501
+            }
+            #expect(last.servedElsewhere > 0 && last.queued <= 256, "\(last)")
+            kill(homePID, SIGCONT)
+            stopped = false
+            // Every one of them is answered (a plain GET on a live path is refused by the worker that holds it).
+            for c in connections { _ = try c.readResponse(timeout: .seconds(20)) }
+        }
+    }
 }
