@@ -99,6 +99,8 @@ struct ChannelCounts {
 
     subscript(channel: Int64) -> Int { counts[channel] ?? 0 }
     var isEmpty: Bool { counts.isEmpty }
+    /// The count of the channel with the most (a look at every channel: for the status page, not per connection).
+    var largest: Int { counts.values.max() ?? 0 }
 
     mutating func add(_ channel: Int64?) {
         guard let channel else { return }

@@ -106,6 +106,9 @@ extension Supervisor {
         perWorker("worker_connections", "gauge", "Connections the supervisor has handed to the worker.") {
             Int64($0.connections.count)
         }
+        perWorker("worker_channels", "gauge", "Channels with live subscribers on the worker (--channel-affinity).") {
+            Int64($0.channelSubscribers.counts.count)
+        }
         perWorker("worker_queued_bytes", "gauge", "Bytes waiting in the worker's client queues (worker gauge).") {
             $0.gauges?.queuedBytes ?? 0
         }

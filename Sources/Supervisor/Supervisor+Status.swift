@@ -43,7 +43,10 @@ extension Supervisor {
                     String(s.index), String(s.generation), role, s.hasProcess ? String(s.pid) : "-", s.state.rawValue,
                     s.hasProcess ? "\((now - s.startedAt) / 1000) s" : "-",
                     String(metrics.workerRestarts[s.index] ?? 0),
-                    String(s.connections.count), String(s.gauges?.queuedBytes ?? 0),
+                    String(s.connections.count),
+                    s.channelSubscribers.isEmpty
+                        ? "0" : "\(s.channelSubscribers.counts.count) (largest \(s.channelSubscribers.largest))",
+                    String(s.gauges?.queuedBytes ?? 0),
                     String(metrics.recordsDropped[s.index] ?? 0), s.crashLooping ? "yes" : "no",
                     s.lastExit?.description ?? "",
                 ])
@@ -51,7 +54,7 @@ extension Supervisor {
         }
 
         let workerHeader = header([
-            "#", "generation", "role", "pid", "state", "uptime", "restarts", "connections", "queued bytes",
+            "#", "generation", "role", "pid", "state", "uptime", "restarts", "connections", "channels", "queued bytes",
             "records dropped", "crash loop", "last exit",
         ])
         func events(_ list: RecentEvents, withAddresses: Bool = false) -> String {

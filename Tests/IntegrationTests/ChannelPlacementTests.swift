@@ -56,6 +56,12 @@ struct ChannelPlacementTests {
             // Another channel is placed on its own account.
             let (other, _) = try open(random)
             streams.append(other)
+            // Operators see it: general on both workers, random on one; the status page says how big the largest is.
+            let scrape = try server.scrapeMetrics()
+            #expect(scrape.sum("livefeed_worker_channels") == 3)
+            #expect(scrape.count("livefeed_worker_channels", ["worker": String(home)]) >= 1)
+            let status = try server.http.get("/status")
+            #expect(status.text.contains("(largest 3)"), "\(status.text)")
 
             // A reload moves them to the new workers by the same rule: general's four split three and one.
             server.send(SIGHUP)
