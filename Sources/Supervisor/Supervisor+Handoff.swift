@@ -32,7 +32,8 @@ extension Supervisor {
     func handOff(_ p: PendingConnection, view: ConnectionView, head: HTTPRequestHead) {
         guard takePending(p) else { return }
         dispatchHandoff(
-            QueuedHandoff(connection: p, view: view, path: head.path, channel: affinityChannel(head.path)), excluding: nil)
+            QueuedHandoff(connection: p, view: view, path: head.path, channel: affinityChannel(view, head.path)),
+            excluding: nil)
     }
 
     /// Queues `h` for a worker whose socket is not known to be full (the picked one first), to go out with the
@@ -63,9 +64,12 @@ extension Supervisor {
         refuseHandoff(h)
     }
 
-    /// The channel a live path subscribes to, when `--channel-affinity` places its subscribers together.
-    func affinityChannel(_ path: String) -> Int64? {
-        guard config.channelAffinity > 0, case .channel(let id)? = LiveRoute(path: path) else { return nil }
+    /// The channel a live path subscribes to, when `--channel-affinity` places its subscribers together. The door
+    /// has classified the view already: only a channel's path is parsed again, for its id.
+    func affinityChannel(_ view: ConnectionView, _ path: String) -> Int64? {
+        guard config.channelAffinity > 0, view == .channel, case .channel(let id)? = LiveRoute(path: path) else {
+            return nil
+        }
         return id
     }
 

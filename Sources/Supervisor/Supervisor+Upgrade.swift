@@ -277,7 +277,7 @@ extension Supervisor {
             restored.client = peer?.description ?? state.client
             handed[restored.connectionID] = Handed(
                 view: state.view, worker: first, client: restored.client, clientKey: key, handedAt: now,
-                channel: affinityChannel(state.path))
+                channel: affinityChannel(state.view, state.path))
             dispatchMove(QueuedMove(fd: fd, state: restored, from: -1), excluding: nil)
         }
         journal.emit(.info, .upgradeRestored, ["live": .int(Int64(r.live.count)), "pending": .int(Int64(r.pending.count))])
