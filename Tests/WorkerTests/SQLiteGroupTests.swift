@@ -71,4 +71,21 @@ import Testing
             #expect(try Self.values(db) == [1])
         }
     }
+
+    /// Transaction control and the ingest's lookups run from statements compiled once per connection: the same
+    /// statement comes back, and a transaction rolled back by a failing body leaves the cached BEGIN, COMMIT and
+    /// ROLLBACK usable for the next.
+    @Test func cachedStatementsAreReusedAcrossCommitsAndRollbacks() throws {
+        try Self.withDatabases { db, other in
+            #expect(try db.cached("SELECT x FROM t") === db.cached("SELECT x FROM t"))
+            for x in 1...3 { try Self.insert(db, x) }
+            #expect(throws: SQLiteError.self) { try Self.insert(db, 2) }  // duplicate key: rolled back
+            try Self.insert(db, 4)
+            #expect(try Self.values(other) == [1, 2, 3, 4])
+            let insert = try db.cached("INSERT INTO t VALUES (?1)")
+            try db.transaction { try insert.bind([.int(7)]).run() }
+            try db.transaction { try insert.bind([.int(8)]).run() }
+            #expect(try Self.values(other) == [1, 2, 3, 4, 7, 8])
+        }
+    }
 }

@@ -22,7 +22,7 @@ extension MessageStore {
         guard keyed else { return IngestResult(ids: try insert(batch), replayed: false, skipped: 0) }
         return try db.transaction {
             let cutoff = now.saturatingAdd(-IdempotencyKey.windowMilliseconds)
-            try db.prepare(
+            try db.cached(
                 """
                 DELETE FROM ingest_keys WHERE key IN
                     (SELECT key FROM ingest_keys WHERE created_ms < ?1 ORDER BY created_ms LIMIT 64)
@@ -60,7 +60,7 @@ extension MessageStore {
     }
 
     private func remembered(_ key: String, since cutoff: Int64) throws -> (fingerprint: String, ids: [Int64])? {
-        try db.prepare("SELECT fingerprint, ids FROM ingest_keys WHERE key = ?1 AND created_ms >= ?2")
+        try db.cached("SELECT fingerprint, ids FROM ingest_keys WHERE key = ?1 AND created_ms >= ?2")
             .bind([.text(key), .int(cutoff)])
             .rows { ($0.text(0), $0.text(1).split(separator: ",").compactMap { Int64($0) }) }
             .first
@@ -68,7 +68,7 @@ extension MessageStore {
 
     private func remember(_ key: String, fingerprint: String, ids: [Int64], now: Int64) throws {
         // REPLACE: an expired row of the same key may not be pruned yet.
-        try db.prepare("INSERT OR REPLACE INTO ingest_keys(key, fingerprint, ids, created_ms) VALUES (?1, ?2, ?3, ?4)")
+        try db.cached("INSERT OR REPLACE INTO ingest_keys(key, fingerprint, ids, created_ms) VALUES (?1, ?2, ?3, ?4)")
             .bind([.text(key), .text(fingerprint), .text(ids.map(String.init).joined(separator: ",")), .int(now)])
             .run()
     }
