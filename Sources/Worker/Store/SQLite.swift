@@ -6,9 +6,13 @@ final class SQLiteDatabase {
     let handle: OpaquePointer
 
     /// `path` is a file name, or with `uri` a `file:` URI (sqlite3_open_v2 with SQLITE_OPEN_URI: `vfs=`, `mode=`…).
-    init(path: String, readOnly: Bool = false, uri: Bool = false, busyTimeoutMilliseconds: Int32 = 5000) throws {
+    /// `create: false` fails rather than create a missing file.
+    init(
+        path: String, readOnly: Bool = false, uri: Bool = false, create: Bool = true, busyTimeoutMilliseconds: Int32 = 5000
+    ) throws {
         var db: OpaquePointer?
-        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0))
+            | SQLITE_OPEN_NOMUTEX
             | (uri ? SQLITE_OPEN_URI : 0)
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
