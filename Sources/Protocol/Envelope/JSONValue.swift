@@ -1,0 +1,444 @@
+/// A JSON value as `JSONValue.parse` reads it: strict RFC 8259 over UTF-8 bytes, without Foundation. Written for
+/// the ingest validator (`IngestParser`), which took ~12 % of a worker's CPU on one-message POSTs when it went
+/// through JSONSerialization and NSNumber/NSString bridging; not a general JSON library.
+package enum JSONValue: Equatable, Sendable {
+    case null
+    case bool(Bool)
+    /// Every number as the nearest Double, as JSONSerialization's `doubleValue` gave it: integers up to 2^53
+    /// (every id the API takes, 1...9e15) exactly, `1.0` and `1e3` as the whole numbers they are. A number whose
+    /// magnitude overflows a Double (`1e400`) is refused, as JSONSerialization refused it; one that underflows is 0.
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object(JSONObject)
+}
+
+/// A JSON object's members in the order their names first appear.
+///
+/// Duplicate names: the last value wins, kept at the first name's place and spelling. That is what Foundation's
+/// JSONSerialization does on this machine (swift-corelibs-foundation with Swift 6.3.1, probed): `{"a":1,"a":2}`
+/// gives a=2, and names are one when they are equal as Swift Strings, i.e. canonically equivalent, so
+/// `{"\u212a":1,"K":2}` (KELVIN SIGN, then K) is one member named "\u{212A}" whose value is 2.
+package struct JSONObject: Equatable, Sendable {
+    package struct Member: Equatable, Sendable {
+        package var name: String
+        package var value: JSONValue
+
+        package init(_ name: String, _ value: JSONValue) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    /// Equality compares members in order.
+    package private(set) var members: [Member]
+
+    /// Members given in order, duplicate names folded as the parser folds them.
+    package init(_ members: [Member] = []) {
+        self.members = []
+        for m in members { self[m.name] = m.value }
+    }
+
+    init(folded members: [Member]) { self.members = members }
+
+    package var count: Int { members.count }
+
+    /// The member's value; setting one that exists replaces its value in place.
+    package subscript(name: String) -> JSONValue? {
+        get {
+            for m in members where m.name == name { return m.value }
+            return nil
+        }
+        set {
+            if let k = members.firstIndex(where: { $0.name == name }) {
+                if let newValue { members[k].value = newValue } else { members.remove(at: k) }
+            } else if let newValue {
+                members.append(Member(name, newValue))
+            }
+        }
+    }
+}
+
+/// Why a text is not JSON, and the byte offset where that was found.
+package struct JSONParseError: Error, Equatable, Sendable {
+    package enum Reason: Equatable, Sendable {
+        /// The input ends inside a value (or is empty, or only whitespace).
+        case unexpectedEnd
+        /// A byte that cannot start or continue anything here (`+1`, `[1,]`, `{'a':1}`, `tru`, …).
+        case unexpectedByte
+        /// A number against the RFC 8259 grammar: a lone `-`, `01`, `1.`, `1e`, `.5`.
+        case invalidNumber
+        /// A number whose magnitude overflows a Double (`1e400`).
+        case numberOutOfRange
+        /// A backslash escape other than \" \\ \/ \b \f \n \r \t \uXXXX.
+        case invalidEscape
+        /// A `\uD800`–`\uDFFF` escape that is not a high surrogate directly followed by a low one.
+        case invalidSurrogate
+        /// A raw byte below 0x20 inside a string.
+        case controlCharacter
+        /// A string holding bytes that are not UTF-8 (overlong forms, encoded surrogates, past U+10FFFF, cut short).
+        case invalidUTF8
+        /// Arrays and objects nested deeper than `JSONValue.maxDepth`.
+        case tooDeep
+        /// Anything but whitespace after the value.
+        case trailingData
+    }
+
+    package var reason: Reason
+    package var offset: Int
+
+    package init(_ reason: Reason, at offset: Int) {
+        self.reason = reason
+        self.offset = offset
+    }
+}
+
+extension JSONValue {
+    /// The deepest nesting of arrays and objects accepted: `[[1]]` is 2. A message is at most 2 deep (an array
+    /// of objects holding scalars); the limit bounds the parser's recursion, whatever a body holds.
+    package static let maxDepth = 64
+
+    /// Parses one JSON text: optional whitespace (space, tab, CR, LF), one value, optional whitespace. Any scalar
+    /// may be the value (RFC 8259 has no "fragments" distinction). No byte order mark: callers that tolerate one
+    /// skip it first.
+    package static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+        try bytes.withUnsafeBufferPointer { buffer throws(JSONParseError) in try parse(buffer) }
+    }
+
+    package static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
+        var reader = JSONReader(bytes)
+        reader.skipWhitespace()
+        let value = try reader.value(depth: 0)
+        reader.skipWhitespace()
+        guard reader.at == bytes.count else { throw JSONParseError(.trailingData, at: reader.at) }
+        return value
+    }
+}
+
+/// Recursive descent over the bytes; recursion is bounded by `JSONValue.maxDepth` (two frames per level).
+private struct JSONReader {
+    let bytes: UnsafeBufferPointer<UInt8>
+    let end: Int
+    var at = 0
+    /// The decoded UTF-8 of a string that holds escapes, reused from string to string.
+    var scratch: [UInt8] = []
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+        end = bytes.count
+    }
+
+    func fail(_ reason: JSONParseError.Reason) -> JSONParseError { JSONParseError(reason, at: at) }
+
+    /// RFC 8259 whitespace only: no form feed, vertical tab, NBSP or other Unicode spaces.
+    mutating func skipWhitespace() {
+        while at < end {
+            switch bytes[at] {
+            case 0x20, 0x09, 0x0A, 0x0D: at += 1
+            default: return
+            }
+        }
+    }
+
+    mutating func value(depth: Int) throws(JSONParseError) -> JSONValue {
+        guard at < end else { throw fail(.unexpectedEnd) }
+        switch bytes[at] {
+        case UInt8(ascii: "{"): return .object(try object(depth: depth + 1))
+        case UInt8(ascii: "["): return .array(try array(depth: depth + 1))
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
+        default: throw fail(.unexpectedByte)
+        }
+    }
+
+    mutating func literal(_ word: StaticString) throws(JSONParseError) {
+        let count = word.utf8CodeUnitCount
+        let expected = UnsafeBufferPointer(start: word.utf8Start, count: count)
+        for k in 0..<count {
+            guard at < end else { throw fail(.unexpectedEnd) }
+            guard bytes[at] == expected[k] else { throw fail(.unexpectedByte) }
+            at += 1
+        }
+    }
+
+    mutating func array(depth: Int) throws(JSONParseError) -> [JSONValue] {
+        guard depth <= JSONValue.maxDepth else { throw fail(.tooDeep) }
+        at += 1  // [
+        skipWhitespace()
+        var elements: [JSONValue] = []
+        if at < end && bytes[at] == UInt8(ascii: "]") {
+            at += 1
+            return elements
+        }
+        while true {
+            elements.append(try value(depth: depth))
+            skipWhitespace()
+            guard at < end else { throw fail(.unexpectedEnd) }
+            switch bytes[at] {
+            case UInt8(ascii: ","):
+                at += 1
+                skipWhitespace()  // a value must follow: `[1,]` fails in value()
+            case UInt8(ascii: "]"):
+                at += 1
+                return elements
+            default: throw fail(.unexpectedByte)
+            }
+        }
+    }
+
+    mutating func object(depth: Int) throws(JSONParseError) -> JSONObject {
+        guard depth <= JSONValue.maxDepth else { throw fail(.tooDeep) }
+        at += 1  // {
+        skipWhitespace()
+        var members: [JSONObject.Member] = []
+        if at < end && bytes[at] == UInt8(ascii: "}") {
+            at += 1
+            return JSONObject(folded: members)
+        }
+        // Duplicate names are found by a linear scan while the object is small, then by a dictionary, so a body
+        // of many thousand names costs linear time, not quadratic.
+        var index: [String: Int]?
+        while true {
+            guard at < end else { throw fail(.unexpectedEnd) }
+            guard bytes[at] == UInt8(ascii: "\"") else { throw fail(.unexpectedByte) }  // also `{"a":1,}`
+            let name = try string()
+            skipWhitespace()
+            guard at < end else { throw fail(.unexpectedEnd) }
+            guard bytes[at] == UInt8(ascii: ":") else { throw fail(.unexpectedByte) }
+            at += 1
+            skipWhitespace()
+            let v = try value(depth: depth)
+            if index != nil {
+                if let k = index![name] {
+                    members[k].value = v
+                } else {
+                    index![name] = members.count
+                    members.append(JSONObject.Member(name, v))
+                }
+            } else if let k = members.firstIndex(where: { $0.name == name }) {
+                members[k].value = v
+            } else {
+                members.append(JSONObject.Member(name, v))
+                if members.count == 16 {
+                    index = Dictionary(uniqueKeysWithValues: members.indices.lazy.map { (members[$0].name, $0) })
+                }
+            }
+            skipWhitespace()
+            guard at < end else { throw fail(.unexpectedEnd) }
+            switch bytes[at] {
+            case UInt8(ascii: ","):
+                at += 1
+                skipWhitespace()
+            case UInt8(ascii: "}"):
+                at += 1
+                return JSONObject(folded: members)
+            default: throw fail(.unexpectedByte)
+            }
+        }
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, then its value.
+    mutating func number() throws(JSONParseError) -> Double {
+        let start = at
+        let negative = bytes[at] == UInt8(ascii: "-")
+        if negative { at += 1 }
+        guard at < end, isDigit(bytes[at]) else { throw fail(at < end ? .invalidNumber : .unexpectedEnd) }
+        // Whole numbers of up to 18 digits (the common case: ids) are summed exactly; Double(Int64) rounds to
+        // nearest like the decimal conversion does.
+        var whole: Int64 = 0
+        let digitsStart = at
+        if bytes[at] == UInt8(ascii: "0") {
+            at += 1  // a leading zero stands alone: `01` ends the number after `0` and fails in the caller
+        } else {
+            while at < end, isDigit(bytes[at]) {
+                if at - digitsStart < 18 { whole = whole &* 10 &+ Int64(bytes[at] &- UInt8(ascii: "0")) }
+                at += 1
+            }
+        }
+        let digitCount = at - digitsStart
+        var integral = true
+        if at < end && bytes[at] == UInt8(ascii: ".") {
+            integral = false
+            at += 1
+            try digits()
+        }
+        if at < end && (bytes[at] == UInt8(ascii: "e") || bytes[at] == UInt8(ascii: "E")) {
+            integral = false
+            at += 1
+            if at < end && (bytes[at] == UInt8(ascii: "+") || bytes[at] == UInt8(ascii: "-")) { at += 1 }
+            try digits()
+        }
+        if integral && digitCount <= 18 {
+            if negative && whole == 0 { return -0.0 }
+            return Double(negative ? -whole : whole)
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<at]), as: UTF8.self)
+        guard let d = Double(text) else { throw JSONParseError(.invalidNumber, at: start) }
+        guard d.isFinite else { throw JSONParseError(.numberOutOfRange, at: start) }
+        return d
+    }
+
+    /// One or more digits (after `.`, and in an exponent).
+    mutating func digits() throws(JSONParseError) {
+        guard at < end else { throw fail(.unexpectedEnd) }
+        guard isDigit(bytes[at]) else { throw fail(.invalidNumber) }
+        repeat { at += 1 } while at < end && isDigit(bytes[at])
+    }
+
+    func isDigit(_ c: UInt8) -> Bool { c &- UInt8(ascii: "0") < 10 }
+
+    /// A string from its opening quote. Without escapes its bytes are the String's (validated as UTF-8 on the way);
+    /// with escapes it is decoded into `scratch`.
+    mutating func string() throws(JSONParseError) -> String {
+        at += 1  // "
+        let start = at
+        while at < end {
+            let c = bytes[at]
+            if c == UInt8(ascii: "\"") {
+                let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<at]), as: UTF8.self)
+                at += 1
+                return s
+            }
+            if c == UInt8(ascii: "\\") { return try escapedString(from: start) }
+            if c < 0x20 { throw fail(.controlCharacter) }
+            if c < 0x80 { at += 1 } else { try skipUTF8Scalar() }
+        }
+        throw fail(.unexpectedEnd)
+    }
+
+    mutating func escapedString(from start: Int) throws(JSONParseError) -> String {
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<at]))
+        while at < end {
+            let c = bytes[at]
+            if c == UInt8(ascii: "\"") {
+                at += 1
+                return String(decoding: scratch, as: UTF8.self)
+            }
+            if c == UInt8(ascii: "\\") {
+                at += 1
+                guard at < end else { throw fail(.unexpectedEnd) }
+                let e = bytes[at]
+                switch e {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scratch.append(e)
+                case UInt8(ascii: "b"): scratch.append(0x08)
+                case UInt8(ascii: "f"): scratch.append(0x0C)
+                case UInt8(ascii: "n"): scratch.append(0x0A)
+                case UInt8(ascii: "r"): scratch.append(0x0D)
+                case UInt8(ascii: "t"): scratch.append(0x09)
+                case UInt8(ascii: "u"):
+                    at -= 1  // back to the backslash: unicodeEscape reads `\uXXXX` whole
+                    appendUTF8(try unicodeEscape())
+                    continue
+                default: throw fail(.invalidEscape)
+                }
+                at += 1
+            } else if c < 0x20 {
+                throw fail(.controlCharacter)
+            } else if c < 0x80 {
+                scratch.append(c)
+                at += 1
+            } else {
+                let from = at
+                try skipUTF8Scalar()
+                scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[from..<at]))
+            }
+        }
+        throw fail(.unexpectedEnd)
+    }
+
+    /// `\uXXXX` at `at` (the backslash), or a surrogate pair `\uD83D\uDE00`, as a scalar value.
+    mutating func unicodeEscape() throws(JSONParseError) -> UInt32 {
+        let first = try hexEscape()
+        switch first {
+        case 0xD800...0xDBFF:
+            let pairAt = at
+            guard at < end else { throw fail(.unexpectedEnd) }
+            guard bytes[at] == UInt8(ascii: "\\") else { throw fail(.invalidSurrogate) }
+            guard at + 1 < end else { throw fail(.unexpectedEnd) }
+            guard bytes[at + 1] == UInt8(ascii: "u") else { throw fail(.invalidSurrogate) }
+            let second = try hexEscape()
+            guard (0xDC00...0xDFFF).contains(second) else { throw JSONParseError(.invalidSurrogate, at: pairAt) }
+            return 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+        case 0xDC00...0xDFFF:
+            throw JSONParseError(.invalidSurrogate, at: at - 6)
+        default:
+            return first
+        }
+    }
+
+    /// The four hex digits of a `\uXXXX` at `at` (the backslash, known to be followed by `u`).
+    mutating func hexEscape() throws(JSONParseError) -> UInt32 {
+        at += 2
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            guard at < end else { throw fail(.unexpectedEnd) }
+            let c = bytes[at]
+            let digit: UInt8
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = c - UInt8(ascii: "A") + 10
+            default: throw fail(.invalidEscape)
+            }
+            v = v << 4 | UInt32(digit)
+            at += 1
+        }
+        return v
+    }
+
+    mutating func appendUTF8(_ v: UInt32) {
+        switch v {
+        case 0..<0x80:
+            scratch.append(UInt8(v))
+        case 0x80..<0x800:
+            scratch.append(0xC0 | UInt8(v >> 6))
+            scratch.append(0x80 | UInt8(v & 0x3F))
+        case 0x800..<0x10000:
+            scratch.append(0xE0 | UInt8(v >> 12))
+            scratch.append(0x80 | UInt8(v >> 6 & 0x3F))
+            scratch.append(0x80 | UInt8(v & 0x3F))
+        default:
+            scratch.append(0xF0 | UInt8(v >> 18))
+            scratch.append(0x80 | UInt8(v >> 12 & 0x3F))
+            scratch.append(0x80 | UInt8(v >> 6 & 0x3F))
+            scratch.append(0x80 | UInt8(v & 0x3F))
+        }
+    }
+
+    /// Steps over one multi-byte UTF-8 scalar at `at` (a byte ≥ 0x80), refusing what Unicode's table 3-7 does not
+    /// allow: stray continuation bytes, C0/C1 and other overlong leads, encoded surrogates (ED A0–BF), anything
+    /// past U+10FFFF, and a sequence cut short.
+    mutating func skipUTF8Scalar() throws(JSONParseError) {
+        let lead = bytes[at]
+        var low: UInt8 = 0x80
+        var high: UInt8 = 0xBF
+        let continuations: Int
+        switch lead {
+        case 0xC2...0xDF: continuations = 1
+        case 0xE0: continuations = 2; low = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: continuations = 2
+        case 0xED: continuations = 2; high = 0x9F
+        case 0xF0: continuations = 3; low = 0x90
+        case 0xF1...0xF3: continuations = 3
+        case 0xF4: continuations = 3; high = 0x8F
+        default: throw fail(.invalidUTF8)
+        }
+        guard at + continuations < end else { throw fail(.invalidUTF8) }
+        let second = bytes[at + 1]
+        guard second >= low && second <= high else { throw fail(.invalidUTF8) }
+        if continuations > 1 {
+            for k in 2...continuations where bytes[at + k] & 0xC0 != 0x80 { throw fail(.invalidUTF8) }
+        }
+        at += continuations + 1
+    }
+}
