@@ -18,18 +18,37 @@ import Testing
 
     // MARK: numbers
 
+    /// Each number's Double (correctly rounded) and its exact integer value when it is whole (nil otherwise).
     @Test(arguments: [
-        ("0", 0.0), ("-0", -0.0), ("2", 2), ("-17", -17), ("1.0", 1), ("1e3", 1000), ("1E3", 1000), ("1e+3", 1000),
-        ("1e-3", 0.001), ("-0.0", -0.0), ("0e0", 0), ("1E-0", 1), ("0.1e-2", 0.001), ("123.456", 123.456),
-        ("9e15", 9e15), ("9007199254740993", 9007199254740992), ("12345678901234567890", Double(UInt64(12345678901234567890))),
-        ("123456789012345678", Double(Int64(123456789012345678))), ("-123456789012345678", Double(Int64(-123456789012345678))),
-        ("1.0000000000000001", 1), ("9000000000000000.5", 9e15), ("1e-400", 0), ("4.9e-324", Double.leastNonzeroMagnitude),
-        ("1.7976931348623157e308", 1.7976931348623157e308), ("-1.7976931348623158e308", -1.7976931348623157e308),
-    ])
-    func numbers(_ text: String, _ expected: Double) throws {
+        ("0", 0.0, 0), ("-0", -0.0, 0), ("2", 2, 2), ("-17", -17, -17), ("1.0", 1, 1), ("1e3", 1000, 1000),
+        ("1E3", 1000, 1000), ("1e+3", 1000, 1000), ("1e-3", 0.001, nil), ("-0.0", -0.0, 0), ("0e0", 0, 0), ("1E-0", 1, 1),
+        ("0.1e-2", 0.001, nil), ("123.456", 123.456, nil), ("1.5", 1.5, nil), ("0.25e2", 25, 25), ("10e-1", 1, 1),
+        ("2500e-2", 25, 25), ("2501e-2", 25.01, nil), ("9e15", 9e15, 9_000_000_000_000_000), ("-4.20e1", -42, -42),
+        ("9007199254740993", 9007199254740992, 9_007_199_254_740_993),
+        ("123456789012345678", Double(Int64(123456789012345678)), 123_456_789_012_345_678),
+        ("-123456789012345678", Double(Int64(-123456789012345678)), -123_456_789_012_345_678),
+        ("999999999999999999", Double(Int64(999999999999999999)), 999_999_999_999_999_999),
+        ("1000000000000000000", 1e18, nil), ("1e18", 1e18, nil), ("1e17", 1e17, 100_000_000_000_000_000),
+        ("12345678901234567890", Double(UInt64(12345678901234567890)), nil),
+        ("1.0000000000000001", 1, nil), ("9000000000000000.5", 9e15, nil), ("4503599627370496.5", 4503599627370496, nil),
+        ("2.9999999999999999", 3, nil), ("0.0000000000000000000001e22", 1, 1), ("10000000000000000000000e-22", 1, 1),
+        ("000", .nan, nil), ("1e-400", 0, nil), ("0e-400", 0, 0), ("0.000e99999999999999999999", 0, 0),
+        ("1e-99999999999999999999", 0, nil), ("4.9e-324", Double.leastNonzeroMagnitude, nil),
+        ("1.7976931348623157e308", 1.7976931348623157e308, nil), ("-1.7976931348623158e308", -1.7976931348623157e308, nil),
+    ] as [(String, Double, Int64?)])
+    func numbers(_ text: String, _ double: Double, _ integer: Int64?) throws {
+        guard !double.isNaN else {
+            #expect(reason(text) != nil, "\(text) is not a number")
+            return
+        }
         let value = try parse(text)
-        #expect(value == .number(expected))
-        if case .number(let d) = value { #expect(d.sign == expected.sign, "sign of \(text)") }
+        guard case .number(let n) = value else {
+            Issue.record("\(text): \(value)")
+            return
+        }
+        #expect(n.double == double, "\(text)")
+        #expect(n.double.sign == double.sign, "sign of \(text)")
+        #expect(n.integer == integer, "\(text)")
     }
 
     @Test(arguments: [
@@ -47,8 +66,9 @@ import Testing
 
     @Test func aHugeNumberIsReadWhole() throws {
         #expect(reason(String(repeating: "1", count: 400)) == .numberOutOfRange)
-        #expect(try parse("0." + String(repeating: "0", count: 100_000) + "1") == .number(0))
-        #expect(try parse(String(repeating: "9", count: 300)) == .number(1e300))
+        #expect(try parse("0." + String(repeating: "0", count: 100_000) + "1") == .number(JSONNumber(0, integer: nil)))
+        #expect(try parse("1" + String(repeating: "0", count: 100_000) + "e-100000") == .number(JSONNumber(1)))
+        #expect(try parse(String(repeating: "9", count: 300)) == .number(JSONNumber(1e300, integer: nil)))
     }
 
     // MARK: literals, whitespace, trailing data, empty input
@@ -57,7 +77,7 @@ import Testing
         #expect(try parse("true") == .bool(true))
         #expect(try parse("false") == .bool(false))
         #expect(try parse("null") == .null)
-        #expect(try parse(" \t\r\n[ 1 , \"a\" ,\n{ \"k\" : null } ]\r\n ") == .array([.number(1), .string("a"), .object(JSONObject([.init("k", .null)]))]))
+        #expect(try parse(" \t\r\n[ 1 , \"a\" ,\n{ \"k\" : null } ]\r\n ") == .array([.number(JSONNumber(1)), .string("a"), .object(JSONObject([.init("k", .null)]))]))
         #expect(try parse("[]") == .array([]))
         #expect(try parse("{ }") == .object(JSONObject()))
     }
@@ -113,14 +133,14 @@ import Testing
             Issue.record("not an object")
             return
         }
-        #expect(o.members == [.init("a", .number(2)), .init("b", .number(3))])
+        #expect(o.members == [.init("a", .number(JSONNumber(2))), .init("b", .number(JSONNumber(3)))])
         guard case .object(let k) = try parse(#"{"\u212a":1,"K":2}"#) else {
             Issue.record("not an object")
             return
         }
         #expect(k.count == 1)
         #expect(k.members[0].name.unicodeScalars.map(\.value) == [0x212A])
-        #expect(k.members[0].value == .number(2))
+        #expect(k.members[0].value == .number(JSONNumber(2)))
     }
 
     @Test func duplicateNamesInALargeObject() throws {
@@ -136,9 +156,9 @@ import Testing
         }
         #expect(o.count == 41)
         #expect(o.members.prefix(40).map(\.name) == (0..<40).map { "n\($0)" })
-        #expect(o["n7"] == .number(207))
+        #expect(o["n7"] == .number(JSONNumber(207)))
         #expect(o.members[40].name.unicodeScalars.map(\.value) == [0x65, 0x301])
-        #expect(o.members[40].value == .number(2))
+        #expect(o.members[40].value == .number(JSONNumber(2)))
     }
 
     @Test func nestingUpToTheLimit() throws {

@@ -4,13 +4,29 @@
 package enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
-    /// Every number as the nearest Double, as JSONSerialization's `doubleValue` gave it: integers up to 2^53
-    /// (every id the API takes, 1...9e15) exactly, `1.0` and `1e3` as the whole numbers they are. A number whose
-    /// magnitude overflows a Double (`1e400`) is refused, as JSONSerialization refused it; one that underflows is 0.
-    case number(Double)
+    case number(JSONNumber)
     case string(String)
     case array([JSONValue])
     case object(JSONObject)
+}
+
+/// A JSON number: its nearest Double, and its exact value when it is a whole number of modest size.
+///
+/// `double` is correctly rounded (`9007199254740993` is 9007199254740992, `1e-400` is 0); a number whose magnitude
+/// overflows a Double (`1e400`) is refused, as JSONSerialization refused it. `integer` is exact: `2`, `-0`, `1.0`,
+/// `1e3` and `0.25e2` are whole (2, 0, 1, 1000, 25); `1.5` and `1.0000000000000001` are not (nil), though the
+/// latter's Double is 1.0, and neither is anything of 10^18 or more in magnitude (nil).
+package struct JSONNumber: Equatable, Sendable {
+    package var double: Double
+    package var integer: Int64?
+
+    package init(_ double: Double, integer: Int64?) {
+        self.double = double
+        self.integer = integer
+    }
+
+    /// A whole number written as one: `integer` and `double` both from `n`.
+    package init(_ n: Int64) { self.init(Double(n), integer: n) }
 }
 
 /// A JSON object's members in the order their names first appear.
@@ -247,44 +263,76 @@ private struct JSONReader {
     }
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, then its value.
-    mutating func number() throws(JSONParseError) -> Double {
+    mutating func number() throws(JSONParseError) -> JSONNumber {
         let start = at
         let negative = bytes[at] == UInt8(ascii: "-")
         if negative { at += 1 }
         guard at < end, isDigit(bytes[at]) else { throw fail(at < end ? .invalidNumber : .unexpectedEnd) }
-        // Whole numbers of up to 18 digits (the common case: ids) are summed exactly; Double(Int64) rounds to
-        // nearest like the decimal conversion does.
-        var whole: Int64 = 0
-        let digitsStart = at
+        let intStart = at
         if bytes[at] == UInt8(ascii: "0") {
             at += 1  // a leading zero stands alone: `01` ends the number after `0` and fails in the caller
         } else {
-            while at < end, isDigit(bytes[at]) {
-                if at - digitsStart < 18 { whole = whole &* 10 &+ Int64(bytes[at] &- UInt8(ascii: "0")) }
-                at += 1
-            }
+            repeat { at += 1 } while at < end && isDigit(bytes[at])
         }
-        let digitCount = at - digitsStart
-        var integral = true
+        let intEnd = at
+        var fraction = at..<at
+        var exponent = 0
+        var plain = true
         if at < end && bytes[at] == UInt8(ascii: ".") {
-            integral = false
+            plain = false
             at += 1
+            let from = at
             try digits()
+            fraction = from..<at
         }
         if at < end && (bytes[at] == UInt8(ascii: "e") || bytes[at] == UInt8(ascii: "E")) {
-            integral = false
+            plain = false
             at += 1
-            if at < end && (bytes[at] == UInt8(ascii: "+") || bytes[at] == UInt8(ascii: "-")) { at += 1 }
+            var sign = 1
+            if at < end && (bytes[at] == UInt8(ascii: "+") || bytes[at] == UInt8(ascii: "-")) {
+                if bytes[at] == UInt8(ascii: "-") { sign = -1 }
+                at += 1
+            }
+            let from = at
             try digits()
+            // Saturated far beyond the length of any input, so exactInteger still sees a difference the digits
+            // could make up for, and nothing overflows.
+            for k in from..<at { exponent = min(exponent * 10 + Int(bytes[k] &- UInt8(ascii: "0")), 1 << 40) }
+            exponent *= sign
         }
-        if integral && digitCount <= 18 {
-            if negative && whole == 0 { return -0.0 }
-            return Double(negative ? -whole : whole)
+        // The common case, an id: up to 18 digits are summed exactly, and Double(Int64) rounds to nearest as the
+        // decimal conversion does.
+        if plain && intEnd - intStart <= 18 {
+            var whole: Int64 = 0
+            for k in intStart..<intEnd { whole = whole * 10 + Int64(bytes[k] &- UInt8(ascii: "0")) }
+            if negative && whole == 0 { return JSONNumber(-0.0, integer: 0) }
+            return JSONNumber(negative ? -whole : whole)
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<at]), as: UTF8.self)
         guard let d = Double(text) else { throw JSONParseError(.invalidNumber, at: start) }
         guard d.isFinite else { throw JSONParseError(.numberOutOfRange, at: start) }
-        return d
+        return JSONNumber(d, integer: exactInteger(negative: negative, int: intStart..<intEnd, fraction: fraction, exponent: exponent))
+    }
+
+    /// The number's exact value if it is whole and below 10^18 in magnitude. Its digits (integer part, then
+    /// fraction) times 10^(exponent - fraction digits): without leading and trailing zeros, whole when the
+    /// trailing zeros and the exponent make up for the fraction digits.
+    func exactInteger(negative: Bool, int: Range<Int>, fraction: Range<Int>, exponent: Int) -> Int64? {
+        let count = int.count + fraction.count
+        func digit(_ k: Int) -> Int64 {
+            Int64(bytes[k < int.count ? int.lowerBound + k : fraction.lowerBound + k - int.count] &- UInt8(ascii: "0"))
+        }
+        var first = 0
+        while first < count && digit(first) == 0 { first += 1 }
+        if first == count { return 0 }
+        var last = count
+        while digit(last - 1) == 0 { last -= 1 }
+        let scale = exponent - fraction.count + (count - last)
+        guard scale >= 0, last - first + scale <= 18 else { return nil }
+        var v: Int64 = 0
+        for k in first..<last { v = v * 10 + digit(k) }
+        for _ in 0..<scale { v *= 10 }
+        return negative ? -v : v
     }
 
     /// One or more digits (after `.`, and in an exponent).
