@@ -6,7 +6,7 @@
 import Foundation
 
 enum FuzzTarget: String, CaseIterable {
-    case head, websocket, record, ingest, query, timestamp
+    case head, websocket, record, ingest, query, timestamp, json
 }
 
 let selectedTarget: FuzzTarget = {
@@ -37,6 +37,7 @@ public func livefeedFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     case .ingest: fuzzIngest(bytes)
     case .query: fuzzQuery(bytes)
     case .timestamp: fuzzTimestamp(bytes)
+    case .json: fuzzJSON(bytes)
     }
     return 0
 }
@@ -152,6 +153,79 @@ func fuzzTimestamp(_ bytes: [UInt8]) {
     require((Timestamp.earliestMilliseconds...Timestamp.latestMilliseconds).contains(ms), "instant \(ms)")
     let formatted = Timestamp.format(unixMilliseconds: ms)
     require(Timestamp.parse(formatted) == ms, "\(text) → \(ms) → \(formatted) does not parse back")
+}
+
+/// The JSON parser under IngestParser: an error points inside the input; what it accepts was UTF-8 and nested no
+/// deeper than the limit, parses the same with whitespace around it, and, written out again by JSONWriter, parses
+/// back to the same value (numbers to the same Double, and the same integer when they had one).
+func fuzzJSON(_ bytes: [UInt8]) {
+    let value: JSONValue
+    do {
+        value = try JSONValue.parse(bytes)
+    } catch {
+        require(error.offset >= 0 && error.offset <= bytes.count, "error at \(error.offset) of \(bytes.count)")
+        return
+    }
+    require(String(validating: bytes, as: UTF8.self) != nil, "accepted bytes that are not UTF-8")
+    let depth = jsonDepth(value)
+    require(depth <= JSONValue.maxDepth, "nested \(depth) deep")
+    let spaced = try? JSONValue.parse(Array(" \r\n\t".utf8) + bytes + Array("\t\n\r ".utf8))
+    require(spaced.map { sameJSON(value, $0) } ?? false, "whitespace around the text changed it")
+    guard depth <= 63 else { return }  // JSONWriter nests 63 deep at most
+    var writer = JSONWriter()
+    writeJSON(value, to: &writer)
+    guard let again = try? JSONValue.parse(writer.bytes) else {
+        require(false, "JSONWriter's text does not parse: \(String(decoding: writer.bytes, as: UTF8.self))")
+        return
+    }
+    require(sameJSON(value, again), "round trip through JSONWriter changed the value")
+}
+
+func jsonDepth(_ value: JSONValue) -> Int {
+    switch value {
+    case .array(let elements): 1 + (elements.map(jsonDepth).max() ?? 0)
+    case .object(let object): 1 + (object.members.map { jsonDepth($0.value) }.max() ?? 0)
+    case .null, .bool, .number, .string: 0
+    }
+}
+
+func writeJSON(_ value: JSONValue, to w: inout JSONWriter) {
+    switch value {
+    case .null: w.null()
+    case .bool(let b): w.value(b)
+    case .number(let n):
+        // A Double's description ("1e-05", "1.5", "-0.0") is JSON; whole numbers go out as integers.
+        if let i = n.integer { w.value(i) } else { w.raw(Array("\(n.double)".utf8)) }
+    case .string(let s): w.value(s)
+    case .array(let elements):
+        w.beginArray()
+        for e in elements { writeJSON(e, to: &w) }
+        w.endArray()
+    case .object(let object):
+        w.beginObject()
+        for m in object.members {
+            w.key(m.name)
+            writeJSON(m.value, to: &w)
+        }
+        w.endObject()
+    }
+}
+
+/// Equal values, strings compared scalar by scalar (String's == would equate canonically equivalent ones). A
+/// number without an integer may come back with one: 1.0000000000000001 is written as its Double, 1.0.
+func sameJSON(_ a: JSONValue, _ b: JSONValue) -> Bool {
+    switch (a, b) {
+    case (.null, .null): return true
+    case (.bool(let x), .bool(let y)): return x == y
+    case (.number(let x), .number(let y)): return x.double == y.double && (x.integer == nil || x.integer == y.integer)
+    case (.string(let x), .string(let y)): return x.unicodeScalars.elementsEqual(y.unicodeScalars)
+    case (.array(let x), .array(let y)): return x.count == y.count && zip(x, y).allSatisfy { sameJSON($0, $1) }
+    case (.object(let x), .object(let y)):
+        return x.count == y.count && zip(x.members, y.members).allSatisfy {
+            $0.name.unicodeScalars.elementsEqual($1.name.unicodeScalars) && sameJSON($0.value, $1.value)
+        }
+    default: return false
+    }
 }
 
 /// With LIVEFEED_FUZZ_WRITE_RECORDS=DIR, writes one encoded record of every kind into DIR and exits: the seed

@@ -256,8 +256,8 @@ enum StrictnessDifference: String, CaseIterable {
     }
 }
 
-/// The bodies compared: hand-written edge cases, the committed fuzz seeds, messages generated from pools of good
-/// and bad field values with random spacing, order and duplicates, and byte-level mutations of those.
+/// The bodies compared: hand-written edge cases, the committed fuzz seeds (ingest and json), messages generated from
+/// pools of good and bad field values with random spacing, order and duplicates, and byte-level mutations of those.
 enum IngestCorpus {
     static func all() throws -> [(label: String, bytes: [UInt8])] {
         var out: [(String, [UInt8])] = []
@@ -277,10 +277,14 @@ enum IngestCorpus {
 
     static func fuzzSeeds() throws -> [(String, [UInt8])] {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let directory = root.appendingPathComponent("Fuzz/corpus/ingest")
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
-        #expect(names.count >= 3)
-        return try names.map { ("Fuzz/corpus/ingest/\($0)", Array(try Data(contentsOf: directory.appendingPathComponent($0)))) }
+        var out: [(String, [UInt8])] = []
+        for target in ["ingest", "json"] {
+            let directory = root.appendingPathComponent("Fuzz/corpus/\(target)")
+            let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+            #expect(names.count >= 3)
+            out += try names.map { ("Fuzz/corpus/\(target)/\($0)", Array(try Data(contentsOf: directory.appendingPathComponent($0)))) }
+        }
+        return out
     }
 
     static let ok = #"{"channel":"c","user":"u","text":"t"}"#
