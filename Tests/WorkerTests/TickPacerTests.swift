@@ -69,4 +69,15 @@ import Testing
         #expect(p.next(started: 0, ended: 10, carried: .max, waiting: true, poll: 2) == 10 + 10)
         #expect(p.next(started: 2000, ended: 2010, carried: 1, waiting: true, poll: 2) == 2012)
     }
+
+    @Test func anIdleWorkerLooksTwicePerPollInterval() {
+        var p = TickPacer()
+        // Nothing carried, nothing waiting: the next look is half an interval away (at least 1 ms).
+        #expect(p.next(started: 100, ended: 100, carried: 0, waiting: false, poll: 2) == 101)
+        #expect(p.next(started: 101, ended: 101, carried: 0, waiting: false, poll: 10) == 106)
+        #expect(p.next(started: 106, ended: 106, carried: 0, waiting: false, poll: 1) == 107)
+        // A tick that carried messages, or one during which rows arrived, keeps the whole interval.
+        #expect(p.next(started: 107, ended: 108, carried: 1, waiting: false, poll: 2) == 110)
+        #expect(p.next(started: 110, ended: 111, carried: 0, waiting: true, poll: 2) == 113)
+    }
 }

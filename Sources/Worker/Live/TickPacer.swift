@@ -29,13 +29,20 @@ struct TickPacer {
 
     /// The tick that started at `started` and ended at `ended` (monotonic milliseconds; a fan-out may span loop
     /// turns) carried `carried` messages; `waiting` says whether rows arrived while it went out. Returns when the
-    /// next tick is due: `poll` after this one ended, or later when the worker is loaded.
+    /// next tick is due: half of `poll` after an idle one, `poll` after one that carried messages, or later when the
+    /// worker is loaded.
     mutating func next(started: UInt64, ended: UInt64, carried: Int64, waiting: Bool, poll: UInt64) -> UInt64 {
         let elapsed = updatedAt.map { Double(ended - min(ended, $0)) } ?? 0
         rate = rate * exp(-elapsed / Self.rateWindowMilliseconds)
             + Double(min(max(0, carried), Self.maxCountedPerTick)) / Self.rateWindowMilliseconds
         updatedAt = ended
         let took = ended - min(ended, started)
+        // Nothing went out and nothing waits: only another process's commit can change that, and the look is one
+        // `PRAGMA data_version`, so an idle worker looks twice per interval (ticks after a fan-out keep the whole
+        // interval). A message posted through another worker reaches this one's subscribers half an interval sooner
+        // on average: 1k x 100 with the publisher on the other worker, same run, first receipt p50 2.0-2.3 ms
+        // against 2.3-3.6 (p99 alike), for ~0.5 % of a core while idle with subscribers.
+        if carried <= 0 && !waiting { return ended + max(1, poll / 2) }
         guard waiting, rate * Double(took) >= Self.loadedAt else { return ended + poll }
         return ended + min(Self.maxPauseMilliseconds, max(poll, took))
     }
