@@ -6,10 +6,11 @@ import Glibc
 ///
 /// SQLite's automatic checkpoint runs inside the COMMIT that takes the WAL past 1,000 pages: that commit (a POST's,
 /// at ~10 pages per message once every ~100 messages) then also writes those pages into the database file and
-/// syncs it, several milliseconds during which its worker answers nobody and fans nothing out. Here one worker
-/// (index 0) runs a passive checkpoint every `intervalMilliseconds` on a connection of this thread's own, and every
-/// worker's connection checkpoints by itself only past `fallbackPages` (`Worker.checkpointFallbackPages`), in
-/// case this thread cannot (its worker restarting, the file unreadable for a moment).
+/// syncs it, time in which its worker answers nobody and fans nothing out (up to ~2 ms on the development
+/// machine's storage, more where a sync is slower). Here one worker (index 0) runs a passive checkpoint every
+/// `intervalMilliseconds` on a connection of this thread's own, and every worker's connection checkpoints by itself
+/// only past `Worker.checkpointFallbackPages`, in case this thread cannot (its worker restarting, the file
+/// unreadable for a moment).
 ///
 /// Passive: it copies what no reader still needs and never blocks a reader or a writer; the next writer then
 /// starts the WAL from the beginning again. It opens the file without creating it, and opens it again when the
