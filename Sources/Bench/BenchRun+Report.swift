@@ -278,6 +278,13 @@ extension BenchRun {
                     + " worker starts \(log.workerStarts); close reasons \(describe(log.reasons));"
                     + " exit: \(serverExit.map { "\($0)" } ?? "?")")
             for line in log.notable.prefix(5) { print("    \(line.prefix(300))") }
+            if let publisher = log.busiestHTTP {
+                let live = log.liveOpenedByWorker.sorted { $0.key < $1.key }.map { "worker \($0.key) \($0.value)" }
+                row(
+                    "placement",
+                    "publisher on worker \(publisher.worker) (\(publisher.requests) requests); live connections opened:"
+                        + " \(live.isEmpty ? "none" : live.joined(separator: ", "))")
+            }
         }
     }
 

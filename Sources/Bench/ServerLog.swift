@@ -24,6 +24,12 @@ final class ServerLog {
     ]
     private(set) var firstAt: [String: Int64] = [:]
     private(set) var lastAt: [String: Int64] = [:]
+    /// Where the load landed: live connections opened per worker, and the worker of the HTTP connection that made
+    /// the most requests (the bench's publisher, read from its `connection_closed`). With two workers the
+    /// publisher shares the channel's worker in about a quarter of the runs, and latency at 1k x 100 differs by
+    /// about 2x between the two placements, so a figure means little without it.
+    private(set) var liveOpenedByWorker: [Int: Int] = [:]
+    private(set) var busiestHTTP: (worker: Int, requests: Int)?
 
     init(path: String) throws(BenchError) {
         fd = open(path, O_RDONLY | O_CLOEXEC | O_CREAT, 0o644)
@@ -68,8 +74,18 @@ final class ServerLog {
                 workerPIDs[index] = pid_t(pid)
                 workerStarts += 1
             }
+        case "connection_opened":
+            if Self.stringField(line, "view") != "http", let worker = Self.intField(line, "worker") {
+                liveOpenedByWorker[worker, default: 0] += 1
+            }
         case "connection_closed", "connection_refused":
             reasons[Self.stringField(line, "reason") ?? "?", default: 0] += 1
+            if event == "connection_closed", Self.stringField(line, "view") == "http",
+                let worker = Self.intField(line, "worker"), let requests = Self.intField(line, "requests"),
+                requests > (busiestHTTP?.requests ?? 0)
+            {
+                busiestHTTP = (worker, requests)
+            }
         default:
             break
         }
