@@ -348,23 +348,21 @@ private struct JSONReader {
 
     func isDigit(_ c: UInt8) -> Bool { c &- UInt8(ascii: "0") < 10 }
 
-    /// A string from its opening quote. Without escapes its bytes are the String's (validated as UTF-8 on the way);
-    /// with escapes it is decoded into `scratch`.
+    /// A string from its opening quote. Without escapes its bytes are the String's; with escapes it is decoded into
+    /// `scratch`. Raw text is checked as UTF-8 a run at a time (`rawRun`).
     mutating func string() throws(JSONParseError) -> String {
         at += 1  // "
-        let start = at
-        while at < end {
-            let c = bytes[at]
-            if c == UInt8(ascii: "\"") {
-                let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<at]), as: UTF8.self)
-                at += 1
-                return s
-            }
-            if c == UInt8(ascii: "\\") { return try escapedString(from: start) }
-            if c < 0x20 { throw fail(.controlCharacter) }
-            if c < 0x80 { at += 1 } else { try skipUTF8Scalar() }
+        let run = try rawRun()
+        guard at < end else { throw fail(.unexpectedEnd) }
+        switch bytes[at] {
+        case UInt8(ascii: "\\"):
+            return try escapedString(from: run.lowerBound)
+        case UInt8(ascii: "\""):
+            at += 1
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[run]), as: UTF8.self)
+        default:
+            throw fail(.controlCharacter)
         }
-        throw fail(.unexpectedEnd)
     }
 
     mutating func escapedString(from start: Int) throws(JSONParseError) -> String {
@@ -396,16 +394,28 @@ private struct JSONReader {
                 at += 1
             } else if c < 0x20 {
                 throw fail(.controlCharacter)
-            } else if c < 0x80 {
-                scratch.append(c)
-                at += 1
             } else {
-                let from = at
-                try skipUTF8Scalar()
-                scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[from..<at]))
+                scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[try rawRun()]))
             }
         }
         throw fail(.unexpectedEnd)
+    }
+
+    /// Steps over raw string text from `at` to the next quote, backslash or control byte, or the end. Those are
+    /// ASCII, which never occurs inside a well-formed multi-byte sequence, so the run is checked whole by the
+    /// validator WebSocket text frames use (Unicode's table 3-7: no stray continuation bytes, overlong forms,
+    /// encoded surrogates or values past U+10FFFF, nothing cut short).
+    mutating func rawRun() throws(JSONParseError) -> Range<Int> {
+        let from = at
+        while at < end {
+            let c = bytes[at]
+            if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { break }
+            at += 1
+        }
+        var utf8 = UTF8StreamValidator()
+        guard utf8.validate(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[from..<at]))), utf8.isAtBoundary
+        else { throw JSONParseError(.invalidUTF8, at: from) }
+        return from..<at
     }
 
     /// `\uXXXX` at `at` (the backslash), or a surrogate pair `\uD83D\uDE00`, as a scalar value.
@@ -465,32 +475,5 @@ private struct JSONReader {
             scratch.append(0x80 | UInt8(v >> 6 & 0x3F))
             scratch.append(0x80 | UInt8(v & 0x3F))
         }
-    }
-
-    /// Steps over one multi-byte UTF-8 scalar at `at` (a byte ≥ 0x80), refusing what Unicode's table 3-7 does not
-    /// allow: stray continuation bytes, C0/C1 and other overlong leads, encoded surrogates (ED A0–BF), anything
-    /// past U+10FFFF, and a sequence cut short.
-    mutating func skipUTF8Scalar() throws(JSONParseError) {
-        let lead = bytes[at]
-        var low: UInt8 = 0x80
-        var high: UInt8 = 0xBF
-        let continuations: Int
-        switch lead {
-        case 0xC2...0xDF: continuations = 1
-        case 0xE0: continuations = 2; low = 0xA0
-        case 0xE1...0xEC, 0xEE...0xEF: continuations = 2
-        case 0xED: continuations = 2; high = 0x9F
-        case 0xF0: continuations = 3; low = 0x90
-        case 0xF1...0xF3: continuations = 3
-        case 0xF4: continuations = 3; high = 0x8F
-        default: throw fail(.invalidUTF8)
-        }
-        guard at + continuations < end else { throw fail(.invalidUTF8) }
-        let second = bytes[at + 1]
-        guard second >= low && second <= high else { throw fail(.invalidUTF8) }
-        if continuations > 1 {
-            for k in 2...continuations where bytes[at + k] & 0xC0 != 0x80 { throw fail(.invalidUTF8) }
-        }
-        at += continuations + 1
     }
 }
