@@ -27,24 +27,26 @@ final class Connection {
         var whenFlushed: Bool
     }
 
-    let id: UInt64
+    // What a fan-out's write reads and writes comes first, in the object's first cache line (see `LiveSession`).
     let fd: FileDescriptor
+    var closed = false
+    var writeRegistered = false
+    /// Reading stopped because answers pile up unread (a client pipelining requests it never reads) or because it
+    /// waits for its next turn.
+    var readPaused = false
+    var out = OutboundQueue()
+    var bytesDelivered = 0
+
+    let id: UInt64
     /// The view the supervisor counted this connection against.
     let handedView: ConnectionView
     let client: String
     let openedAt: UInt64  // monotonic ms
 
     var phase: Phase
-    var out = OutboundQueue()
-    var writeRegistered = false
-    /// Reading stopped because answers pile up unread (a client pipelining requests it never reads) or because it
-    /// waits for its next turn.
-    var readPaused = false
-    var closed = false
     /// When the peer last sent anything.
     var heardAt: UInt64
     var requestsServed = 0
-    var bytesDelivered = 0
     /// When the queued output last moved, as the sweep saw it (0: nothing queued).
     private(set) var stalledSince: UInt64 = 0
     private var deliveredAtLastLook = 0

@@ -132,10 +132,16 @@ final class Connections {
         flush(c)
     }
 
-    /// Writes `frames` after anything queued, straight from their shared buffers when nothing is.
+    /// Writes a live subscriber's `frames` after anything queued, straight from their shared buffers when nothing is.
     func send(_ c: Connection, _ frames: ArraySlice<SharedBytes>) {
         guard !c.closed else { return }
-        settle(c, c.out.send(frames, to: c.fd, scratch: iovScratch) { c.bytesDelivered += $0 })
+        let straight = c.out.isEmpty
+        let result = c.out.send(frames, to: c.fd, scratch: iovScratch) { c.bytesDelivered += $0 }
+        // A fan-out's common case, once per subscriber per tick: nothing was queued and everything went. Then
+        // there is nothing to settle: no snapshots wait (they wait only behind queued bytes), no EPOLLOUT or paused
+        // read to undo, and a live subscriber is neither closing nor replaying.
+        if straight, case .drained = result, !c.writeRegistered, !c.readPaused { return }
+        settle(c, result)
     }
 
     func flush(_ c: Connection) {

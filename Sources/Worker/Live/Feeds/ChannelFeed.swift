@@ -192,10 +192,15 @@ final class ChannelFeed: LiveFeed {
         var budget = Self.fanOutBudget
         while budget > 0, let job = fanOuts.first {
             let end = min(job.sessions.count, job.next + budget)
+            // A local copy for the batch (the frames it builds go back after): an inout access to the job's own
+            // property would be checked for exclusivity at run time, per subscriber.
+            var tick = job.tick
+            let context = job.context
             for i in job.next..<end where job.sessions[i].channelPhase == .live {
                 // deliver() writes (or queues behind EPOLLOUT) itself: no second flush at the end of the tick.
-                deliver(&job.tick, to: job.sessions[i], job.context)
+                deliver(&tick, to: job.sessions[i], context)
             }
+            job.tick = tick
             budget -= end - job.next
             job.next = end
             if end == job.sessions.count { fanOuts.removeFirst() }
