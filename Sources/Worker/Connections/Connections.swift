@@ -136,10 +136,20 @@ final class Connections {
     func send(_ c: Connection, _ frames: ArraySlice<SharedBytes>) {
         guard !c.closed else { return }
         let straight = c.out.isEmpty
-        let result = c.out.send(frames, to: c.fd, scratch: iovScratch) { c.bytesDelivered += $0 }
-        // A fan-out's common case, once per subscriber per tick: nothing was queued and everything went. Then
-        // there is nothing to settle: no snapshots wait (they wait only behind queued bytes), no EPOLLOUT or paused
-        // read to undo, and a live subscriber is neither closing nor replaying.
+        settleWrite(c, straight: straight, c.out.send(frames, to: c.fd, scratch: iovScratch) { c.bytesDelivered += $0 })
+    }
+
+    /// Writes one shared buffer to a live subscriber after anything queued (a tick's frames joined into one).
+    func send(_ c: Connection, _ frame: SharedBytes) {
+        guard !c.closed else { return }
+        let straight = c.out.isEmpty
+        settleWrite(c, straight: straight, c.out.send(frame, to: c.fd, scratch: iovScratch) { c.bytesDelivered += $0 })
+    }
+
+    /// A fan-out's common case, once per subscriber per tick: nothing was queued and everything went. Then there is
+    /// nothing to settle: no snapshots wait (they wait only behind queued bytes), no EPOLLOUT or paused read to undo,
+    /// and a live subscriber is neither closing nor replaying.
+    private func settleWrite(_ c: Connection, straight: Bool, _ result: OutboundQueue.FlushResult) {
         if straight, case .drained = result, !c.writeRegistered, !c.readPaused { return }
         settle(c, result)
     }

@@ -30,31 +30,24 @@ struct OutboundQueue {
     }
 
     /// Writes `frames` after anything already queued. When the queue is empty they go out in one writev from their
-    /// shared buffers; the part the socket does not take is queued. `written` reports bytes sent.
+    /// shared buffers (one buffer: `send(_:to:scratch:written:)`); the part the socket does not take is queued.
+    /// `written` reports bytes sent.
     mutating func send(
         _ frames: ArraySlice<SharedBytes>, to fd: FileDescriptor, scratch: IOVecScratch, written: (Int) -> Void
     ) -> FlushResult {
+        if frames.count == 1, let only = frames.first { return send(only, to: fd, scratch: scratch, written: written) }
         guard isEmpty, frames.count <= scratch.capacity else {
             for f in frames { append(f) }
             return flush(to: fd, scratch: scratch, written: written)
         }
         var total = 0
+        for (i, f) in frames.enumerated() {
+            scratch.iov[i] = iovec(iov_base: f.base, iov_len: f.count)
+            total += f.count
+        }
         let sent: Int
         do {
-            let outcome: IOResult<Int>
-            if frames.count == 1, let f = frames.first {
-                // One buffer (nearly every fan-out write: a tick's frames are joined): send(2), whose way through
-                // the kernel skips writev's file and iovec layers.
-                total = f.count
-                outcome = try fd.write(UnsafeRawBufferPointer(start: f.base, count: f.count))
-            } else {
-                for (i, f) in frames.enumerated() {
-                    scratch.iov[i] = iovec(iov_base: f.base, iov_len: f.count)
-                    total += f.count
-                }
-                outcome = try fd.writev(UnsafeBufferPointer(start: scratch.iov, count: frames.count))
-            }
-            switch outcome {
+            switch try fd.writev(UnsafeBufferPointer(start: scratch.iov, count: frames.count)) {
             case .done(let n): sent = n
             case .wouldBlock: sent = 0
             }
@@ -76,6 +69,33 @@ struct OutboundQueue {
                 skip = 0
             }
         }
+        return .blocked
+    }
+
+    /// Writes one buffer after anything already queued: when the queue is empty, straight from the shared buffer
+    /// with send(2), whose way through the kernel skips writev's file and iovec layers (nearly every fan-out write:
+    /// a tick's frames for a subscriber are joined into one buffer). The part the socket does not take is queued.
+    mutating func send(_ chunk: SharedBytes, to fd: FileDescriptor, scratch: IOVecScratch, written: (Int) -> Void)
+        -> FlushResult
+    {
+        guard isEmpty else {
+            append(chunk)
+            return flush(to: fd, scratch: scratch, written: written)
+        }
+        let sent: Int
+        do {
+            switch try fd.write(UnsafeRawBufferPointer(start: chunk.base, count: chunk.count)) {
+            case .done(let n): sent = n
+            case .wouldBlock: sent = 0
+            }
+        } catch {
+            return .failed(error)
+        }
+        written(sent)
+        if sent == chunk.count { return .drained }
+        append(chunk)
+        offset = sent
+        byteCount -= sent
         return .blocked
     }
 

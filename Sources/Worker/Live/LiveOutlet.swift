@@ -4,6 +4,8 @@ import LivefeedProtocol
 protocol LiveOutlet: AnyObject {
     /// Writes `frames` now (or queues them behind EPOLLOUT).
     func deliver(_ c: LiveSession, _ frames: ArraySlice<SharedBytes>)
+    /// Writes one buffer now (or queues it behind EPOLLOUT).
+    func deliver(_ c: LiveSession, _ frame: SharedBytes)
     /// Writes what is queued for `c`.
     func flush(_ c: LiveSession)
     /// Sends `status` and a close frame, then waits (bounded) for the client's close reply.

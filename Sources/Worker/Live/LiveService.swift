@@ -172,6 +172,8 @@ final class LiveService: LiveOutlet {
 
     func deliver(_ s: LiveSession, _ frames: ArraySlice<SharedBytes>) { connections.send(s.connection, frames) }
 
+    func deliver(_ s: LiveSession, _ frame: SharedBytes) { connections.send(s.connection, frame) }
+
     func flush(_ s: LiveSession) { connections.flush(s.connection) }
 
     /// Sends `status` and a close frame, then waits (bounded) for the client's close reply.

@@ -118,9 +118,9 @@ final class ChannelFeed: LiveFeed {
         var json: [SharedBytes]?
         var html: [SharedBytes]?
         /// All of a format's frames in one buffer, for the subscribers that need every one of them and have
-        /// nothing queued (nearly all): one iovec per write instead of one per frame.
-        var jsonJoined: ArraySlice<SharedBytes>?
-        var htmlJoined: ArraySlice<SharedBytes>?
+        /// nothing queued (nearly all): one send(2) of one buffer per subscriber.
+        var jsonWhole: SharedBytes?
+        var htmlWhole: SharedBytes?
         var count: ChannelRow?
     }
 
@@ -244,20 +244,22 @@ final class ChannelFeed: LiveFeed {
         c.framesQueued += slice.count
         if messageCount > 0 { c.cursor = tick.ids[tick.ids.count - 1] }
         if withCount { c.cursor = max(c.cursor, newMax) }
-        if idle && slice.count > 1 && slice.count == frames.count {
-            context.outlet.deliver(c, joined(&tick, c.format, frames))
+        if idle && slice.count == frames.count {
+            context.outlet.deliver(c, whole(&tick, c.format, frames))
         } else {
             context.outlet.deliver(c, slice)
         }
     }
 
-    private func joined(_ tick: inout ChannelTick, _ format: LiveFormat, _ frames: [SharedBytes]) -> ArraySlice<SharedBytes> {
-        if let done = format == .json ? tick.jsonJoined : tick.htmlJoined { return done }
+    /// The format's frames as one buffer: the frame itself when there is one, else joined once per tick.
+    private func whole(_ tick: inout ChannelTick, _ format: LiveFormat, _ frames: [SharedBytes]) -> SharedBytes {
+        if frames.count == 1 { return frames[0] }
+        if let done = format == .json ? tick.jsonWhole : tick.htmlWhole { return done }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(frames.reduce(0) { $0 + $1.count })
         for f in frames { bytes.append(contentsOf: UnsafeRawBufferPointer(start: f.base, count: f.count)) }
-        let one = [SharedBytes(bytes)][...]
-        if format == .json { tick.jsonJoined = one } else { tick.htmlJoined = one }
+        let one = SharedBytes(bytes)
+        if format == .json { tick.jsonWhole = one } else { tick.htmlWhole = one }
         return one
     }
 
