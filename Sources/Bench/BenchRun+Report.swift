@@ -255,7 +255,8 @@ extension BenchRun {
                 "per delivered frame",
                 "\(fmt(o.cpuMicrosecondsPerFrame)) µs CPU,"
                     + " \(fmt(Double(totalWrites) / Double(receipts.frames))) write calls"
-                    + " (syscw: write, writev, pwrite incl. SQLite's; not sendmsg)")
+                    + " (syscw: write, writev, pwrite incl. SQLite's; not send/sendmsg, which livefeed's"
+                    + " single-buffer fan-out writes and the limit server use)")
         }
         if let a = baseline.tcpKiB, let b = idle.tcpKiB {
             row(
