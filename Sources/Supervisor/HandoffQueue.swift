@@ -17,6 +17,8 @@ struct HandoffQueue<Item> {
 
     /// Items waiting here that subscribe to channel `id`.
     func waiting(channel id: Int64) -> Int { byChannel[id] }
+    /// Items waiting here that subscribe to any channel.
+    var waitingForChannels: Int { byChannel.total }
 
     var isEmpty: Bool { count == 0 }
     var isFull: Bool { count >= bound }
@@ -96,6 +98,8 @@ struct HandoffQueue<Item> {
 /// How many of something belong to each channel; a channel leaves at zero, and nothing goes below it.
 struct ChannelCounts {
     private(set) var counts: [Int64: Int] = [:]
+    /// The sum over every channel.
+    private(set) var total = 0
 
     subscript(channel: Int64) -> Int { counts[channel] ?? 0 }
     var isEmpty: Bool { counts.isEmpty }
@@ -105,10 +109,12 @@ struct ChannelCounts {
     mutating func add(_ channel: Int64?) {
         guard let channel else { return }
         counts[channel, default: 0] += 1
+        total += 1
     }
 
     mutating func remove(_ channel: Int64?) {
         guard let channel, let n = counts[channel] else { return }
         counts[channel] = n > 1 ? n - 1 : nil
+        total -= 1
     }
 }

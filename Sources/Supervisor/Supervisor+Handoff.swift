@@ -14,6 +14,8 @@ extension Supervisor {
         var path: String
         /// The channel it subscribes to, for `--channel-affinity`.
         var channel: Int64?
+        /// Its first request posts messages: placed with the channel subscribers (`WorkerTable.pickForPublisher`).
+        var publisher = false
     }
 
     /// How many admitted connections may wait for one worker's control socket.
@@ -32,7 +34,9 @@ extension Supervisor {
     func handOff(_ p: PendingConnection, view: ConnectionView, head: HTTPRequestHead) {
         guard takePending(p) else { return }
         dispatchHandoff(
-            QueuedHandoff(connection: p, view: view, path: head.path, channel: affinityChannel(view, head.path)),
+            QueuedHandoff(
+                connection: p, view: view, path: head.path, channel: affinityChannel(view, head.path),
+                publisher: config.channelAffinity > 0 && head.method == "POST" && head.path == "/api/messages"),
             excluding: nil)
     }
 
@@ -49,7 +53,9 @@ extension Supervisor {
             // to `maxWaitingForChannel`: placed elsewhere during a burst of joins, a few subscribers would cost that
             // worker a tick and a fan-out of every message of the channel. Past that (a worker that stopped
             // reading its socket) they go elsewhere rather than wait for their head deadline.
-            if let first = workers.pick(channel: h.channel, bound: config.channelAffinity), usable(first),
+            let picked = h.publisher
+                ? workers.pickForPublisher() : workers.pick(channel: h.channel, bound: config.channelAffinity)
+            if let first = picked, usable(first),
                 !first.controlWritable || (h.channel != nil && first.handoffs.count < Self.maxWaitingForChannel)
             {
                 return stage(h, on: first)

@@ -10,7 +10,8 @@ struct SupervisorConfig {
     var logTarget = Journal.Setting.auto
     var workers = 2
     /// A worker takes a channel's subscribers until it holds this many of them, then they spread over the
-    /// workers (`WorkerTable.pick(channel:bound:)`); 0 places every connection by load alone.
+    /// workers (`WorkerTable.pick(channel:bound:)`), and a publisher goes to the worker holding the most channel
+    /// subscribers (`pickForPublisher`); 0 places every connection by load alone.
     var channelAffinity = 1000
     var databasePath = ""
     var workerPath = ""
@@ -74,7 +75,9 @@ struct SupervisorConfig {
                                     journald when stderr is the journal stream, JOURNAL_STREAM)
           --workers N               worker processes (default 2)
           --channel-affinity N      a channel's live subscribers go to one worker until it holds N of them,
-                                    then spread over the workers (default 1000; 0: by load alone)
+                                    then spread over the workers; a connection whose first request is
+                                    POST /api/messages goes to the worker holding the most channel
+                                    subscribers (default 1000; 0: by load alone)
           --db PATH                 SQLite database (default $STATE_DIRECTORY/livefeed.db or ./state/livefeed.db)
           --role standalone|primary|follower
                                     scale-out role (default standalone; docs/scale-out.md): a primary writes a

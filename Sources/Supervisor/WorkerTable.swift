@@ -86,6 +86,11 @@ final class WorkerSlot {
         channelSubscribers[channel] + handoffs.waiting(channel: channel) + moves.waiting(channel: channel)
     }
 
+    /// Channel subscribers this worker holds or that wait for its control socket, over every channel.
+    var placedSubscribers: Int {
+        channelSubscribers.total + handoffs.waitingForChannels + moves.waitingForChannels
+    }
+
     /// The process is gone: nothing it held counts any more (each was released first).
     func forgetConnections() {
         connections = []
@@ -190,6 +195,25 @@ struct WorkerTable {
         }
         if let filling { return filling.slot }
         return held ? fewest?.slot : pick()
+    }
+
+    /// A publisher (a connection whose first request is `POST /api/messages`) goes where the channel subscribers
+    /// are: to the worker that holds the most of them (of those, the one with fewer connections), so the worker that
+    /// fans a message out is the one that stored it and ticks at once, rather than learning of it at its next look
+    /// at the database while a third process competes for the cores. Where no worker holds any, as `pick()`.
+    mutating func pickForPublisher() -> WorkerSlot? {
+        guard ready.count > 1 else { return pick() }
+        var best: WorkerSlot?
+        for slot in ready {
+            guard let b = best else {
+                best = slot
+                continue
+            }
+            let (n, m) = (slot.placedSubscribers, b.placedSubscribers)
+            if n > m || (n == m && slot.connections.count < b.connections.count) { best = slot }
+        }
+        guard let best, best.placedSubscribers > 0 else { return pick() }
+        return best
     }
 
     /// SplitMix64 (Steele, Lea, Flood 2014): statistically fine for choosing workers, no system call.

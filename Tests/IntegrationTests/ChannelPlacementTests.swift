@@ -84,6 +84,40 @@ struct ChannelPlacementTests {
         }
     }
 
+    /// A connection whose first request is `POST /api/messages` goes to the worker holding the channel subscribers,
+    /// which stores each message and fans it out itself. (Placed by load, as before, each landed there with a
+    /// chance of one in four: five in a row by chance is one in a thousand.)
+    @Test func aPublisherGoesToTheWorkerHoldingTheChannelsSubscribers() throws {
+        try withLivefeed(workers: 2) { server in
+            let api = LivefeedAPI(server)
+            let first = try api.post(text: "creates general")
+            let general = try api.channelID(named: "general")
+            _ = try server.waitForWorkers(2)
+            var streams: [LiveStream] = []
+            defer { streams.forEach { $0.close() } }
+            var placed: [Int] = []
+            for _ in 0..<3 {
+                let s = try LiveStream.open(port: server.port, path: "/live/channels/\(general)?after_id=\(first)")
+                streams.append(s)
+                placed.append(try Self.worker(server, "connection_opened", clientPort: s.client.localPort))
+            }
+            #expect(Set(placed).count == 1, "subscribers placed on \(placed)")
+            let home = placed[0]
+            for i in 0..<5 {
+                let publisher = try HTTPConnection(port: server.port)
+                defer { publisher.close() }
+                let body = #"{"channel":"general","user":"alice","text":"from publisher \#(i)"}"#
+                let response = try publisher.post("/api/messages", body: Array(body.utf8), closeAfter: true)
+                #expect(response.status == 201, "\(response.text)")
+                // An HTTP connection's worker is in its close record (`connection_opened` is for live upgrades).
+                #expect(try Self.worker(server, "connection_closed", clientPort: publisher.localPort) == home)
+                let ids = try response.jsonObject()["ids"] as? [Any] ?? []
+                let id = try #require(ids.first.flatMap(jsonInt), "\(response.text)")
+                for s in streams { try s.expectMessages([id]) }
+            }
+        }
+    }
+
     /// A burst of joins waits for the channel's worker even when its control socket is full (the worker is stopped
     /// with SIGSTOP while the burst arrives, its socket shrunk as in `HandoffQueueTests`), up to
     /// `maxWaitingForChannel`; past that the rest go to the other worker rather than wait for their head deadline.

@@ -88,17 +88,54 @@ import Testing
         var q = HandoffQueue<Int64?>(bound: 10) { $0 }
         #expect(q.append(1, 5) && q.append(2, 5) && q.append(3, nil) && q.append(4, 6))
         #expect(q.waiting(channel: 5) == 2 && q.waiting(channel: 6) == 1)
+        #expect(q.waitingForChannels == 3)
         q.popFirst()
         #expect(q.waiting(channel: 5) == 1)
         #expect(q.remove(4) != nil)
         #expect(q.waiting(channel: 6) == 0)
+        #expect(q.waitingForChannels == 1)
         _ = q.removeAll()
-        #expect(q.waiting(channel: 5) == 0 && q.isEmpty)
+        #expect(q.waiting(channel: 5) == 0 && q.isEmpty && q.waitingForChannels == 0)
     }
 
     @Test func theFlagIsParsed() throws {
         #expect(try SupervisorConfig.parse(["--channel-affinity", "0"], environment: [:]).channelAffinity == 0)
         #expect(try SupervisorConfig.parse([], environment: [:]).channelAffinity == 1000)
         #expect(throws: (any Error).self) { try SupervisorConfig.parse(["--channel-affinity", "-1"], environment: [:]) }
+    }
+
+    @Test func aPublisherGoesWhereTheChannelSubscribersAre() {
+        var t = Self.table(3)
+        // No subscribers anywhere: a publisher is placed by load like any connection (every worker gets some).
+        var before: Set<Int> = []
+        for i in 0..<60 {
+            let slot = t.pickForPublisher()!
+            slot.hold(UInt64(10_000 + i), channel: nil)
+            before.insert(slot.index)
+        }
+        #expect(before.count == 3)
+        // A channel's subscribers on one worker, a smaller channel's on another: publishers go to the first,
+        // however many plain connections it holds.
+        let big = Self.place(20, of: 1, bound: 1000, in: &t, firstID: 1)
+        let home = big[0]
+        var small: [Int] = []
+        for i in 0..<5 {
+            let slot = t.current.first { $0.index != home }!
+            slot.hold(UInt64(500 + i), channel: 2)
+            small.append(slot.index)
+        }
+        for i in 0..<10 {
+            let slot = t.pickForPublisher()!
+            #expect(slot.index == home)
+            slot.hold(UInt64(20_000 + i), channel: nil)
+        }
+        // Once another worker holds more channel subscribers, publishers go there.
+        let other = t.current.first { $0.index != home }!
+        for i in 0..<30 { other.hold(UInt64(40_000 + i), channel: 3) }
+        #expect(t.pickForPublisher()!.index == other.index)
+        // A stopped worker is not chosen, however many it held.
+        other.state = .stopping
+        t.refreshReady()
+        #expect(t.pickForPublisher()!.index == home)
     }
 }
