@@ -158,7 +158,7 @@ final class ChannelFeed: LiveFeed {
         nextCountDue = countDue.values.min() ?? .max
         for (channel, tick) in ticks {
             guard let watching = subscribers[channel] else { continue }
-            fanOuts.append(FanOut(tick: tick, sessions: Array(watching.values), context: context))
+            fanOuts.append(FanOut(tick: tick, sessions: watching, context: context))
         }
         continueFanOut()
     }
@@ -196,9 +196,10 @@ final class ChannelFeed: LiveFeed {
             // property would be checked for exclusivity at run time, per subscriber.
             var tick = job.tick
             let context = job.context
-            for i in job.next..<end where job.sessions[i].channelPhase == .live {
+            let sessions = job.sessions
+            for s in sessions[job.next..<end] where s.channelPhase == .live {
                 // deliver() writes (or queues behind EPOLLOUT) itself: no second flush at the end of the tick.
-                deliver(&tick, to: job.sessions[i], context)
+                deliver(&tick, to: s, context)
             }
             job.tick = tick
             budget -= end - job.next

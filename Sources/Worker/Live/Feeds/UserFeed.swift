@@ -29,7 +29,7 @@ final class UserFeed: LiveFeed {
         for u in try context.usersChanged() {
             guard let watching = subscribers[u.id] else { continue }
             var frame = SharedFrame()
-            for c in watching.values {
+            for c in watching {
                 c.enqueueSnapshot(
                     key: u.id,
                     LiveFrames.user(u, type: .userProfile, cursor: context.through, context, c.format, &frame))
