@@ -196,10 +196,12 @@ final class ChannelFeed: LiveFeed {
             // property would be checked for exclusivity at run time, per subscriber.
             var tick = job.tick
             let context = job.context
+            // Loaded once per batch: a reference taken per delivery costs a retain and a release each time.
+            let outlet = context.outlet
             let sessions = job.sessions
             for s in sessions[job.next..<end] where s.channelPhase == .live {
                 // deliver() writes (or queues behind EPOLLOUT) itself: no second flush at the end of the tick.
-                deliver(&tick, to: s, context)
+                deliver(&tick, to: s, context, outlet)
             }
             job.tick = tick
             budget -= end - job.next
@@ -211,7 +213,7 @@ final class ChannelFeed: LiveFeed {
     /// Gives one live subscriber this tick's frames: the messages after its cursor, then the channel's count. A
     /// subscriber with nothing queued gets them in one writev straight from the shared buffers; one that is behind
     /// gets them queued within its bound, and past the bound it is a slow consumer.
-    private func deliver(_ tick: inout ChannelTick, to c: LiveSession, _ context: FeedContext) {
+    private func deliver(_ tick: inout ChannelTick, to c: LiveSession, _ context: FeedContext, _ outlet: LiveOutlet) {
         let newMax = context.through
         let frames: [SharedBytes]
         switch c.format {
@@ -237,7 +239,7 @@ final class ChannelFeed: LiveFeed {
                 // What is queued stays queued: the status follows it, so its resume hint is exactly the cursor of
                 // the last frame before it. This tick's frames are the dropped ones.
                 c.framesDropped += slice.count
-                context.outlet.closeLive(c, code: .tryAgainLater, state: "slow_consumer",
+                outlet.closeLive(c, code: .tryAgainLater, state: "slow_consumer",
                     reason: "the client did not keep up; resume with after_id=\(c.cursor)", retryAfterMilliseconds: 1000)
                 return
             }
@@ -246,9 +248,9 @@ final class ChannelFeed: LiveFeed {
         if messageCount > 0 { c.cursor = tick.ids[tick.ids.count - 1] }
         if withCount { c.cursor = max(c.cursor, newMax) }
         if idle && slice.count == frames.count {
-            context.outlet.deliver(c, whole(&tick, c.format, frames))
+            outlet.deliver(c, whole(&tick, c.format, frames))
         } else {
-            context.outlet.deliver(c, slice)
+            outlet.deliver(c, slice)
         }
     }
 
