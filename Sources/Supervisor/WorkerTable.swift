@@ -197,14 +197,23 @@ struct WorkerTable {
         return held ? fewest?.slot : pick()
     }
 
+    /// How many more connections other than channel subscribers the publishers' worker may hold than the worker
+    /// holding the fewest: past that, publishers are placed by load, so a flood of `POST /api/messages` connections
+    /// (from many addresses; `--max-per-client` bounds each) cannot pile onto the worker that fans out.
+    static let maxPublisherSkew = 64
+
     /// A publisher (a connection whose first request is `POST /api/messages`) goes where the channel subscribers
     /// are: to the worker that holds the most of them (of those, the one with fewer connections), so the worker that
     /// fans a message out is the one that stored it and ticks at once, rather than learning of it at its next look
-    /// at the database while a third process competes for the cores. Where no worker holds any, as `pick()`.
+    /// at the database while a third process competes for the cores. Where no worker holds any, or that worker
+    /// already holds `maxPublisherSkew` more other connections than another, as `pick()`.
     mutating func pickForPublisher() -> WorkerSlot? {
         guard ready.count > 1 else { return pick() }
+        func others(_ slot: WorkerSlot) -> Int { slot.connections.count - slot.channelSubscribers.total }
         var best: WorkerSlot?
+        var fewestOthers = Int.max
         for slot in ready {
+            fewestOthers = min(fewestOthers, others(slot))
             guard let b = best else {
                 best = slot
                 continue
@@ -212,7 +221,9 @@ struct WorkerTable {
             let (n, m) = (slot.placedSubscribers, b.placedSubscribers)
             if n > m || (n == m && slot.connections.count < b.connections.count) { best = slot }
         }
-        guard let best, best.placedSubscribers > 0 else { return pick() }
+        guard let best, best.placedSubscribers > 0, others(best) - fewestOthers < Self.maxPublisherSkew else {
+            return pick()
+        }
         return best
     }
 

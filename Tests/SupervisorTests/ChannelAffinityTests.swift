@@ -133,6 +133,15 @@ import Testing
         let other = t.current.first { $0.index != home }!
         for i in 0..<30 { other.hold(UInt64(40_000 + i), channel: 3) }
         #expect(t.pickForPublisher()!.index == other.index)
+        // Publishers pile onto it only up to a bound over the worker with the fewest other connections; past that
+        // they are placed by load (the other worker takes most), so the difference stays near the bound.
+        for i in 0..<(WorkerTable.maxPublisherSkew + 400) {
+            t.pickForPublisher()!.hold(UInt64(50_000 + i), channel: nil)
+        }
+        func others(_ s: WorkerSlot) -> Int { s.connections.count - s.channelSubscribers.total }
+        let skew = others(other) - t.current.filter { $0 !== other }.map(others).min()!
+        #expect(skew >= WorkerTable.maxPublisherSkew - 1 && skew < WorkerTable.maxPublisherSkew + 40, "skew \(skew)")
+        #expect(t.current.filter { $0 !== other }.allSatisfy { others($0) > 100 })
         // A stopped worker is not chosen, however many it held.
         other.state = .stopping
         t.refreshReady()
