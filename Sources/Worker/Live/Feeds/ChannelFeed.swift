@@ -211,8 +211,9 @@ final class ChannelFeed: LiveFeed {
     }
 
     /// Gives one live subscriber this tick's frames: the messages after its cursor, then the channel's count. A
-    /// subscriber with nothing queued gets them in one writev straight from the shared buffers; one that is behind
-    /// gets them queued within its bound, and past the bound it is a slow consumer.
+    /// subscriber with nothing queued gets them in one write straight from the shared buffers (the tick's one
+    /// buffer with send(2) when it needs all of them); one that is behind gets them queued within its bound, and
+    /// past the bound it is a slow consumer.
     private func deliver(_ tick: inout ChannelTick, to c: LiveSession, _ context: FeedContext, _ outlet: LiveOutlet) {
         let newMax = context.through
         let frames: [SharedBytes]
