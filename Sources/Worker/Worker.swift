@@ -130,13 +130,15 @@ final class Worker: LoopParts {
     func turn(now: UInt64) -> Int64 {
         // Ticks are timed from when the previous one *ended* (its fan-out included, which may span turns), own
         // writes too: ticking on every own write fanned each message out alone while the publisher waited for the
-        // loop (one message per request at 1,000/s to 1,000 subscribers held it to ~110/s).
+        // loop (one message per request at 1,000/s to 1,000 subscribers held it to ~110/s). But once an interval
+        // has passed since the last tick that sent something, an own write goes out in this turn rather than at the
+        // next idle look (`TickPacer.ownWriteDue`).
         let channel = live.feeds.channel
         var ended = false
         if channel.fanOutPending {
             channel.continueFanOut()
             ended = !channel.fanOutPending
-        } else if now >= nextTick {
+        } else if now >= nextTick || (ticker.wroteSinceTick && now >= pacer.ownWriteDue) {
             tickStarted = now
             seenAtTickStart = ticker.lastSeen
             ticker.tick()
@@ -169,7 +171,7 @@ final class Worker: LoopParts {
         var timeout = Int64(nextGauges) - Int64(now)
         timeout = min(timeout, Int64(nextSweep) - Int64(now))
         if live.feeds.hasSubscribers { timeout = min(timeout, Int64(nextTick) - Int64(now)) }
-        if ticker.wroteSinceTick { timeout = min(timeout, Int64(nextTick) - Int64(now)) }
+        if ticker.wroteSinceTick { timeout = min(timeout, Int64(min(nextTick, pacer.ownWriteDue)) - Int64(now)) }
         if live.feeds.channel.hasReplays || http.hasBacklog || channel.fanOutPending { timeout = 0 }
         if let drainWake = drainer.timeout(now: now) { timeout = min(timeout, drainWake) }
         return max(0, timeout)

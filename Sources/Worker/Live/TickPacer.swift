@@ -26,6 +26,12 @@ struct TickPacer {
     /// Messages per millisecond over about the last `rateWindowMilliseconds`.
     private(set) var rate = 0.0
     private var updatedAt: UInt64?
+    /// From when a message stored by this worker may be fanned out: the due time set by the last tick that sent
+    /// something or found rows waiting, kept through the idle looks after it. A post into a worker that has been
+    /// idle for a poll interval therefore goes out in the loop turn that stored it, as the limit server's does,
+    /// instead of waiting for the next idle look (up to half an interval); under load it still waits for the
+    /// pause, so the next tick carries a batch.
+    private(set) var ownWriteDue: UInt64 = 0
 
     /// The tick that started at `started` and ended at `ended` (monotonic milliseconds; a fan-out may span loop
     /// turns) carried `carried` messages; `waiting` says whether rows arrived while it went out. Returns when the
@@ -43,7 +49,11 @@ struct TickPacer {
         // on average: 1k x 100 with the publisher on the other worker, same run, first receipt p50 2.0-2.3 ms
         // against 2.3-3.6 (p99 alike), for ~0.5 % of a core while idle with subscribers.
         if carried <= 0 && !waiting { return ended + max(1, poll / 2) }
-        guard waiting, rate * Double(took) >= Self.loadedAt else { return ended + poll }
-        return ended + min(Self.maxPauseMilliseconds, max(poll, took))
+        if waiting, rate * Double(took) >= Self.loadedAt {
+            ownWriteDue = ended + min(Self.maxPauseMilliseconds, max(poll, took))
+        } else {
+            ownWriteDue = ended + poll
+        }
+        return ownWriteDue
     }
 }
