@@ -11,8 +11,11 @@ struct SupervisorConfig {
     var workers = 2
     /// A worker takes a channel's subscribers until it holds this many of them, then they spread over the
     /// workers (`WorkerTable.pick(channel:bound:)`), and a publisher goes to the worker holding the most channel
-    /// subscribers (`pickForPublisher`); 0 places every connection by load alone.
-    var channelAffinity = 1000
+    /// subscribers (`pickForPublisher`); 0 places every connection by load alone. 10,000: a channel's messages
+    /// are read, encoded and ticked by one worker up to that size, which on two cores beat spreading it (the
+    /// bench client beside the server: 10,000 subscribers at 100/s, half the CPU per frame and two thirds of the
+    /// p99 of an even split; docs/performance.md).
+    var channelAffinity = 10_000
     var databasePath = ""
     var workerPath = ""
     var demo = false
@@ -77,7 +80,7 @@ struct SupervisorConfig {
           --channel-affinity N      a channel's live subscribers go to one worker until it holds N of them,
                                     then spread over the workers; a connection whose first request is
                                     POST /api/messages goes to the worker holding the most channel
-                                    subscribers (default 1000; 0: by load alone)
+                                    subscribers (default 10000; 0: by load alone)
           --db PATH                 SQLite database (default $STATE_DIRECTORY/livefeed.db or ./state/livefeed.db)
           --role standalone|primary|follower
                                     scale-out role (default standalone; docs/scale-out.md): a primary writes a

@@ -100,7 +100,7 @@ import Testing
 
     @Test func theFlagIsParsed() throws {
         #expect(try SupervisorConfig.parse(["--channel-affinity", "0"], environment: [:]).channelAffinity == 0)
-        #expect(try SupervisorConfig.parse([], environment: [:]).channelAffinity == 1000)
+        #expect(try SupervisorConfig.parse([], environment: [:]).channelAffinity == 10_000)
         #expect(throws: (any Error).self) { try SupervisorConfig.parse(["--channel-affinity", "-1"], environment: [:]) }
     }
 
