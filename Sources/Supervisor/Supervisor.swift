@@ -111,6 +111,7 @@ final class Supervisor {
         epoll = try Epoll()
         signals = try SignalFD(signals: [SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR2])
         workers = WorkerTable(count: config.workers)
+        workers.descriptorRoom = WorkerTable.descriptorRoom(limit: ResourceLimits.descriptorLimit())
         caps = ConnectionCaps(limits: config.caps)
         door = Door(
             .init(

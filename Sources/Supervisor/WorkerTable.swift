@@ -86,6 +86,9 @@ final class WorkerSlot {
         channelSubscribers[channel] + handoffs.waiting(channel: channel) + moves.waiting(channel: channel)
     }
 
+    /// Connections this worker holds or that wait for its control socket.
+    var placedConnections: Int { connections.count + handoffs.count + moves.count }
+
     /// Channel subscribers this worker holds or that wait for its control socket, over every channel.
     var placedSubscribers: Int {
         channelSubscribers.total + handoffs.waitingForChannels + moves.waitingForChannels
@@ -116,7 +119,20 @@ struct WorkerTable {
     /// SplitMix64 state for `pick`: the system generator costs a getrandom(2) per draw, two per connection.
     private var pickState = UInt64(bitPattern: Int64(time(nil))) ^ UInt64(getpid())
 
+    /// Connections a worker can hold: its descriptor limit (inherited from the supervisor) less a reserve for its
+    /// own files. Channel affinity stops filling a worker here, so a big channel spills to the others rather than
+    /// reach a worker whose table is full (the kernel would drop the descriptor in flight and the client with it).
+    var descriptorRoom = Int.max
+    /// Descriptors a worker keeps for itself: epoll, signalfd, control socket, the database, its WAL and shared
+    /// memory on two connections (the checkpointer's), static files being served, with a margin.
+    static let workerDescriptorReserve: UInt64 = 64
+
     init(count: Int) { current = makeGeneration(count: count) }
+
+    /// `descriptorRoom` for a descriptor limit (0: unknown, no bound).
+    static func descriptorRoom(limit: UInt64) -> Int {
+        limit == 0 ? .max : Int(clamping: limit - min(limit, workerDescriptorReserve))
+    }
 
     var all: [WorkerSlot] { current + incoming + retiring }
     var runningCount: Int { current.filter { $0.state == .running }.count }
@@ -177,8 +193,8 @@ struct WorkerTable {
     /// the worker's control socket, so a burst of joins stays together), so one worker fans
     /// each of its messages out (one encode, one tick, instead of one per worker) until that worker holds `bound`
     /// of them; then to a worker holding fewer than `bound` (the fullest such first), and once every holder has
-    /// `bound`, to the worker holding the fewest, so a big channel spreads evenly over every worker. A channel no
-    /// worker holds goes where `pick()` sends any connection.
+    /// `bound`, to the worker holding the fewest, so a big channel spreads evenly over every worker. A worker at its
+    /// `descriptorRoom` is not filled further. A channel no worker holds goes where `pick()` sends any connection.
     mutating func pick(channel: Int64?, bound: Int) -> WorkerSlot? {
         guard let channel, bound > 0, ready.count > 1 else { return pick() }
         var filling: (slot: WorkerSlot, count: Int)?
@@ -187,7 +203,9 @@ struct WorkerTable {
         for slot in ready {
             let n = slot.placed(channel: channel)
             held = held || n > 0
-            if n > 0 && n < bound && n > filling?.count ?? 0 { filling = (slot, n) }
+            if n > 0 && n < bound && n > filling?.count ?? 0 && slot.placedConnections < descriptorRoom {
+                filling = (slot, n)
+            }
             if let f = fewest, n > f.count || (n == f.count && slot.connections.count >= f.slot.connections.count) {
                 continue
             }

@@ -118,6 +118,33 @@ struct ChannelPlacementTests {
         }
     }
 
+    /// A channel bigger than one worker's descriptor table spills to the other worker before that table is full:
+    /// with 240 descriptors (workers inherit them) a worker has room for 176 connections, so of 235 subscribers
+    /// (fewer than the default bound of 10,000) 176 share a worker and the rest go to the other, and every one is
+    /// live and served. Without the room, all went to one worker, whose table ran out near the end: the kernel
+    /// dropped the descriptors in flight and those clients were reset during their handshake.
+    @Test func aChannelSpillsBeforeItsWorkersDescriptorsRunOut() throws {
+        let launch = ServerProcess.Launch(wrapper: ["/usr/bin/prlimit", "--nofile=240:240", "--"])
+        let arguments = ["--max-per-client", "1000", "--max-live", "1000"]
+        try withLivefeed(workers: 2, arguments: arguments, launch: launch) { server in
+            let api = LivefeedAPI(server)
+            let first = try api.post(text: "creates general")
+            let general = try api.channelID(named: "general")
+            _ = try server.waitForWorkers(2)
+            var streams: [LiveStream] = []
+            defer { streams.forEach { $0.close() } }
+            for _ in 0..<235 {
+                streams.append(try LiveStream.open(port: server.port, path: "/live/channels/\(general)?after_id=\(first)"))
+            }
+            let live = try api.post(text: "to all of them")
+            for s in streams { try s.expectMessages([live]) }
+            let opened = server.logLines().filter { $0.string("event") == "connection_opened" }.compactMap { $0.int("worker") }
+            let counts = Dictionary(grouping: opened, by: { $0 }).mapValues(\.count).values.sorted()
+            #expect(counts == [59, 176], "live connections opened per worker: \(counts)")
+            #expect(!server.logLines().contains { $0.string("event") == "handoff_without_descriptor" })
+        }
+    }
+
     /// A burst of joins waits for the channel's worker even when its control socket is full (the worker is stopped
     /// with SIGSTOP while the burst arrives, its socket shrunk as in `HandoffQueueTests`), up to
     /// `maxWaitingForChannel`; past that the rest go to the other worker rather than wait for their head deadline.

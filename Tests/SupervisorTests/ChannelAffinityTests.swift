@@ -33,6 +33,27 @@ import Testing
         #expect(Set(next).count == 1 && next[0] != placed[0])
     }
 
+    @Test func aWorkerIsNotFilledPastItsDescriptorRoom() {
+        var t = Self.table(2)
+        t.descriptorRoom = 3
+        let placed = Self.place(5, of: 9, bound: 10, in: &t, firstID: 1)
+        // Three fill the first worker's room; the rest spill to the other, which then fills in turn.
+        #expect(placed[0] == placed[1] && placed[1] == placed[2])
+        #expect(placed[3] != placed[0] && placed[4] == placed[3])
+        // Other connections count too: a worker holding two of anything has room for one more subscriber.
+        var u = Self.table(2)
+        u.descriptorRoom = 3
+        let home = u.pick(channel: 4, bound: 10)!
+        home.hold(1, channel: 4)
+        home.hold(2, channel: nil)
+        home.hold(3, channel: nil)
+        #expect(u.pick(channel: 4, bound: 10) !== home)
+        #expect(WorkerTable.descriptorRoom(limit: 0) == .max)
+        #expect(WorkerTable.descriptorRoom(limit: 65536) == 65536 - 64)
+        #expect(WorkerTable.descriptorRoom(limit: 10) == 0)
+        #expect(WorkerTable.descriptorRoom(limit: .max) == .max)
+    }
+
     @Test func aBigChannelSpreadsEvenlyOnceEveryHolderIsFull() {
         var t = Self.table(2)
         _ = Self.place(10_000, of: 1, bound: 1000, in: &t, firstID: 1)
