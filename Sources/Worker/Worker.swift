@@ -128,11 +128,12 @@ final class Worker: LoopParts {
     }
 
     func turn(now: UInt64) -> Int64 {
-        // Ticks are timed from when the previous one *ended* (its fan-out included, which may span turns), own
-        // writes too: ticking on every own write fanned each message out alone while the publisher waited for the
-        // loop (one message per request at 1,000/s to 1,000 subscribers held it to ~110/s). But once an interval
-        // has passed since the last tick that sent something, an own write goes out in this turn rather than at the
-        // next idle look (`TickPacer.ownWriteDue`).
+        // Ticks are timed from when the previous one *ended* (its fan-out included, which may span turns): a poll
+        // interval later to look for other programs' rows, later still when the worker is loaded (`TickPacer`).
+        // An own write goes out as soon as the previous fan-out has ended unless the worker is loaded
+        // (`TickPacer.ownWriteDue`). Once, before fan-outs were sliced and the pacer paused, ticking on every own
+        // write fanned each message out alone while the publisher waited for the loop (one message per request at
+        // 1,000/s to 1,000 subscribers held it to ~110/s); now a loaded worker's own writes wait for the pause.
         let channel = live.feeds.channel
         var ended = false
         if channel.fanOutPending {
