@@ -23,6 +23,8 @@ struct BenchOptions {
     var reloadSignal = SIGHUP
     var serverPath = ""
     var keepFiles = false
+    /// `--message-log PATH`: one line per message (when posted, first and last receipt), to see where a tail comes from.
+    var messageLogPath: String?
     var progress = false
     var smoke = false
     /// Subscribers one process holds; the rest go to client shards (see BenchRun+Shards). main sets the default
@@ -84,6 +86,8 @@ struct BenchOptions {
                                  X-Served-By, say: which host serves each subscriber)
           --progress             print one line per second while ingesting (stderr)
           --keep                 keep the temporary directory (database, server log)
+          --message-log PATH     write one line per message: sequence, id, posted (ms after the first post), first
+                                 and last receipt (ms after its post); which messages make the tail, and when
           --per-process N        subscribers one bench process holds (default: what its descriptor limit allows);
                                  more start client shards, copies of the bench that report back to this one
           --subscribe-url ws://127.0.0.1:PORT/PATH   measure another WebSocket server (started by you) instead
@@ -159,6 +163,7 @@ struct BenchOptions {
                 }
             case "--progress": o.progress = true
             case "--keep": o.keepFiles = true
+            case "--message-log": o.messageLogPath = try value(arg)
             case "--smoke": break
             case "--per-process": o.perProcess = try int(arg, 1...200_000)
             case "--subscribe-url", "--publish-url":

@@ -139,6 +139,11 @@ extension BenchRun {
             }
         }
         let (first, spread) = r.perMessage()
+        if let path = opt.messageLogPath {
+            if !FileManager.default.createFile(atPath: path, contents: Data(r.messageLog().utf8)) {
+                row("message log", "could not write \(path)")
+            }
+        }
         row(
             "per message",
             "first receipt p50 \(ms(first.quantileNanoseconds(0.5)))"

@@ -93,6 +93,22 @@ final class Receipts {
         return (first, spread)
     }
 
+    /// One line per message received by anyone, in sequence order: sequence, id, posted (ms after the first
+    /// message was posted), first and last receipt (ms after its post).
+    func messageLog() -> String {
+        let received = (0..<sequenceIDs.count).filter { firstSeen[$0] != 0 }
+        let origin = received.map { sentAt[$0] }.min() ?? 0
+        func ms(_ ns: UInt64) -> String { String(format: "%.3f", Double(ns) / 1e6) }
+        var out = "# sequence id posted_ms first_receipt_ms last_receipt_ms\n"
+        for i in received {
+            let posted = sentAt[i] - min(sentAt[i], origin)
+            let first = firstSeen[i] - min(firstSeen[i], sentAt[i])
+            let last = lastSeen[i] - min(lastSeen[i], sentAt[i])
+            out += "\(i) \(sequenceIDs[i]) \(ms(posted)) \(ms(first)) \(ms(last))\n"
+        }
+        return out
+    }
+
     /// For the messages posted between `from` and `to` (monotonic ns): how long each took to reach every
     /// subscriber that got it (post to last receipt).
     func completion(sentFrom from: UInt64, to: UInt64) -> LatencyHistogram {
