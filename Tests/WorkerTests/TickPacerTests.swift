@@ -98,6 +98,14 @@ import Testing
         }
         #expect(p.next(started: 1200, ended: 1205, carried: 10, waiting: true, poll: 2) == 1210)
         #expect(p.ownWriteDue == 1210)
+        // Not loaded but busy (1,000/s, ticks of 1 ms): about two messages are expected in a poll interval, so an
+        // own write waits for it and the next tick carries them together.
+        var busy = TickPacer()
+        for i in 0..<100 {
+            _ = busy.next(started: UInt64(i * 2), ended: UInt64(i * 2 + 1), carried: 2, waiting: false, poll: 2)
+        }
+        #expect(busy.next(started: 200, ended: 201, carried: 2, waiting: true, poll: 2) == 203)
+        #expect(busy.ownWriteDue == 203)
         // Rows another program wrote, found waiting by an idle look: looked at again an interval later.
         #expect(p.next(started: 5000, ended: 5000, carried: 0, waiting: true, poll: 2) == 5002)
         #expect(p.ownWriteDue == 5000)

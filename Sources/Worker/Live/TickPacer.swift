@@ -28,7 +28,9 @@ struct TickPacer {
     private var updatedAt: UInt64?
     /// From when a message stored by this worker may be fanned out: as soon as the last tick that sent something
     /// has ended, unless the worker is loaded, when it waits for the pause like everything else (so the next tick
-    /// carries a batch). Idle looks do not move it. So a post goes out in the loop turn that stored it, neither
+    /// carries a batch), or at least one more message is expected within a poll interval, when it waits for that
+    /// (1k x 1,000, four rounds: p99 19.1-22.8 ms against 19.3-23.8 with the old gap everywhere, 21.1-22.8 with
+    /// no gap). Idle looks do not move it. So a post goes out in the loop turn that stored it, neither
     /// waiting for the next idle look (up to half an interval) nor for a poll interval after the previous fan-out:
     /// that gap made a message that came just after a slow fan-out wait 2 ms more, its fan-out end later, the next
     /// one wait again, a cascade that a short slowdown of the machine started and that made 1k x 100's tail (1k x
@@ -53,7 +55,8 @@ struct TickPacer {
         // against 2.3-3.6 (p99 alike), for ~0.5 % of a core while idle with subscribers.
         if carried <= 0 && !waiting { return ended + max(1, poll / 2) }
         guard waiting, rate * Double(took) >= Self.loadedAt else {
-            ownWriteDue = ended
+            // The gap is worth waiting for only where it would batch: at least one more message expected in it.
+            ownWriteDue = rate * Double(poll) >= 1 ? ended + poll : ended
             return ended + poll
         }
         ownWriteDue = ended + min(Self.maxPauseMilliseconds, max(poll, took))
