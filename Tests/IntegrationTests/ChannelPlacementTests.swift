@@ -14,6 +14,15 @@ struct ChannelPlacementTests {
         return try #require(line.int("worker"), "\(line.jsonText)")
     }
 
+    /// Posts the first message to `general` (creating it) and waits for both workers: a subscriber's path to the
+    /// channel from that message on.
+    static func generalPath(_ server: ServerProcess, _ api: LivefeedAPI) throws -> String {
+        let first = try api.post(text: "creates general")
+        let general = try api.channelID(named: "general")
+        _ = try server.waitForWorkers(2)
+        return "/live/channels/\(general)?after_id=\(first)"
+    }
+
     @Test func aChannelsSubscribersShareAWorkerUpToTheBoundAndMoveThatWay() throws {
         try withLivefeed(workers: 2, arguments: ["--channel-affinity", "3"]) { server in
             let api = LivefeedAPI(server)
@@ -90,14 +99,12 @@ struct ChannelPlacementTests {
     @Test func aPublisherGoesToTheWorkerHoldingTheChannelsSubscribers() throws {
         try withLivefeed(workers: 2) { server in
             let api = LivefeedAPI(server)
-            let first = try api.post(text: "creates general")
-            let general = try api.channelID(named: "general")
-            _ = try server.waitForWorkers(2)
+            let path = try Self.generalPath(server, api)
             var streams: [LiveStream] = []
             defer { streams.forEach { $0.close() } }
             var placed: [Int] = []
             for _ in 0..<3 {
-                let s = try LiveStream.open(port: server.port, path: "/live/channels/\(general)?after_id=\(first)")
+                let s = try LiveStream.open(port: server.port, path: path)
                 streams.append(s)
                 placed.append(try Self.worker(server, "connection_opened", clientPort: s.client.localPort))
             }
@@ -128,14 +135,10 @@ struct ChannelPlacementTests {
         let arguments = ["--max-per-client", "1000", "--max-live", "1000"]
         try withLivefeed(workers: 2, arguments: arguments, launch: launch) { server in
             let api = LivefeedAPI(server)
-            let first = try api.post(text: "creates general")
-            let general = try api.channelID(named: "general")
-            _ = try server.waitForWorkers(2)
+            let path = try Self.generalPath(server, api)
             var streams: [LiveStream] = []
             defer { streams.forEach { $0.close() } }
-            for _ in 0..<235 {
-                streams.append(try LiveStream.open(port: server.port, path: "/live/channels/\(general)?after_id=\(first)"))
-            }
+            for _ in 0..<235 { streams.append(try LiveStream.open(port: server.port, path: path)) }
             let live = try api.post(text: "to all of them")
             for s in streams { try s.expectMessages([live]) }
             let opened = server.logLines().filter { $0.string("event") == "connection_opened" }.compactMap { $0.int("worker") }
