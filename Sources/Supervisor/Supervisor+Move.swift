@@ -46,7 +46,7 @@ extension Supervisor {
         if !stopping {
             var m = m
             m.channel = handed[m.state.connectionID]?.channel
-            let first = workers.pick(channel: m.channel, bound: config.channelAffinity)
+            let first = workers.pick(channel: m.channel, bound: min(config.channelAffinity, Self.maxMoveAffinity))
             // A channel's subscriber waits in its worker's queue rather than go elsewhere (`dispatchHandoff`).
             if m.channel != nil, let first, first !== broken, !first.moves.isFull {
                 if first.moves.isEmpty {

@@ -148,6 +148,37 @@ struct ChannelPlacementTests {
         }
     }
 
+    /// A reload shares a big channel's handover between the new workers: its moves keep a channel together only up
+    /// to `maxMoveAffinity` (1,000) per worker, whatever `--channel-affinity` says, because one worker adopting a
+    /// whole big channel while fanning out took several times as long. 1,100 subscribers on one worker before
+    /// the reload (the bound is 2,000) are 1,000 and 100 after it, every one still served.
+    @Test func aReloadSharesABigChannelsMovesBetweenTheNewWorkers() throws {
+        let arguments = ["--channel-affinity", "2000", "--max-per-client", "2000", "--max-live", "2000"]
+        try withLivefeed(workers: 2, arguments: arguments) { server in
+            let api = LivefeedAPI(server)
+            let path = try Self.generalPath(server, api)
+            var streams: [LiveStream] = []
+            defer { streams.forEach { $0.close() } }
+            for _ in 0..<1100 { streams.append(try LiveStream.open(port: server.port, path: path)) }
+            var opened: [Int] = []
+            try eventually("1,100 connection_opened records") {
+                opened = server.logLines().filter { $0.string("event") == "connection_opened" }.compactMap { $0.int("worker") }
+                return opened.count >= 1100
+            }
+            #expect(Set(opened).count == 1, "opened on workers \(Set(opened))")
+            server.send(SIGHUP)
+            var moved: [Int] = []
+            try eventually(timeout: .seconds(30), "1,100 connection_moved records") {
+                moved = server.logLines().filter { $0.string("event") == "connection_moved" }.compactMap { $0.int("worker") }
+                return moved.count >= 1100
+            }
+            let counts = Dictionary(grouping: moved, by: { $0 }).mapValues(\.count).values.sorted()
+            #expect(counts == [100, 1000], "moved per worker: \(counts)")
+            let after = try api.post(text: "after the reload")
+            for s in streams { try s.expectMessages([after]) }
+        }
+    }
+
     /// A burst of joins waits for the channel's worker even when its control socket is full (the worker is stopped
     /// with SIGSTOP while the burst arrives, its socket shrunk as in `HandoffQueueTests`), up to
     /// `maxWaitingForChannel`; past that the rest go to the other worker rather than wait for their head deadline.
