@@ -129,6 +129,9 @@ struct WorkerTable {
 
     init(count: Int) { current = makeGeneration(count: count) }
 
+    /// Whether `slot` can take one more connection within its `descriptorRoom`.
+    func hasRoom(_ slot: WorkerSlot) -> Bool { slot.placedConnections < descriptorRoom }
+
     /// `descriptorRoom` for a descriptor limit (0: unknown, no bound).
     static func descriptorRoom(limit: UInt64) -> Int {
         limit == 0 ? .max : Int(clamping: limit - min(limit, workerDescriptorReserve))
@@ -175,7 +178,8 @@ struct WorkerTable {
     }
 
     /// Power of two choices: of two random ready workers, the one holding fewer connections. Constant work per
-    /// connection whatever the pool size, and close to least-loaded balance.
+    /// connection whatever the pool size, and close to least-loaded balance. Should both draws be one worker at its
+    /// `descriptorRoom`, the first ready worker with room instead (a walk only then).
     mutating func pick() -> WorkerSlot? {
         switch ready.count {
         case 0: return nil
@@ -185,7 +189,8 @@ struct WorkerTable {
             let n = UInt64(ready.count)
             let a = ready[Int((r & 0xFFFF_FFFF) % n)]
             let b = ready[Int((r >> 32) % n)]
-            return a.connections.count <= b.connections.count ? a : b
+            let choice = a.connections.count <= b.connections.count ? a : b
+            return hasRoom(choice) ? choice : ready.first(where: hasRoom) ?? choice
         }
     }
 
@@ -203,7 +208,7 @@ struct WorkerTable {
         for slot in ready {
             let n = slot.placed(channel: channel)
             held = held || n > 0
-            if n > 0 && n < bound && n > filling?.count ?? 0 && slot.placedConnections < descriptorRoom {
+            if n > 0 && n < bound && n > filling?.count ?? 0 && hasRoom(slot) {
                 filling = (slot, n)
             }
             if let f = fewest, n > f.count || (n == f.count && slot.connections.count >= f.slot.connections.count) {
@@ -224,7 +229,8 @@ struct WorkerTable {
     /// are: to the worker that holds the most of them (of those, the one with fewer connections), so the worker that
     /// fans a message out is the one that stored it and ticks at once, rather than learning of it at its next look
     /// at the database while a third process competes for the cores. Where no worker holds any, or that worker
-    /// already holds `maxPublisherSkew` more other connections than another, as `pick()`.
+    /// already holds `maxPublisherSkew` more other connections than another or is at its `descriptorRoom`, as
+    /// `pick()`.
     mutating func pickForPublisher() -> WorkerSlot? {
         guard ready.count > 1 else { return pick() }
         func others(_ slot: WorkerSlot) -> Int { slot.connections.count - slot.channelSubscribers.total }
@@ -239,7 +245,8 @@ struct WorkerTable {
             let (n, m) = (slot.placedSubscribers, b.placedSubscribers)
             if n > m || (n == m && slot.connections.count < b.connections.count) { best = slot }
         }
-        guard let best, best.placedSubscribers > 0, others(best) - fewestOthers < Self.maxPublisherSkew else {
+        guard let best, best.placedSubscribers > 0, others(best) - fewestOthers < Self.maxPublisherSkew, hasRoom(best)
+        else {
             return pick()
         }
         return best

@@ -48,6 +48,12 @@ import Testing
         home.hold(2, channel: nil)
         home.hold(3, channel: nil)
         #expect(u.pick(channel: 4, bound: 10) !== home)
+        // A publisher does not go to a worker at its room either, however many subscribers it holds, nor does a
+        // connection placed by load (the two random draws may both be that worker).
+        for _ in 0..<20 {
+            #expect(u.pickForPublisher() !== home)
+            #expect(u.pick() !== home)
+        }
         #expect(WorkerTable.descriptorRoom(limit: 0) == .max)
         #expect(WorkerTable.descriptorRoom(limit: 65536) == 65536 - 64)
         #expect(WorkerTable.descriptorRoom(limit: 10) == 0)
