@@ -27,15 +27,16 @@ struct TickPacer {
     private(set) var rate = 0.0
     private var updatedAt: UInt64?
     /// From when a message stored by this worker may be fanned out: as soon as the last tick that sent something
-    /// has ended, unless the worker is loaded, when it waits for the pause like everything else (so the next tick
-    /// carries a batch), or at least one more message is expected within a poll interval, when it waits for that
-    /// (1k x 1,000, four rounds: p99 19.1-22.8 ms against 19.3-23.8 with the old gap everywhere, 21.1-22.8 with
-    /// no gap). Idle looks do not move it. So a post goes out in the loop turn that stored it, neither
-    /// waiting for the next idle look (up to half an interval) nor for a poll interval after the previous fan-out:
-    /// that gap made a message that came just after a slow fan-out wait 2 ms more, its fan-out end later, the next
-    /// one wait again, a cascade that a short slowdown of the machine started and that made 1k x 100's tail (1k x
-    /// 100, six rounds side by side: p99 6.1-8.1 ms against 6.5-10.7, first receipt p99 1.7-2.2 against 1.6-6.0).
-    /// Ticks still never overlap (a fan-out finishes first), which batches what arrives meanwhile.
+    /// has ended; idle looks do not move it. So a post goes out in the loop turn that stored it, waiting neither
+    /// for the next idle look (up to half an interval) nor for a poll interval after the previous fan-out. That gap
+    /// made a message arriving just after a slow fan-out wait 2 ms more, its fan-out end later, the next wait again:
+    /// a cascade that a short slowdown of the machine started, and 1k x 100's tail (six rounds side by side: p99
+    /// 6.1-8.1 ms against 6.5-10.7, first receipt p99 1.7-2.2 against 1.6-6.0).
+    ///
+    /// Two exceptions keep the batching: a loaded worker's own writes wait for its pause, and where at least one
+    /// more message is expected within a poll interval they wait for that (1k x 1,000, four rounds: p99 19.1-22.8
+    /// ms with this rule, 19.3-23.8 with the gap everywhere, 21.1-22.8 with none). Ticks never overlap either (a
+    /// fan-out finishes first), which batches what arrives meanwhile.
     private(set) var ownWriteDue: UInt64 = 0
 
     /// The tick that started at `started` and ended at `ended` (monotonic milliseconds; a fan-out may span loop
