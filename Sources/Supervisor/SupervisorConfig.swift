@@ -94,6 +94,8 @@ struct SupervisorConfig {
           --demo                    seed sample data and keep inserting a message every --demo-interval-ms
           --demo-interval-ms MS     demo writer interval (default 500)
           --enable-echo             serve /live/echo (WebSocket echo, for conformance testing)
+          --commit-clock            a 201 to POST /api/messages carries Livefeed-Commit-Clock: the commit's
+                                    CLOCK_MONOTONIC in ns (for livefeed-bench on this host: commit-to-receipt)
           --worker-path PATH        livefeed-worker binary (default: next to this executable)
           --max-head-bytes N        request head limit at the door (default 8192)
           --head-timeout-ms MS      time a client has to send its request head (default 10000)
@@ -251,6 +253,7 @@ struct SupervisorConfig {
             case "--demo": c.demo = true
             case "--demo-interval-ms": c.demoIntervalMilliseconds = try int(arg, 10...3_600_000)
             case "--enable-echo": c.enableEcho = true
+            case "--commit-clock": c.workerOptions.append(arg)
             case "--worker-path": c.workerPath = try value(arg)
             case "--max-head-bytes": c.maxHeadBytes = try int(arg, 1024...65536)
             case "--max-pending": c.maxPending = try int(arg, 1...Self.maxCap)

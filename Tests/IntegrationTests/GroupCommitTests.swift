@@ -70,4 +70,48 @@ struct GroupCommitTests {
                 == ["one", "three", "two"], "\(listed)")
         }
     }
+
+    /// `--commit-clock` (the bench measures from the commit with it): every 201 says when its commit ended, on this
+    /// host's CLOCK_MONOTONIC; the posts of one group share their one commit, so their stamps are equal; a replay
+    /// (200) committed nothing and says nothing; without the flag no answer carries the header.
+    @Test func commitClockStampsEach201WithItsGroupsCommit() throws {
+        func monotonic() -> UInt64 {
+            var t = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &t)
+            return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+        }
+        func stamp(_ r: HTTPResponse) -> UInt64? { r.header("Livefeed-Commit-Clock").flatMap { UInt64($0) } }
+        try withLivefeed(workers: 1, arguments: ["--commit-clock"]) { server in
+            _ = try LivefeedAPI(server).post(text: "creates the channel")
+            let one = #"{"channel":"general","user":"alice","text":"one"}"#
+            var bytes = Self.post(key: "c-1", one)
+            bytes += Self.post(key: "c-2", #"{"channel":"general","user":"bob","text":"two"}"#)
+            bytes += Self.post(key: "c-1", one)
+            bytes += Self.post(key: nil, #"{"channel":"general","user":"carol","text":"alone"}"#, close: true)
+            let socket = try TCPSocket(connectingToPort: server.port)
+            defer { socket.close() }
+            let before = monotonic()
+            try socket.send(bytes)
+            let deadline = ContinuousClock.now + .seconds(15)
+            let answers = try (0..<4).map { _ in try HTTPResponse.read(from: socket, requestMethod: "POST", deadline: deadline) }
+            let after = monotonic()
+            #expect(answers.map(\.status) == [201, 201, 200, 201], "\(answers)")
+            let stamps = answers.map(stamp)
+            #expect(stamps[2] == nil, "a replay committed nothing: \(answers[2])")
+            for i in [0, 1, 3] {
+                let t = try #require(stamps[i], "no Livefeed-Commit-Clock on \(answers[i])")
+                #expect(t > before && t < after, "\(t) outside [\(before), \(after)]")
+            }
+            #expect(stamps[0] == stamps[1], "one group, one commit")
+            #expect(stamps[3]! >= stamps[1]!, "the post alone committed after the group")
+        }
+        try withLivefeed(workers: 1) { server in
+            let socket = try TCPSocket(connectingToPort: server.port)
+            defer { socket.close() }
+            try socket.send(Self.post(key: nil, #"{"channel":"general","user":"alice","text":"plain"}"#))
+            let answer = try HTTPResponse.read(from: socket, requestMethod: "POST", deadline: ContinuousClock.now + .seconds(15))
+            #expect(answer.status == 201, "\(answer)")
+            #expect(answer.header("Livefeed-Commit-Clock") == nil, "the clock is only told when asked")
+        }
+    }
 }

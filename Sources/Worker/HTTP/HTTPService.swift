@@ -220,7 +220,7 @@ final class HTTPService {
             endGroup()
             let (reply, stored) = ingest.answer(head, body, client: c.client, connectionID: c.id)
             if stored { self.stored() }
-            return respond(c, reply)
+            return respond(c, stampedCommit(reply, at: clock.nowNanoseconds))
         }
         if groupFor !== c {
             endGroup()
@@ -246,6 +246,7 @@ final class HTTPService {
             reporter.log(.error, .ingestFailed, ["error": .string("\(error)")])
             failure = .error(500, "internal_error", "the messages were not stored", keepAlive: true)
         }
+        let committedAt = clock.nowNanoseconds
         let answers = held
         held.removeAll(keepingCapacity: true)
         var anyStored = false
@@ -254,10 +255,19 @@ final class HTTPService {
                 respond(c, failure)
             } else {
                 anyStored = anyStored || stored
-                respond(c, reply)
+                respond(c, stampedCommit(reply, at: committedAt))
             }
         }
         if anyStored { self.stored() }
+    }
+
+    /// `--commit-clock`: a 201 says when its commit ended (`at`, read after the group's COMMIT and its
+    /// fdatasync, not where the messages were inserted: inside a group that is only a savepoint).
+    private func stampedCommit(_ reply: Reply, at committed: UInt64) -> Reply {
+        guard config.commitClock, reply.status == 201 else { return reply }
+        var stamped = reply
+        stamped.headers.append(("Livefeed-Commit-Clock", String(committed)))
+        return stamped
     }
 
     // MARK: responses
