@@ -9,6 +9,9 @@ struct BenchOptions {
     var workers = 2
     var sourceAddresses = 8
     var serverArguments: [String] = []
+    /// Start livefeed with `--commit-clock`, so latency is also measured from each commit; off for a build older
+    /// than that flag (`--no-commit-clock`).
+    var commitClock = true
     /// Messages per POST; 0 picks one POST every 10 ms (rate / 100, at least 1).
     var batch = 0
     var pipeline = 1
@@ -67,6 +70,8 @@ struct BenchOptions {
           --source-addresses N   spread subscribers over client addresses 127.0.0.2 ... 127.0.0.(N+1) (default 8)
           --server-arg X         pass X to the server (repeatable, e.g. --server-arg --poll-ms --server-arg 2)
           --server PATH          server binary (default: livefeed next to this executable)
+          --no-commit-clock      do not start it with --commit-clock (a livefeed older than that flag); latency is
+                                 then measured from each POST's write only, not also from its commit
           --connect-batch N      subscribers handshaking at once (default 200)
           --connect-timeout S    deadline for all subscribers to be live (default 120)
           --settle S             idle wait before measuring memory per idle connection (default 1)
@@ -163,6 +168,7 @@ struct BenchOptions {
                 }
             case "--progress": o.progress = true
             case "--keep": o.keepFiles = true
+            case "--no-commit-clock": o.commitClock = false
             case "--message-log": o.messageLogPath = try value(arg)
             case "--smoke": break
             case "--per-process": o.perProcess = try int(arg, 1...200_000)

@@ -69,6 +69,11 @@ extension BenchRun {
         if (server?.log.levels["error"] ?? 0) > 0 { o.problems.append("server errors") }
         if case .signaled? = serverExit { o.problems.append("server killed at stop") }
         if options.reloadCommand != nil && reloadCommandDone?.status != 0 { o.problems.append("reload command") }
+        // A livefeed started with --commit-clock stamps every 201: receipts here without a commit to measure from
+        // mean the stamps went missing.
+        if server != nil && options.commitClock && r.frames > 0 && (r.commitStamps != true || r.commitLatency.count == 0) {
+            o.problems.append("commit clock")
+        }
         return o
     }
 
@@ -118,7 +123,7 @@ extension BenchRun {
             }
         }
 
-        print("delivery (post-to-receipt: stamped when the POST is written, so it bounds commit-to-receipt)")
+        print("delivery (post-to-receipt: stamped when the POST is written, so it bounds commit-to-receipt from above)")
         row(
             "frames delivered",
             "\(r.frames) of \(o.everLive * o.sent) expected; \(Int(o.framesPerSecond)) frames/s"
@@ -129,6 +134,17 @@ extension BenchRun {
                 + "  p99.9 \(ms(h.quantileNanoseconds(0.999)))  max \(ms(h.maxNanoseconds))"
                 + "  mean \(ms(h.meanNanoseconds))"
         )
+        let c = r.commitLatency
+        if r.commitStamps == true {
+            let unmatched = r.commitUnmatched > 0 ? "; \(r.commitUnmatched) without a commit time" : ""
+            row(
+                "latency from commit",
+                "p50 \(ms(c.quantileNanoseconds(0.5)))  p99 \(ms(c.quantileNanoseconds(0.99)))"
+                    + "  p99.9 \(ms(c.quantileNanoseconds(0.999)))  max \(ms(c.maxNanoseconds))"
+                    + "  (the server's Livefeed-Commit-Clock; \(c.count) receipts\(unmatched))")
+        } else {
+            row("latency from commit", "not measured: the server's answers carry no Livefeed-Commit-Clock")
+        }
         if let header = opt.groupHeader {
             for (group, g) in r.groupLatency.sorted(by: { $0.key < $1.key }) {
                 let now = groupsAtIngestEnd[group] ?? 0
@@ -215,6 +231,9 @@ extension BenchRun {
             "SUMMARY K=\(opt.subscribers) R=\(opt.rate) T=\(fmt(opt.seconds)) W=\(opt.workers) live=\(o.everLive)"
         summary += " sent=\(o.sent) frames=\(r.frames) frames/s=\(Int(o.framesPerSecond)) p50_ms=\(msValue(h.quantileNanoseconds(0.5)))"
         summary += " p99_ms=\(msValue(p99)) max_ms=\(msValue(h.maxNanoseconds)) gaps=\(r.gapMessages)"
+        if r.commitStamps == true {
+            summary += " commit_p50_ms=\(msValue(c.quantileNanoseconds(0.5))) commit_p99_ms=\(msValue(c.quantileNanoseconds(0.99)))"
+        }
         summary += " dups=\(r.duplicates) missing=\(o.missingLive + o.missingLost) cpu_s=\(fmt(o.serverCPU))"
         summary +=
             " cpu_us_per_frame=\(fmt(o.cpuMicrosecondsPerFrame)) idle_bytes_per_conn=\(Int(o.idleBytesPerConnection))"

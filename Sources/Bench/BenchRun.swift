@@ -154,7 +154,7 @@ final class BenchRun {
         let arguments =
             ["--listen", "127.0.0.1:0", "--workers", String(options.workers), "--db", directory + "/bench.db",
              "--max-connections", room, "--max-live", room, "--max-per-client", room]
-            + options.serverArguments
+            + (options.commitClock ? ["--commit-clock"] : []) + options.serverArguments
         let server = try ServerProcess(executable: serverPath, arguments: arguments, logPath: logPath)
         self.server = server
         address = try server.waitUntilReady(deadline: clock.nowNanoseconds + 60_000_000_000, clock: clock) {
@@ -243,6 +243,9 @@ final class BenchRun {
                 try IngestClient(server: address, channelID: channelID, maxInFlight: options.pipeline)
             }
         ingest = writer
+        writer.committed = { [unowned self] first, count, clock in
+            self.receipts.committed(first: first, count: count, at: clock)
+        }
         writer.reconnected = { [unowned self] fd in
             try? self.epoll.add(fd, events: [.readable, .writable], token: Self.ingestToken)
         }

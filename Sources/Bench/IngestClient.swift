@@ -6,7 +6,9 @@ import LivefeedProtocol
 /// stay in sequence order; 1 by default, each request waiting for the answer before it). Owns its socket.
 /// Message `n` has the text `lfb:<n>:<send time ns>`, stamped when its POST is written, so a subscriber's receipt
 /// time minus that stamp is post-to-receipt latency: it includes the HTTP request, the insert and commit, and
-/// fan-out, so it bounds commit-to-receipt from above.
+/// fan-out, so it bounds commit-to-receipt from above. A server that says when it committed (the answer's
+/// `Livefeed-Commit-Clock`, CLOCK_MONOTONIC ns: livefeed with `--commit-clock`, the limit server) is measured from
+/// there too (`committed`).
 ///
 /// A connection the server closes (a worker draining on a reload closes keep-alive connections between
 /// requests, or answers with `Connection: close`) is opened again; livefeed's POSTs carry an Idempotency-Key, so
@@ -18,10 +20,13 @@ final class IngestClient {
     private let host: String
     /// Called with the new socket after a reconnect, for the caller's epoll set.
     var reconnected: ((FileDescriptor) -> Void)?
+    /// Called for each successful answer: the sequence numbers of the messages it carried (first, count) and
+    /// the server's commit time (CLOCK_MONOTONIC ns) when the answer says it (`Livefeed-Commit-Clock`), else nil.
+    var committed: ((Int, Int, UInt64?) -> Void)?
     private(set) var reconnects = 0
     private(set) var connected = false
     /// Requests written (or being written) and not yet answered, oldest first, with their bytes for a resend.
-    private var pending: [(count: Int, started: UInt64, bytes: [UInt8])] = []
+    private var pending: [(first: Int, count: Int, started: UInt64, bytes: [UInt8])] = []
     private var out: [UInt8] = []
     private var outSent = 0
     private var reader = HTTPResponseReader()
@@ -128,7 +133,7 @@ final class IngestClient {
             outSent = 0
         }
         out += bytes
-        pending.append((count, now, bytes))
+        pending.append((sent, count, now, bytes))
         peakInFlight = max(peakInFlight, pending.count)
         sent += count
         posts += 1
@@ -203,12 +208,12 @@ final class IngestClient {
             }
             pending.removeFirst()
             completed = true
-            answered(response, count: request.count, rtt: now - request.started)
+            answered(response, first: request.first, count: request.count, rtt: now - request.started)
         }
         return completed
     }
 
-    private func answered(_ response: HTTPResponseReader.Response, count: Int, rtt: UInt64) {
+    private func answered(_ response: HTTPResponseReader.Response, first: Int, count: Int, rtt: UInt64) {
         roundTripTotal += rtt
         roundTripMax = max(roundTripMax, rtt)
         if publishPath != nil {
@@ -216,8 +221,9 @@ final class IngestClient {
                 let text = String(decoding: response.body.prefix(200), as: UTF8.self)
                 return fail("POST answered \(response.status): \(text)")
             }
-            let first = ids.count
-            ids += (0..<count).map { Int64(first + $0 + 1) }
+            let known = ids.count
+            ids += (0..<count).map { Int64(known + $0 + 1) }
+            committed?(first, count, Self.commitClock(response))
             return
         }
         // 200 is the stored answer to a POST sent again with its key after a reconnect: stored once, same ids.
@@ -230,6 +236,14 @@ final class IngestClient {
             failures["201 with \(newIDs.count) ids for \(count) messages", default: 0] += 1
         }
         ids += newIDs
+        // A replay (200) stored nothing now: no commit to measure from.
+        committed?(first, count, response.status == 201 ? Self.commitClock(response) : nil)
+    }
+
+    /// The answer's `Livefeed-Commit-Clock` (CLOCK_MONOTONIC ns), if it has a plausible one.
+    static func commitClock(_ response: HTTPResponseReader.Response) -> UInt64? {
+        guard let raw = response.header("Livefeed-Commit-Clock"), let v = UInt64(raw), v > 0 else { return nil }
+        return v
     }
 
     private static let padding = String(repeating: "x", count: 48)

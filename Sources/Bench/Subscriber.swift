@@ -70,6 +70,18 @@ final class Receipts {
     var lastSeen: [UInt64]
     var firstReceipt: UInt64 = 0
     var lastReceipt: UInt64 = 0
+    /// Commit-to-receipt, for a server that says when it committed each message (see `IngestClient`): per
+    /// sequence number the commit time (0: not known yet), and the latencies from it. A frame can arrive before
+    /// the bench has read its POST's answer; its receipt time waits in `early` until the answer comes. nil while
+    /// no answer has been read, false once one came without a commit time (the server does not say).
+    var commitLatency = LatencyHistogram()
+    var committedAt: [UInt64]
+    var commitStamps: Bool?
+    private var early: [Int: [UInt64]] = [:]
+    private var earlyCount = 0
+    /// Receipts whose commit time never came (a replayed POST), or past the bound of `early`.
+    private(set) var uncommitted = 0
+    static let maxEarly = 1 << 22
     /// Set when ingest is over; subscribers reaching it are counted in `complete`.
     var finalSequence = Int.max
     var complete = 0
@@ -79,7 +91,32 @@ final class Receipts {
         sentAt = [UInt64](repeating: 0, count: totalMessages)
         firstSeen = [UInt64](repeating: 0, count: totalMessages)
         lastSeen = [UInt64](repeating: 0, count: totalMessages)
+        committedAt = [UInt64](repeating: 0, count: totalMessages)
     }
+
+    /// The answer to the POST of messages `first ..< first + count` arrived, with the commit time if it had one.
+    func committed(first: Int, count: Int, at clock: UInt64?) {
+        guard let clock else {
+            if commitStamps == nil {
+                commitStamps = false
+                uncommitted += earlyCount
+                early = [:]
+                earlyCount = 0
+            }
+            return
+        }
+        commitStamps = true
+        for sequence in max(0, first)..<min(committedAt.count, first + max(0, count)) {
+            committedAt[sequence] = clock
+            if let waiting = early.removeValue(forKey: sequence) {
+                earlyCount -= waiting.count
+                for t in waiting { commitLatency.record(t > clock ? t - clock : 0) }
+            }
+        }
+    }
+
+    /// Receipts still waiting for a commit time when the run ends (their POSTs were replays, or never answered).
+    var commitUnmatched: Int { uncommitted + earlyCount }
 
     /// Per message: latency to its first receipt, and the spread from its first to its last receipt (how long
     /// the fan-out to every subscriber took, as the client saw it).
@@ -94,17 +131,19 @@ final class Receipts {
     }
 
     /// One line per message received by anyone, in sequence order: sequence, id, posted (ms after the first
-    /// message was posted), first and last receipt (ms after its post).
+    /// message was posted), first and last receipt (ms after its post), and its commit (ms after its post; - when
+    /// the server did not say).
     func messageLog() -> String {
         let received = (0..<sequenceIDs.count).filter { firstSeen[$0] != 0 }
         let origin = received.map { sentAt[$0] }.min() ?? 0
         func ms(_ ns: UInt64) -> String { String(format: "%.3f", Double(ns) / 1e6) }
-        var out = "# sequence id posted_ms first_receipt_ms last_receipt_ms\n"
+        var out = "# sequence id posted_ms first_receipt_ms last_receipt_ms committed_ms\n"
         for i in received {
             let posted = sentAt[i] - min(sentAt[i], origin)
             let first = firstSeen[i] - min(firstSeen[i], sentAt[i])
             let last = lastSeen[i] - min(lastSeen[i], sentAt[i])
-            out += "\(i) \(sequenceIDs[i]) \(ms(posted)) \(ms(first)) \(ms(last))\n"
+            let commit = committedAt[i] == 0 ? "-" : ms(committedAt[i] - min(committedAt[i], sentAt[i]))
+            out += "\(i) \(sequenceIDs[i]) \(ms(posted)) \(ms(first)) \(ms(last)) \(commit)\n"
         }
         return out
     }
@@ -138,6 +177,17 @@ final class Receipts {
                 idMismatches += 1
             }
             lastSeen[sequence] = now
+            let commit = committedAt[sequence]
+            if commit != 0 {
+                commitLatency.record(now > commit ? now - commit : 0)
+            } else if commitStamps != false {
+                if earlyCount < Self.maxEarly {
+                    early[sequence, default: []].append(now)
+                    earlyCount += 1
+                } else {
+                    uncommitted += 1
+                }
+            }
         }
         if sequence <= s.lastSequence {
             duplicates += 1

@@ -4,7 +4,8 @@
  * no checks beyond what keeps it from crashing.
  *
  *   GET  /sub   WebSocket upgrade (RFC 6455); the subscriber then gets every published body as a text frame.
- *   POST /pub   the body (Content-Length, at most 64 KiB) is published; answered 201, keep-alive.
+ *   POST /pub   the body (Content-Length, at most 64 KiB) is published; answered 201, keep-alive, with
+ *               Livefeed-Commit-Clock: when it was published (CLOCK_MONOTONIC ns), as livefeed's --commit-clock.
  *
  * One process, one epoll loop. Frames published are encoded once into a tick buffer; TICK_MS (default 2, livefeed's
  * database poll interval) after the previous tick ended, a non-empty buffer goes to every subscriber with one send() each (after its
@@ -217,8 +218,15 @@ static int serve(struct conn *c) {
         if (body_len < 0 || body_len > BODY_MAX) return -1;
         if (c->in_len < head_len + (size_t)body_len) return 0;
         publish(c->in + head_len, (size_t)body_len);
-        static const char created[] = "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
-        if (send(c->fd, created, sizeof created - 1, MSG_NOSIGNAL) != (ssize_t)sizeof created - 1) return -1;
+        /* The "commit": the body is in the next tick. Stamped as livefeed's --commit-clock does, so the bench
+         * measures both servers from the same point. */
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        char created[128];
+        int created_len = snprintf(created, sizeof created,
+                                   "HTTP/1.1 201 Created\r\nLivefeed-Commit-Clock: %lld\r\nContent-Length: 0\r\n\r\n",
+                                   (long long)t.tv_sec * 1000000000LL + t.tv_nsec);
+        if (send(c->fd, created, (size_t)created_len, MSG_NOSIGNAL) != (ssize_t)created_len) return -1;
         size_t used = head_len + (size_t)body_len;
         memmove(c->in, c->in + used, c->in_len - used);
         c->in_len -= used;
