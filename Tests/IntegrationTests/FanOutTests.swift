@@ -25,4 +25,31 @@ struct FanOutTests {
             for s in streams { try s.expectMessages(ids, timeout: .seconds(60)) }
         }
     }
+
+    /// A tick's frames are built once per format, when the fan-out first meets a subscriber of that format: here
+    /// the first batch (`fanOutBudget`) is all JSON and the one HTML subscriber sits in the next, so its frames are
+    /// built there, mid-fan-out; it must get every message like the rest.
+    @Test func aFormatFirstNeededInALaterBatchIsBuiltThere() throws {
+        let caps = ["--max-per-client", "2000", "--max-live", "2000", "--max-connections", "2000"]
+        try withLivefeed(workers: 1, arguments: caps) { server in
+            let api = LivefeedAPI(server)
+            let first = try api.post(channel: "general", text: "creates the channel")
+            let channel = try api.channelID(named: "general")
+            let path = "/live/channels/\(channel)?after_id=\(first)"
+            var streams: [LiveStream] = []
+            defer { streams.forEach { $0.close() } }
+            for _ in 0..<270 { streams.append(try LiveStream.open(port: server.port, path: path)) }
+            let html = try HTMLLiveStream.open(port: server.port, path: path + "&format=html")
+            defer { html.close() }
+
+            var ids: [Int] = []
+            for i in 0..<10 { ids.append(try api.post(channel: "general", text: "both formats \(i)")) }
+            for id in ids {
+                _ = try html.next("message \(id)") {
+                    $0.id == "messages" && $0.element.attribute("data-cursor") == "\(id)"
+                }
+            }
+            for s in streams { try s.expectMessages(ids, timeout: .seconds(60)) }
+        }
+    }
 }

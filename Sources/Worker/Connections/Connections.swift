@@ -143,7 +143,11 @@ final class Connections {
     func send(_ c: Connection, _ frame: SharedBytes) {
         guard !c.closed else { return }
         let straight = c.out.isEmpty
-        settleWrite(c, straight: straight, c.out.send(frame, to: c.fd, scratch: iovScratch) { c.bytesDelivered += $0 })
+        // Counted in a local, not by a closure capturing `c`: that took a reference to the connection per delivery.
+        var sent = 0
+        let result = c.out.send(frame, to: c.fd, scratch: iovScratch) { sent += $0 }
+        c.bytesDelivered += sent
+        settleWrite(c, straight: straight, result)
     }
 
     /// A fan-out's common case, once per subscriber per tick: nothing was queued and everything went. Then there is
