@@ -28,7 +28,8 @@ extension Supervisor {
     /// lower), so a big channel's handover is shared by the new workers: one worker adopting all 10,000 of a
     /// channel while fanning out to those it already had took 1.8-2.8 s and held messages meanwhile as long,
     /// against 0.3-0.95 s for two workers with half each, 0.76-0.88 s with this bound (`livefeed-bench
-    /// --subscribers 10000 --rate 100 --reload-at 3`). The channel is then split as it was before the bound went to 10,000; new subscribers join the fuller.
+    /// --subscribers 10000 --rate 100 --reload-at 3`). The channel is then split as it was before the bound went
+    /// to 10,000; new subscribers join the fuller worker.
     static let maxMoveAffinity = 1000
     /// Handoffs per message: one sendmsg, one SCM_RIGHTS array, one wakeup of the worker for up to this many.
     /// A full message (records of at most ~110 bytes with an IPv6 client address, so under 3.6 KB) fits even the

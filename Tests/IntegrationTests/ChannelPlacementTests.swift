@@ -14,6 +14,16 @@ struct ChannelPlacementTests {
         return try #require(line.int("worker"), "\(line.jsonText)")
     }
 
+    /// The worker index of every `event` record the supervisor has logged so far.
+    static func workers(_ server: ServerProcess, _ event: String) -> [Int] {
+        server.logLines().filter { $0.string("event") == event }.compactMap { $0.int("worker") }
+    }
+
+    /// How many of `placed` each worker has, smallest first.
+    static func perWorker(_ placed: [Int]) -> [Int] {
+        Dictionary(grouping: placed, by: { $0 }).mapValues(\.count).values.sorted()
+    }
+
     /// Posts the first message to `general` (creating it) and waits for both workers: a subscriber's path to the
     /// channel from that message on.
     static func generalPath(_ server: ServerProcess, _ api: LivefeedAPI) throws -> String {
@@ -81,7 +91,7 @@ struct ChannelPlacementTests {
                 moved[s === other ? "random" : "general", default: []].append(w)
             }
             let generalMoved = try #require(moved["general"])
-            let counts = Dictionary(grouping: generalMoved, by: { $0 }).mapValues(\.count).values.sorted()
+            let counts = Self.perWorker(generalMoved)
             #expect(counts == [1, 3], "general moved to workers \(generalMoved)")
             // Still served, each by its new worker.
             let after = try api.post(text: "after the reload")
@@ -141,8 +151,7 @@ struct ChannelPlacementTests {
             for _ in 0..<235 { streams.append(try LiveStream.open(port: server.port, path: path)) }
             let live = try api.post(text: "to all of them")
             for s in streams { try s.expectMessages([live]) }
-            let opened = server.logLines().filter { $0.string("event") == "connection_opened" }.compactMap { $0.int("worker") }
-            let counts = Dictionary(grouping: opened, by: { $0 }).mapValues(\.count).values.sorted()
+            let counts = Self.perWorker(Self.workers(server, "connection_opened"))
             #expect(counts == [59, 176], "live connections opened per worker: \(counts)")
             #expect(!server.logLines().contains { $0.string("event") == "handoff_without_descriptor" })
         }
@@ -162,17 +171,17 @@ struct ChannelPlacementTests {
             for _ in 0..<1100 { streams.append(try LiveStream.open(port: server.port, path: path)) }
             var opened: [Int] = []
             try eventually("1,100 connection_opened records") {
-                opened = server.logLines().filter { $0.string("event") == "connection_opened" }.compactMap { $0.int("worker") }
+                opened = Self.workers(server, "connection_opened")
                 return opened.count >= 1100
             }
             #expect(Set(opened).count == 1, "opened on workers \(Set(opened))")
             server.send(SIGHUP)
             var moved: [Int] = []
             try eventually(timeout: .seconds(30), "1,100 connection_moved records") {
-                moved = server.logLines().filter { $0.string("event") == "connection_moved" }.compactMap { $0.int("worker") }
+                moved = Self.workers(server, "connection_moved")
                 return moved.count >= 1100
             }
-            let counts = Dictionary(grouping: moved, by: { $0 }).mapValues(\.count).values.sorted()
+            let counts = Self.perWorker(moved)
             #expect(counts == [100, 1000], "moved per worker: \(counts)")
             let after = try api.post(text: "after the reload")
             for s in streams { try s.expectMessages([after]) }

@@ -246,7 +246,7 @@ final class HTTPService {
             reporter.log(.error, .ingestFailed, ["error": .string("\(error)")])
             failure = .error(500, "internal_error", "the messages were not stored", keepAlive: true)
         }
-        let committedAt = clock.nowNanoseconds
+        let committedAt = config.commitClock ? clock.nowNanoseconds : 0
         let answers = held
         held.removeAll(keepingCapacity: true)
         var anyStored = false
@@ -263,10 +263,10 @@ final class HTTPService {
 
     /// `--commit-clock`: a 201 says when its commit ended (`at`, read after the group's COMMIT and its
     /// fdatasync, not where the messages were inserted: inside a group that is only a savepoint).
-    private func stampedCommit(_ reply: Reply, at committed: UInt64) -> Reply {
+    private func stampedCommit(_ reply: Reply, at committed: @autoclosure () -> UInt64) -> Reply {
         guard config.commitClock, reply.status == 201 else { return reply }
         var stamped = reply
-        stamped.headers.append(("Livefeed-Commit-Clock", String(committed)))
+        stamped.headers.append(("Livefeed-Commit-Clock", String(committed())))
         return stamped
     }
 
