@@ -239,7 +239,7 @@ final class HTTPService {
         groupFor = nil
         var failure: Reply?
         do {
-            try store.db.endGroup()
+            try store.endGroup()
         } catch let e as SQLiteError where e.isBusy {
             failure = .error(503, "busy", "the database is busy; retry", keepAlive: true, headers: [("Retry-After", "1")])
         } catch {

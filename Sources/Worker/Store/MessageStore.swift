@@ -10,6 +10,9 @@ final class MessageStore {
     /// Counts this connection's own writes, which PRAGMA data_version does not: with it, (data_version, ownWrites)
     /// changes whenever the database may have.
     private(set) var ownWrites: Int64 = 0
+    /// No idempotency key this connection knows of expires before this time (ms since the epoch): until then the
+    /// ingest does not look for keys to prune. See `MessageStore+Idempotency.swift`.
+    var keysExpireNoSoonerThan: Int64 = .min
     private let selectAfter: SQLiteStatement
     private let selectChannelAfter: SQLiteStatement
     private let selectChannels: SQLiteStatement
@@ -30,6 +33,8 @@ final class MessageStore {
     private let selectBacklog: SQLiteStatement
     private let selectChannelStart: SQLiteStatement
     private let channelByName: SQLiteStatement
+    private let channelExists: SQLiteStatement
+    private let userExists: SQLiteStatement
     private let userByName: SQLiteStatement
     private let insertChannel: SQLiteStatement
     private let insertUser: SQLiteStatement
@@ -91,6 +96,8 @@ final class MessageStore {
             """)
         selectEpoch = try db.prepare("SELECT value FROM meta WHERE key = 'epoch'")
         channelByName = try db.prepare("SELECT id FROM channels WHERE name = ?1")
+        channelExists = try db.prepare("SELECT 1 FROM channels WHERE id = ?1")
+        userExists = try db.prepare("SELECT 1 FROM users WHERE id = ?1")
         userByName = try db.prepare("SELECT id FROM users WHERE name = ?1")
         insertChannel = try db.prepare("INSERT INTO channels(name) VALUES (?1)")
         insertUser = try db.prepare("INSERT INTO users(name) VALUES (?1)")
@@ -215,14 +222,12 @@ final class MessageStore {
         var ids: [Int64] = []
         ids.reserveCapacity(batch.count)
         for m in batch {
-            let channel = try resolve(m.channel, byName: channelByName, insert: insertChannel) {
-                try self.channel($0) != nil
-            }
+            let channel = try resolve(m.channel, byName: channelByName, insert: insertChannel, byID: channelExists)
             guard let channel else {
                 if case .id(let id) = m.channel { throw IngestError.unknownChannel(id) }
                 preconditionFailure("names always resolve")
             }
-            let user = try resolve(m.user, byName: userByName, insert: insertUser) { try self.user($0) != nil }
+            let user = try resolve(m.user, byName: userByName, insert: insertUser, byID: userExists)
             guard let user else {
                 if case .id(let id) = m.user { throw IngestError.unknownUser(id) }
                 preconditionFailure("names always resolve")
@@ -238,11 +243,11 @@ final class MessageStore {
     }
 
     private func resolve(
-        _ ref: NewMessage.Ref, byName: SQLiteStatement, insert: SQLiteStatement, exists: (Int64) throws -> Bool
+        _ ref: NewMessage.Ref, byName: SQLiteStatement, insert: SQLiteStatement, byID: SQLiteStatement
     ) throws -> Int64? {
         switch ref {
         case .id(let id):
-            return try exists(id) ? id : nil
+            return try byID.bind([.int(id)]).hasRow() ? id : nil
         case .name(let name):
             if let id = try byName.bind([.text(name)]).rows({ $0.int(0) }).first { return id }
             try insert.bind([.text(name)]).run()

@@ -75,6 +75,12 @@ final class SQLiteStatement {
         sqlite3_reset(statement)
     }
 
+    /// True when the statement yields a row; resets.
+    func hasRow() throws -> Bool {
+        defer { sqlite3_reset(statement) }
+        return try step()
+    }
+
     /// Collects every row through `row`, then resets.
     func rows<T>(_ row: (SQLiteStatement) -> T) throws -> [T] {
         var out: [T] = []
