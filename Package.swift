@@ -17,12 +17,14 @@ let package = Package(
         .systemLibrary(
             name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]),
+        .target(name: "CWALWrites", dependencies: ["CSQLite"], path: "Sources/CWALWrites"),
         .target(name: "LivefeedProtocol", dependencies: ["CLinux"], path: "Sources/Protocol"),
         .executableTarget(
             name: "Supervisor", dependencies: ["LivefeedProtocol", "CLinux", "CSystemd"],
             path: "Sources/Supervisor"),
         .executableTarget(
-            name: "Worker", dependencies: ["LivefeedProtocol", "CLinux", "CSQLite"], path: "Sources/Worker"),
+            name: "Worker", dependencies: ["LivefeedProtocol", "CLinux", "CSQLite", "CWALWrites"],
+            path: "Sources/Worker"),
         .executableTarget(name: "Bench", dependencies: ["LivefeedProtocol", "CLinux"], path: "Sources/Bench"),
         .testTarget(name: "ProtocolTests", dependencies: ["LivefeedProtocol"], path: "Tests/ProtocolTests"),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "LivefeedProtocol"], path: "Tests/SupervisorTests"),

@@ -1,4 +1,5 @@
 import CSQLite
+import CWALWrites
 import LivefeedProtocol
 
 /// The worker's SQLite access: one connection, prepared statements, WAL. Reads see other processes'
@@ -54,7 +55,8 @@ final class MessageStore {
 
     init(path: String, readOnly: Bool = false, uri: Bool = false) throws {
         self.readOnly = readOnly
-        db = try SQLiteDatabase(path: path, readOnly: readOnly, uri: uri)
+        let vfs = readOnly || uri ? nil : try Self.writerVFS()
+        db = try SQLiteDatabase(path: path, readOnly: readOnly, uri: uri, vfs: vfs)
         try db.execute("PRAGMA foreign_keys = ON")
         // A 201 means the message survives a power cut: every commit syncs the WAL (synchronous is per connection,
         // and FULL is the library's default only where it was built that way). Measured here: POST round trip
@@ -103,6 +105,14 @@ final class MessageStore {
         insertUser = try db.prepare("INSERT INTO users(name) VALUES (?1)")
         insertMessage = try db.prepare("INSERT INTO messages(channel_id, user_id, text, sent_at) VALUES (?1, ?2, ?3, ?4)")
         insertMessageNow = try db.prepare("INSERT INTO messages(channel_id, user_id, text) VALUES (?1, ?2, ?3)")
+    }
+
+    /// The VFS of a writing connection: the default one, with each commit's WAL frames written in one call
+    /// (Sources/CWALWrites: ten pages were twenty pwrite calls, ~15 µs of CPU per commit more than one).
+    static func writerVFS() throws -> String {
+        let rc = livefeed_wal_vfs_register()
+        guard rc == SQLITE_OK else { throw SQLiteError(code: rc, message: "cannot register the WAL-writing VFS") }
+        return LIVEFEED_WAL_VFS_NAME
     }
 
     static func message(_ s: SQLiteStatement) -> ChatMessage {

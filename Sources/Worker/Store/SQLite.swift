@@ -6,15 +6,16 @@ final class SQLiteDatabase {
     let handle: OpaquePointer
 
     /// `path` is a file name, or with `uri` a `file:` URI (sqlite3_open_v2 with SQLITE_OPEN_URI: `vfs=`, `mode=`…).
-    /// `create: false` fails rather than create a missing file.
+    /// `create: false` fails rather than create a missing file. `vfs`: a registered VFS's name (nil: the default).
     init(
-        path: String, readOnly: Bool = false, uri: Bool = false, create: Bool = true, busyTimeoutMilliseconds: Int32 = 5000
+        path: String, readOnly: Bool = false, uri: Bool = false, create: Bool = true, busyTimeoutMilliseconds: Int32 = 5000,
+        vfs: String? = nil
     ) throws {
         var db: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0))
             | SQLITE_OPEN_NOMUTEX
             | (uri ? SQLITE_OPEN_URI : 0)
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        let rc = sqlite3_open_v2(path, &db, flags, vfs)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             if let db { sqlite3_close_v2(db) }
