@@ -44,6 +44,30 @@ import Testing
         }
     }
 
+    @Test func aFailedFirstTransactionIsUndoneAloneAndTheNextBeginsTheGroup() throws {
+        try Self.withDatabases { db, other in
+            db.beginGroup()
+            #expect(throws: SQLiteError.self) {
+                try db.transaction {
+                    try db.execute("INSERT INTO t VALUES (1)")
+                    try db.execute("INSERT INTO t VALUES (1)")
+                }
+            }
+            #expect(throws: IngestError.self) {
+                try db.transaction {
+                    try db.execute("INSERT INTO t VALUES (2)")
+                    throw IngestError.unknownChannel(9)
+                }
+            }
+            try Self.insert(db, 3)
+            #expect(throws: SQLiteError.self) { try Self.insert(db, 3) }
+            try Self.insert(db, 4)
+            #expect(try Self.values(other) == [], "nothing is committed before endGroup")
+            try db.endGroup()
+            #expect(try Self.values(other) == [3, 4])
+        }
+    }
+
     @Test func anErrorThatEndsTheWholeTransactionFailsTheGroup() throws {
         try Self.withDatabases { db, other in
             db.beginGroup()

@@ -115,14 +115,23 @@ final class SQLiteDatabase {
     }
 
     /// Runs `body` in a write transaction (BEGIN IMMEDIATE), rolling back if it throws. In a group (`beginGroup`),
-    /// in a savepoint of the group's transaction: a body that throws is undone alone, and what the others wrote is
-    /// committed by `endGroup`.
+    /// the first body begins the group's transaction and later ones run in savepoints of it: a body that throws is
+    /// undone alone, and what the others wrote is committed by `endGroup`.
     func transaction<T>(_ body: () throws -> T) throws -> T {
         if grouping {
             if let groupLost { throw groupLost }
             if !groupBegun {
+                // The group's first body needs no savepoint: the transaction holds nothing else, so a rollback undoes
+                // it alone and the next body begins the group anew (two statements less for a lone request).
                 try run("BEGIN IMMEDIATE")
-                groupBegun = true
+                do {
+                    let result = try body()
+                    groupBegun = true
+                    return result
+                } catch {
+                    try? run("ROLLBACK")
+                    throw error
+                }
             }
             try run("SAVEPOINT grouped")
             do {
