@@ -24,10 +24,11 @@ import Testing
         #expect(abs(p.rate - 0.1) < 0.02)
     }
 
-    @Test func aLoadedWorkerPausesAsLongAsTheTickTook() {
-        // 1,000 messages/s and ticks of 5 ms: five arrive during each, so the next tick carries them together.
-        let (_, pause) = steady(gap: 1, took: 5, perTick: 10)
-        #expect(pause == 5)
+    @Test func aLoadedWorkerPausesForItsShareOfTheTick() {
+        // 1,000 messages/s and ticks of 10 ms: ten arrive during each, and six more in the pause of 6 ms, so the
+        // next tick carries them together.
+        let (_, pause) = steady(gap: 1, took: 10, perTick: 16)
+        #expect(pause == 10 * TickPacer.pausePercent / 100)
         // Long ticks (10,000 subscribers) pause at most maxPause.
         let (_, long) = steady(gap: 10, took: 200, perTick: 20)
         #expect(long == TickPacer.maxPauseMilliseconds)
@@ -41,14 +42,14 @@ import Testing
         var (p, _) = steady(gap: 10, took: 4)
         #expect(p.next(started: 11_000, ended: 11_012, carried: 1, waiting: true, poll: 2) == 11_014)
         (p, _) = steady(gap: 10, took: 4)
-        #expect(p.next(started: 11_000, ended: 11_025, carried: 2, waiting: true, poll: 2) == 11_050)
+        #expect(p.next(started: 11_000, ended: 11_025, carried: 2, waiting: true, poll: 2) == 11_025 + 15)
     }
 
     @Test func nothingWaitingMeansNoPauseHoweverBusy() {
         var p = TickPacer()
         for i in 0..<100 { _ = p.next(started: UInt64(i * 10), ended: UInt64(i * 10 + 8), carried: 10, waiting: true, poll: 2) }
         #expect(p.next(started: 1000, ended: 1008, carried: 10, waiting: false, poll: 2) == 1010)
-        #expect(p.next(started: 1010, ended: 1018, carried: 10, waiting: true, poll: 2) == 1026)
+        #expect(p.next(started: 1010, ended: 1018, carried: 10, waiting: true, poll: 2) == 1018 + 4)
     }
 
     @Test func theRateForgetsABurstAfterAQuietSpell() {
@@ -66,7 +67,7 @@ import Testing
         #expect(p.next(started: 500, ended: 400, carried: -5, waiting: true, poll: 2) == 402)
         #expect(p.next(started: 100, ended: 50, carried: 3, waiting: true, poll: 2) == 52)
         // An id jump (another program's rows) counts as a burst, and is forgotten like one.
-        #expect(p.next(started: 0, ended: 10, carried: .max, waiting: true, poll: 2) == 10 + 10)
+        #expect(p.next(started: 0, ended: 10, carried: .max, waiting: true, poll: 2) == 10 + 6)
         #expect(p.next(started: 2000, ended: 2010, carried: 1, waiting: true, poll: 2) == 2012)
     }
 
@@ -96,8 +97,8 @@ import Testing
         for i in 0..<100 {
             _ = p.next(started: UInt64(200 + i * 10), ended: UInt64(205 + i * 10), carried: 10, waiting: true, poll: 2)
         }
-        #expect(p.next(started: 1200, ended: 1205, carried: 10, waiting: true, poll: 2) == 1210)
-        #expect(p.ownWriteDue == 1210)
+        #expect(p.next(started: 1200, ended: 1205, carried: 10, waiting: true, poll: 2) == 1205 + 3)
+        #expect(p.ownWriteDue == 1205 + 3)
         // Not loaded but busy (1,000/s, ticks of 1 ms): about two messages are expected in a poll interval, so an
         // own write waits for it and the next tick carries them together.
         var busy = TickPacer()
