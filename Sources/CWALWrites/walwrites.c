@@ -8,12 +8,14 @@
 //   - on its database file: a shared-memory barrier or lock. SQLite publishes new frames to other connections (in
 //     the wal-index, through the database's shared memory) only behind a barrier, so with any `synchronous` setting
 //     nothing can read frames that are still in the buffer.
-// Durability is SQLite's: the frames reach the file before the sync that makes the commit durable, in their order.
+// Durability is SQLite's: the frames reach the file before the sync that makes the commit durable, in their order,
+// and a failed write stays pending and fails that sync.
 // A WAL whose database file is not found among this VFS's open files is written through, unbuffered.
 #include "CWALWrites.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,14 +46,17 @@ static sqlite3_vfs *realVFS;
 static pthread_mutex_t listLock = PTHREAD_MUTEX_INITIALIZER;
 static WALFile *databases;
 
+// Writes the pending bytes. On an error they stay pending, so that the next flush (the commit's sync) writes them
+// again or reports the error: SQLite then fails the commit before it publishes the frames.
 static int flush(WALFile *f) {
     if (f->length == 0) return SQLITE_OK;
-    int length = f->length;
+    int rc = f->real->pMethods->xWrite(f->real, f->buffer, f->length, f->start);
+    if (rc != SQLITE_OK) return rc;
     f->length = 0;
     f->writes += 1;
     f->frameWrites += f->pendingWrites;
     f->pendingWrites = 0;
-    return f->real->pMethods->xWrite(f->real, f->buffer, length, f->start);
+    return SQLITE_OK;
 }
 
 #define REAL(file) (((WALFile *)(file))->real)
@@ -154,9 +159,14 @@ static int walShmLock(sqlite3_file *file, int offset, int n, int flags) {
 }
 
 static void walShmBarrier(sqlite3_file *file) {
-    // A barrier cannot fail; a failed flush leaves the bytes for the sync, which reports it and fails the commit
-    // before the wal-index is written.
-    flushWAL(file);
+    // A commit that syncs has written everything at its sync, so this flush has nothing to do; one that does not
+    // (synchronous below FULL; the worker's connections are FULL) publishes its frames right after this barrier,
+    // which cannot fail. If their write failed here, stopping the process is the only way not to tell other
+    // connections of frames that are not in the file: the commit is then simply not made.
+    if (flushWAL(file) != SQLITE_OK) {
+        fputs("livefeed-wal: a WAL write failed at a commit without a sync; stopping before it is published\n", stderr);
+        abort();
+    }
     REAL(file)->pMethods->xShmBarrier(REAL(file));
 }
 
