@@ -35,6 +35,7 @@ struct WALFile {
     int length;
     int pendingWrites;
     int64_t writes, frameWrites; // what reached the file: write calls, and the writes SQLite asked for they carried
+    int failFlushes;          // tests: this many flushes fail as a full disk would
     int buffering;            // 0: write through (no database file found for this WAL)
     WALFile *wal;             // a database file's open WAL, flushed at its shared-memory barriers and locks
     WALFile *database;        // a WAL's database file
@@ -50,7 +51,8 @@ static WALFile *databases;
 // again or reports the error: SQLite then fails the commit before it publishes the frames.
 static int flush(WALFile *f) {
     if (f->length == 0) return SQLITE_OK;
-    int rc = f->real->pMethods->xWrite(f->real, f->buffer, f->length, f->start);
+    int rc = f->failFlushes > 0 ? (f->failFlushes--, SQLITE_FULL)
+                                : f->real->pMethods->xWrite(f->real, f->buffer, f->length, f->start);
     if (rc != SQLITE_OK) return rc;
     f->length = 0;
     f->writes += 1;
@@ -293,11 +295,25 @@ int livefeed_wal_vfs_register(void) {
     return registered;
 }
 
-int livefeed_wal_vfs_counts(sqlite3 *db, int64_t *writes, int64_t *frameWrites) {
+// A connection's open WAL file, when it is this VFS's.
+static WALFile *walOf(sqlite3 *db) {
     sqlite3_file *file = NULL;
-    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &file) != SQLITE_OK || !file) return 0;
-    if (file->pMethods != &methods || !((WALFile *)file)->isWAL) return 0;
-    *writes = ((WALFile *)file)->writes;
-    *frameWrites = ((WALFile *)file)->frameWrites;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &file) != SQLITE_OK || !file) return NULL;
+    if (file->pMethods != &methods || !((WALFile *)file)->isWAL) return NULL;
+    return (WALFile *)file;
+}
+
+int livefeed_wal_vfs_counts(sqlite3 *db, int64_t *writes, int64_t *frameWrites) {
+    WALFile *f = walOf(db);
+    if (!f) return 0;
+    *writes = f->writes;
+    *frameWrites = f->frameWrites;
+    return 1;
+}
+
+int livefeed_wal_vfs_fail_flushes(sqlite3 *db, int count) {
+    WALFile *f = walOf(db);
+    if (!f) return 0;
+    f->failFlushes = count;
     return 1;
 }

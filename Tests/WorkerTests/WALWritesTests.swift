@@ -64,6 +64,19 @@ import Testing
         }
     }
 
+    @Test func aWriteThatFailsFailsTheCommitAndNothingIsPublished() throws {
+        try Self.withDatabases(synchronous: "FULL") { writer, reader in
+            try writer.transaction { try Self.insert(writer, 1) }
+            #expect(livefeed_wal_vfs_fail_flushes(writer.handle, 1) == 1)
+            #expect(throws: SQLiteError.self) { try writer.transaction { try Self.insert(writer, 2) } }
+            #expect(try Self.rows(reader) == [1], "the failed commit is not seen")
+            // The disk has room again: the next commits go through, and the file is whole.
+            try writer.transaction { try Self.insert(writer, 3) }
+            #expect(try Self.rows(reader) == [1, 3])
+            #expect(try reader.prepare("PRAGMA integrity_check").rows { $0.text(0) } == ["ok"])
+        }
+    }
+
     @Test func aTransactionLargerThanTheBufferIsWrittenAsItFills() throws {
         try Self.withDatabases(synchronous: "FULL") { writer, reader in
             let before = Self.counts(writer)

@@ -15,4 +15,7 @@ int livefeed_wal_vfs_register(void);
 /// carried (a commit of N pages: one call carrying 2N). 0 when its WAL is not open or not this VFS's.
 int livefeed_wal_vfs_counts(sqlite3 *db, int64_t *writes, int64_t *frameWrites);
 
+/// Tests: the next `count` writes of a connection's pending WAL bytes fail as on a full disk. 0 as above.
+int livefeed_wal_vfs_fail_flushes(sqlite3 *db, int count);
+
 #endif
