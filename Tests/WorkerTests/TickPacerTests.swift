@@ -42,7 +42,7 @@ import Testing
         var (p, _) = steady(gap: 10, took: 4)
         #expect(p.next(started: 11_000, ended: 11_012, carried: 1, waiting: true, poll: 2) == 11_014)
         (p, _) = steady(gap: 10, took: 4)
-        #expect(p.next(started: 11_000, ended: 11_025, carried: 2, waiting: true, poll: 2) == 11_025 + 15)
+        #expect(p.next(started: 11_000, ended: 11_025, carried: 2, waiting: true, poll: 2) == 11_025 + 10)
     }
 
     @Test func nothingWaitingMeansNoPauseHoweverBusy() {
