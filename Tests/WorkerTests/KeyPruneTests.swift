@@ -68,6 +68,15 @@ import Testing
         }
     }
 
+    @Test func aKeyDatedInTheFutureDoesNotPutTheNextLookOffBeyondAWindow() throws {
+        try Self.withStore { store, other in
+            try Self.addKeys(other, ["future"], createdMs: Self.t0 + 10 * Self.window)
+            _ = try Self.post(store, "first", at: Self.t0)  // looks: the oldest key is dated ten windows ahead
+            _ = try Self.post(store, "second", at: Self.t0 + Self.window + 1)
+            #expect(try Self.keys(other) == ["future", "second"], "first expired and was pruned at this look")
+        }
+    }
+
     @Test func aPruneUndoneWithItsFailedIngestIsLookedForAgain() throws {
         try Self.withStore { store, other in
             _ = try Self.post(store, "k", "first text", at: Self.t0)

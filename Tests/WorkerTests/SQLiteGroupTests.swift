@@ -59,8 +59,11 @@ import Testing
                     throw IngestError.unknownChannel(9)
                 }
             }
-            try Self.insert(db, 3)
-            #expect(throws: SQLiteError.self) { try Self.insert(db, 3) }
+            // A transaction inside the group's first one is a savepoint of it, as inside any other.
+            try db.transaction {
+                try Self.insert(db, 3)
+                #expect(throws: SQLiteError.self) { try Self.insert(db, 3) }
+            }
             try Self.insert(db, 4)
             #expect(try Self.values(other) == [], "nothing is committed before endGroup")
             try db.endGroup()

@@ -97,8 +97,9 @@ extension MessageStore {
         let oldest = try db.cached("SELECT min(created_ms) FROM ingest_keys").bind([]).rows {
             $0.isNull(0) ? nil : $0.int(0)
         }.first ?? nil
-        // No key at all: none expires before a key written from now on could.
-        keysExpireNoSoonerThan = (oldest ?? now).saturatingAdd(IdempotencyKey.windowMilliseconds)
+        // No key at all, or the oldest dated after now (another program's row, a clock set back since): none of
+        // ours expires before a key written from now on could, so the next look is at most a window away.
+        keysExpireNoSoonerThan = min(oldest ?? now, now).saturatingAdd(IdempotencyKey.windowMilliseconds)
     }
 
     private func remembered(_ key: String, since cutoff: Int64) throws -> (fingerprint: String, ids: [Int64])? {

@@ -124,12 +124,12 @@ final class SQLiteDatabase {
                 // The group's first body needs no savepoint: the transaction holds nothing else, so a rollback undoes
                 // it alone and the next body begins the group anew (two statements less for a lone request).
                 try run("BEGIN IMMEDIATE")
+                groupBegun = true  // before the body, so that a transaction inside it is a savepoint, as in any other
                 do {
-                    let result = try body()
-                    groupBegun = true
-                    return result
+                    return try body()
                 } catch {
                     try? run("ROLLBACK")
+                    groupBegun = false
                     throw error
                 }
             }
