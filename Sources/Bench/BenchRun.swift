@@ -99,6 +99,7 @@ final class BenchRun {
     var processNames: [String] {
         if options.foreign { return windowEnd.processes.map(\.name) }
         return ["supervisor"] + (server?.log.workerPIDs.keys.sorted() ?? []).map { "worker \($0)" }
+            + (server?.log.checkpointerPID == nil ? [] : ["checkpointer"])
     }
 
     /// The processes whose CPU and memory count as the server's, by name.
@@ -110,6 +111,7 @@ final class BenchRun {
         guard let server else { return [] }
         return [("supervisor", server.pid)]
             + server.log.workerPIDs.sorted(by: { $0.key < $1.key }).map { ("worker \($0.key)", $0.value) }
+            + (server.log.checkpointerPID.map { [("checkpointer", $0)] } ?? [])
     }
 
     /// Every descendant of `pid`, from /proc/PID/task/TID/children.

@@ -3,7 +3,8 @@ import Glibc
 import LivefeedProtocol
 
 /// Follows the server's stderr log file (one JSON object per line) and keeps what the bench needs: the
-/// `ready` address, worker pids from `worker_started`, and counts of events, levels and close reasons.
+/// `ready` address, worker pids from `worker_started` (the checkpointer's from `checkpointer_started`), and counts
+/// of events, levels and close reasons.
 /// Owns a read descriptor on the file. A file, unlike a pipe, never makes the server block on its logging.
 final class ServerLog {
     private let fd: Int32
@@ -12,6 +13,8 @@ final class ServerLog {
     /// Worker index → pid, latest first start wins; `workerStarts` counts every start (restarts included).
     private(set) var workerPIDs: [Int: pid_t] = [:]
     private(set) var workerStarts = 0
+    /// The WAL checkpointer's pid (`checkpointer_started`): its CPU is the server's too.
+    private(set) var checkpointerPID: pid_t?
     private(set) var events: [String: Int] = [:]
     private(set) var levels: [String: Int] = [:]
     /// `reason` of every `connection_closed` and `connection_refused` line.
@@ -74,6 +77,8 @@ final class ServerLog {
                 workerPIDs[index] = pid_t(pid)
                 workerStarts += 1
             }
+        case "checkpointer_started":
+            if let pid = Self.intField(line, "pid") { checkpointerPID = pid_t(pid) }
         case "connection_opened":
             if Self.stringField(line, "view") != "http", let worker = Self.intField(line, "worker") {
                 liveOpenedByWorker[worker, default: 0] += 1

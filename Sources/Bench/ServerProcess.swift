@@ -92,7 +92,7 @@ final class ServerProcess {
         log.poll()
         // Workers exit on their own when the supervisor's end of their socket closes; make sure of it.
         // Checked by name first: a reaped worker's pid could in principle belong to someone else by now.
-        for workerPID in log.workerPIDs.values where kill(workerPID, 0) == 0 {
+        for workerPID in Array(log.workerPIDs.values) + (log.checkpointerPID.map { [$0] } ?? []) where kill(workerPID, 0) == 0 {
             if ProcFile.read("/proc/\(workerPID)/cmdline")?.contains("livefeed-worker") == true {
                 kill(workerPID, SIGKILL)
             }

@@ -63,7 +63,8 @@ extension Supervisor {
                            .extendTimeout(microseconds: (upgrade!.deadline - now + 5000) * 1000)])
         }
         for l in listeners { epoll.remove(l.listener.fd) }
-        if demoWriterPID != 0 { kill(demoWriterPID, SIGTERM) }
+        stopHelpers()
+        signalHelpers(SIGTERM)
         // Retiring a worker redistributes what waits for its socket, which `dispatchHandoff` now parks here.
         for slot in workers.all where slot.hasProcess {
             retire(slot, retryAfterMilliseconds: config.reloadRetryAfterMilliseconds, now: now, handover: true)
@@ -90,10 +91,10 @@ extension Supervisor {
         upgrade?.parked.append(h)
     }
 
-    /// Called every loop turn: once every worker (and the demo writer) is gone, or at the deadline, exec.
+    /// Called every loop turn: once every worker and helper is gone, or at the deadline, exec.
     func checkUpgrade(now: UInt64) {
         guard let u = upgrade else { return }
-        let workersGone = workers.all.allSatisfy { !$0.hasProcess } && demoWriterPID == 0
+        let workersGone = workers.all.allSatisfy { !$0.hasProcess } && helpersGone
         guard workersGone || now >= u.deadline else { return }
         switch u.successor {
         case .exec: execUpgrade(u)

@@ -62,30 +62,13 @@ extension Supervisor {
         }
     }
 
-    func startDemoWriter() {
-        do {
-            let (mine, theirs) = try SocketPair.seqpacket()
-            defer { theirs.close() }
-            demoWriterPID = try ChildProcess.spawn(
-                path: config.workerPath,
-                arguments: [
-                    "demo-writer", "--db", config.databasePath, "--interval-ms",
-                    String(config.demoIntervalMilliseconds),
-                ],
-                control: theirs, withoutEnvironment: Notifier.inheritedVariables)
-            demoWriterControl = mine
-            journal.emit(.info, .demoWriterStarted, ["writer_pid": .int(Int64(demoWriterPID))])
-        } catch {
-            journal.emit(.error, .demoWriterFailed, ["error": .string("\(error)")])
-        }
-    }
-
     /// Starts workers whose backoff has passed; kills workers that went silent or outlived their drain; clears
     /// the crash-loop mark of workers that stayed up. Sets when it needs to run again.
     func superviseWorkers(now: UInt64) {
         var next = now + 250
         defer { nextWorkerCheck = next }
         creditOwnStall(now: now)
+        next = min(next, superviseHelpers(now: now))
         for slot in workers.all {
             guard slot.hasProcess else {
                 if slot.want == .up && !stopping && !waitsForReload(slot) {
@@ -167,13 +150,7 @@ extension Supervisor {
 
     func reapChildren() {
         for (pid, exit) in ChildProcess.reapAll() {
-            if pid == demoWriterPID {
-                demoWriterPID = 0
-                if !stopping {
-                    journal.emit(.warning, .demoWriterExited, ["status": .string(exit.description)])
-                }
-                continue
-            }
+            if helperExited(pid: pid, exit) { continue }
             guard let slot = workers.slot(pid: pid) else { continue }
             workerExited(slot, exit)
         }

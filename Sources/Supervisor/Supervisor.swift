@@ -80,8 +80,8 @@ final class Supervisor {
     /// When the loop last looked at the workers (see `creditOwnStall`).
     var lastLookedAt: UInt64 = 0
     var acceptEpisode: (start: UInt64, pauses: Int)? { door.acceptEpisode }
-    var demoWriterPID: pid_t = 0
-    var demoWriterControl: FileDescriptor?
+    /// The checkpointer and the demo writer (`HelperProcess`).
+    let helpers: [HelperProcess]
     var peekBuffer: [UInt8]
     var recordBuffer = [UInt8](repeating: 0, count: RecordCodec.headerSize + RecordCodec.maxPayload + 1)
     var stderrBuffer = [UInt8](repeating: 0, count: 4096)
@@ -96,6 +96,7 @@ final class Supervisor {
             listeners.contains { $0.role == .http } && listeners.count <= SocketActivation.maxSockets,
             "an http listener, and at most \(SocketActivation.maxSockets)")
         self.config = config
+        helpers = Self.helpers(for: config)
         self.listeners = listeners.map {
             var socket = $0
             socket.setAcceptedDefaults(
@@ -136,7 +137,7 @@ final class Supervisor {
         journal.emit(.info, .listening, fields)
         notifier.update(status: statusLine(now: clock.nowMilliseconds))
         for slot in workers.current { start(slot) }
-        if config.demo { startDemoWriter() }
+        for h in helpers { startHelper(h) }
         while true {
             let now = clock.nowMilliseconds
             try epoll.wait(timeoutMilliseconds: Int32(nextTimeout(now: now))) { token, events in
@@ -151,11 +152,11 @@ final class Supervisor {
             serviceManagerTick(now: after)
             flushHandoffs()
             if stopping {
-                if workers.all.allSatisfy({ !$0.hasProcess }) && demoWriterPID == 0 { break }
+                if workers.all.allSatisfy({ !$0.hasProcess }) && helpersGone { break }
                 if after >= stopDeadline && !killSent {
                     killSent = true
                     for slot in workers.all where slot.hasProcess { kill(slot.pid, SIGKILL) }
-                    if demoWriterPID != 0 { kill(demoWriterPID, SIGKILL) }
+                    signalHelpers(SIGKILL)
                 }
             }
         }
@@ -245,11 +246,7 @@ final class Supervisor {
         for slot in workers.all where slot.want == .up {
             retire(slot, retryAfterMilliseconds: config.stopRetryAfterMilliseconds, now: now)
         }
-        if let c = demoWriterControl {
-            epoll.remove(c)
-            c.close()
-            demoWriterControl = nil
-        }
+        stopHelpers()
         // After the workers were told to drain, so the status counts what is draining.
         notifier.send([.stopping, .status(statusLine(now: now)), .extendTimeout(microseconds: stopTimeoutExtension(now: now))])
     }

@@ -15,8 +15,8 @@ final class Worker: LoopParts {
     static let signalDrainRetryAfterMilliseconds: Int64 = 2000
     static let gaugesIntervalMilliseconds: UInt64 = 1000
     static let sweepIntervalMilliseconds: UInt64 = 250
-    /// WAL pages past which a worker's own commit checkpoints (`WALCheckpointer` normally has long before: at 1,000
-    /// messages per second it finds ~2,000 pages every 200 ms).
+    /// WAL pages past which a worker's own commit checkpoints (the checkpointer process, `WALCheckpointer`, normally
+    /// has long before: at 1,000 messages per second it finds ~2,000 pages every 200 ms).
     static let checkpointFallbackPages = 8000
 
     private let config: WorkerConfig
@@ -58,10 +58,9 @@ final class Worker: LoopParts {
         signalFD = try SignalFD(signals: Self.drainSignals)
         store = try config.openStore()
         if config.role != .follower {
-            // Checkpoints off the loop's path (`WALCheckpointer`): one thread for the whole pool, and each
+            // Checkpoints off the loop's path: the supervisor's checkpointer process (`WALCheckpointer`), and each
             // connection's own automatic checkpoint only as a fallback far past SQLite's 1,000 pages.
             try store.db.execute("PRAGMA wal_autocheckpoint = \(Self.checkpointFallbackPages)")
-            if config.index == 0 { WALCheckpointer.start(path: config.databasePath) }
         }
         assets = StaticAssets.load(staticDirectory: config.staticDirectory, htmxDirectory: config.htmxDirectory)
         let control = FileDescriptor(owning: config.controlFD)

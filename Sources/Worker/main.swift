@@ -5,6 +5,7 @@ import LivefeedProtocol
 //   livefeed-worker serve --db PATH --index N [--control-fd 3] [options]   serve handed-over connections
 //   livefeed-worker prepare-db --db PATH [--demo]                          create/upgrade the schema, seed demo data
 //   livefeed-worker demo-writer --db PATH [--interval-ms 500]              insert demo messages until fd 3 closes
+//   livefeed-worker checkpointer --db PATH                                 copy the WAL back until fd 3 closes
 //   livefeed-worker import --db PATH [--create] FILE.jsonl|-                load messages (livefeed import runs this)
 
 SignalSetup.ignoreSIGPIPE()
@@ -22,7 +23,7 @@ enum FileHandleOutput {
 }
 
 let arguments = CommandLine.arguments.dropFirst()
-guard let mode = arguments.first else { fail("usage: livefeed-worker serve|prepare-db|demo-writer --db PATH …", code: 2) }
+guard let mode = arguments.first else { fail("usage: livefeed-worker serve|prepare-db|demo-writer|checkpointer --db PATH …", code: 2) }
 
 func value(of flag: String) -> String? {
     guard let i = arguments.firstIndex(of: flag), arguments.index(after: i) < arguments.endIndex else { return nil }
@@ -77,6 +78,12 @@ case "demo-writer":
     } catch {
         fail("\(error)")
     }
+case "checkpointer":
+    guard let path = value(of: "--db") else { fail("--db is required", code: 2) }
+    // Like a worker, it leaves HUP, USR1 and USR2 to the supervisor (`systemctl kill` signals every process).
+    for s in [SIGHUP, SIGUSR1, SIGUSR2] { signal(s, SIG_IGN) }
+    WALCheckpointer.run(path: path, control: FileDescriptor(owning: 3))
+    exit(0)
 case "import":
     Importer.command(Array(arguments.dropFirst()))
 default:

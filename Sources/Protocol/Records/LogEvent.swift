@@ -60,6 +60,11 @@ package enum LogEvent: String, CaseIterable, Sendable {
     case demoWriterFailed = "demo_writer_failed"
     case demoWriterExited = "demo_writer_exited"
 
+    // The WAL checkpointer process.
+    case checkpointerStarted = "checkpointer_started"
+    case checkpointerFailed = "checkpointer_failed"
+    case checkpointerExited = "checkpointer_exited"
+
     // Reported by workers over their record pipe.
     case workerDraining = "worker_draining"
     case workerSignalled = "worker_signalled"
@@ -129,6 +134,9 @@ package enum LogEvent: String, CaseIterable, Sendable {
         case .demoWriterStarted: "7a9bb3bdc7084f7cb5c2d2bb11bf8a54"
         case .demoWriterFailed: "44dc9a0d1a154ce3849d94a0f66e2eb4"
         case .demoWriterExited: "44d540d3a703422ab6f1db103a0d85cd"
+        case .checkpointerStarted: "312291efe31a410f8c22a4ba6d5f65de"
+        case .checkpointerFailed: "244db9fcd40e4573a0f22889b1220aa5"
+        case .checkpointerExited: "3516b5231ade49499fedb4431f0594a0"
         case .workerDraining: "63270ece3110469baa1bbbe6f68041ab"
         case .workerSignalled: "4b8f0e61c2d94a4f9e0a7d35b1c6e2f8"
         case .badControlRecord: "87aba2a84ceb44d982740ca66342e9b4"
