@@ -26,8 +26,12 @@ enum WALCheckpointer {
     static func run(path: String, control: FileDescriptor) {
         var connection: (db: SQLiteDatabase, inode: ino_t)?
         var pfd = pollfd(fd: control.rawValue, events: Int16(POLLIN), revents: 0)
+        // The first pass at once, not an interval later: the connection is open (and the process at the size it
+        // keeps) by the time the workers serve.
+        var wait: Int32 = 0
         while true {
-            let rc = Glibc.poll(&pfd, 1, intervalMilliseconds)
+            let rc = Glibc.poll(&pfd, 1, wait)
+            wait = intervalMilliseconds
             if rc > 0 || (rc < 0 && errno != EINTR) { return }  // the supervisor closed its end, or is gone
             var st = stat()
             guard stat(path, &st) == 0 else {
