@@ -37,6 +37,8 @@ struct FollowerTests {
             // The primary's epoch and ids.
             let followerAPI = LivefeedAPI(follower)
             #expect(try followerAPI.metrics().string("epoch") == epoch)
+            // Only Litestream writes a follower's replica: no checkpointer of its own.
+            #expect(!follower.logLines().contains { $0.string("event") == "checkpointer_started" })
 
             // A write reaches the follower: 307 to the primary's same path, which stores it.
             let body = #"{"channel":"general","user":"alice","text":"sent to the follower"}"#
