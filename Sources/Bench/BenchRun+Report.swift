@@ -117,7 +117,8 @@ extension BenchRun {
             if w.posts > 0 {
                 row(
                     "POST round trip",
-                    "mean \(ms(w.roundTripTotal / UInt64(w.posts))), max \(ms(w.roundTripMax));"
+                    "p50 \(ms(w.roundTrips.quantileNanoseconds(0.5))), p99 \(ms(w.roundTrips.quantileNanoseconds(0.99))),"
+                        + " mean \(ms(w.roundTripTotal / UInt64(w.posts))), max \(ms(w.roundTripMax));"
                         + (w.maxInFlight > 1 ? " at most \(w.peakInFlight) of \(w.maxInFlight) in flight;" : "")
                         + " failures: \(describe(w.failures))")
             }
@@ -238,6 +239,10 @@ extension BenchRun {
         summary +=
             " cpu_us_per_frame=\(fmt(o.cpuMicrosecondsPerFrame)) idle_bytes_per_conn=\(Int(o.idleBytesPerConnection))"
         summary += " posted_per_s=\(Int(postedPerSecond(o)))"
+        if let w = ingest, w.posts > 0 {
+            summary += " post_rtt_p50_ms=\(msValue(w.roundTrips.quantileNanoseconds(0.5)))"
+            summary += " post_rtt_p99_ms=\(msValue(w.roundTrips.quantileNanoseconds(0.99)))"
+        }
         summary += " handshakes_per_s=\(Int(Double(o.everLive) / max(connectSeconds, 0.001)))"
         summary += " cpu_us_per_handshake=\(fmt(handshakeMicroseconds(o)))"
         if let f = reload {
