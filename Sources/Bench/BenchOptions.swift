@@ -33,6 +33,9 @@ struct BenchOptions {
     /// Subscribers one process holds; the rest go to client shards (see BenchRun+Shards). main sets the default
     /// from the descriptor limit.
     var perProcess = 0
+    /// `--publisher-alone`: the parent process holds no subscribers, so the publisher does not share its loop with
+    /// their reads (every subscriber is in a client shard).
+    var publisherAlone = false
     /// Set in a client shard: where its subscribers connect.
     var shardOf: ShardTarget?
     /// Another server to measure instead of starting livefeed (`--subscribe-url`, `--publish-url`, `--server-pid`).
@@ -95,6 +98,8 @@ struct BenchOptions {
                                  and last receipt (ms after its post); which messages make the tail, and when
           --per-process N        subscribers one bench process holds (default: what its descriptor limit allows);
                                  more start client shards, copies of the bench that report back to this one
+          --publisher-alone      every subscriber in a client shard: the publisher's process reads none of them,
+                                 so its answers are read at once (latency is then measured from the POST only)
           --subscribe-url ws://127.0.0.1:PORT/PATH   measure another WebSocket server (started by you) instead
           --publish-url http://127.0.0.1:PORT/PATH   of livefeed: subscribers open the first, each message is one
           --server-pid PID       POST of its envelope to the second (delivered verbatim); CPU and RSS are read for
@@ -172,6 +177,7 @@ struct BenchOptions {
             case "--message-log": o.messageLogPath = try value(arg)
             case "--smoke": break
             case "--per-process": o.perProcess = try int(arg, 1...200_000)
+            case "--publisher-alone": o.publisherAlone = true
             case "--subscribe-url", "--publish-url":
                 let raw = try value(arg)
                 guard let u = BenchURL(parsing: raw, scheme: arg == "--subscribe-url" ? "ws" : "http") else {

@@ -71,7 +71,10 @@ extension BenchRun {
         if options.reloadCommand != nil && reloadCommandDone?.status != 0 { o.problems.append("reload command") }
         // A livefeed started with --commit-clock stamps every 201: receipts here without a commit to measure from
         // mean the stamps went missing.
-        if server != nil && options.commitClock && r.frames > 0 && (r.commitStamps != true || r.commitLatency.count == 0) {
+        // Client shards measure from the POST only (they never see the 201s): with --publisher-alone nothing here does.
+        if server != nil && options.commitClock && !options.publisherAlone && r.frames > 0
+            && (r.commitStamps != true || r.commitLatency.count == 0)
+        {
             o.problems.append("commit clock")
         }
         return o
@@ -136,7 +139,9 @@ extension BenchRun {
                 + "  mean \(ms(h.meanNanoseconds))"
         )
         let c = r.commitLatency
-        if r.commitStamps == true {
+        if options.publisherAlone {
+            row("latency from commit", "not measured: every subscriber is in a client shard (--publisher-alone)")
+        } else if r.commitStamps == true {
             let unmatched = r.commitUnmatched > 0 ? "; \(r.commitUnmatched) without a commit time" : ""
             row(
                 "latency from commit",

@@ -87,7 +87,9 @@ final class BenchRun {
         directory = String(cString: made)
         // A shard holds all it was given; the parent holds up to perProcess and starts shards for the rest.
         let first = options.shardOf?.firstIndex ?? 0
-        let own = options.shardOf == nil ? min(options.subscribers, options.perProcess) : options.subscribers
+        let own =
+            options.shardOf != nil ? options.subscribers
+            : options.publisherAlone ? 0 : min(options.subscribers, options.perProcess)
         subscribers = (0..<own).map {
             Subscriber(index: $0, source: "127.0.0.\(2 + (first + $0) % options.sourceAddresses)")
         }
