@@ -36,6 +36,11 @@ struct BenchOptions {
     /// `--publisher-alone`: the parent process holds no subscribers, so the publisher does not share its loop with
     /// their reads (every subscriber is in a client shard).
     var publisherAlone = false
+    /// Subscribers this process holds: a shard all it was given; the parent up to `perProcess` (none with
+    /// `publisherAlone`), and shards for the rest.
+    var subscribersHeldHere: Int {
+        shardOf != nil ? subscribers : publisherAlone ? 0 : min(subscribers, perProcess)
+    }
     /// Set in a client shard: where its subscribers connect.
     var shardOf: ShardTarget?
     /// Another server to measure instead of starting livefeed (`--subscribe-url`, `--publish-url`, `--server-pid`).

@@ -121,7 +121,7 @@ extension BenchRun {
                 row(
                     "POST round trip",
                     "p50 \(ms(w.roundTrips.quantileNanoseconds(0.5))), p99 \(ms(w.roundTrips.quantileNanoseconds(0.99))),"
-                        + " mean \(ms(w.roundTripTotal / UInt64(w.posts))), max \(ms(w.roundTripMax));"
+                        + " mean \(ms(w.roundTrips.meanNanoseconds)), max \(ms(w.roundTrips.maxNanoseconds));"
                         + (w.maxInFlight > 1 ? " at most \(w.peakInFlight) of \(w.maxInFlight) in flight;" : "")
                         + " failures: \(describe(w.failures))")
             }

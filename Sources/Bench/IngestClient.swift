@@ -44,10 +44,8 @@ final class IngestClient {
     private(set) var largestPost = 0
     /// The most requests that were in flight at once (`--pipeline`).
     private(set) var peakInFlight = 0
-    private(set) var roundTripTotal: UInt64 = 0
-    private(set) var roundTripMax: UInt64 = 0
-    /// Every answered POST's round trip, for its quantiles (a one-request-at-a-time publisher keeps 1,000/s only
-    /// while they stay under 1 ms).
+    /// Every answered POST's round trip: quantiles, mean and maximum (a one-request-at-a-time publisher keeps
+    /// 1,000/s only while they stay under 1 ms).
     private(set) var roundTrips = LatencyHistogram()
     private(set) var failures: [String: Int] = [:]
     private(set) var failed = false
@@ -217,8 +215,6 @@ final class IngestClient {
     }
 
     private func answered(_ response: HTTPResponseReader.Response, first: Int, count: Int, rtt: UInt64) {
-        roundTripTotal += rtt
-        roundTripMax = max(roundTripMax, rtt)
         roundTrips.record(rtt)
         if publishPath != nil {
             guard (200..<300).contains(response.status) else {

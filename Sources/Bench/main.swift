@@ -30,9 +30,7 @@ limit.rlim_cur = limit.rlim_max
 setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
 // What one process can hold; a run with more subscribers starts client shards for the rest.
 if options.perProcess == 0 { options.perProcess = max(1, Int(limit.rlim_cur) - 256) }
-let heldHere =
-    options.shardOf != nil ? options.subscribers
-    : options.publisherAlone ? 0 : min(options.subscribers, options.perProcess)
+let heldHere = options.subscribersHeldHere
 if heldHere + 64 > Int(limit.rlim_cur) {
     let message =
         "\(heldHere) subscribers in one process need more than the \(limit.rlim_cur) open files allowed"

@@ -30,32 +30,12 @@ final class HelperProcess {
         }
     }
 
-    var startedEvent: LogEvent {
+    /// Its records (started, could not start, exited) and the field naming its pid in them (the demo writer's
+    /// predates the checkpointer's).
+    var records: (started: LogEvent, failed: LogEvent, exited: LogEvent, pidField: String) {
         switch kind {
-        case .checkpointer: .checkpointerStarted
-        case .demoWriter: .demoWriterStarted
-        }
-    }
-
-    var failedEvent: LogEvent {
-        switch kind {
-        case .checkpointer: .checkpointerFailed
-        case .demoWriter: .demoWriterFailed
-        }
-    }
-
-    var exitedEvent: LogEvent {
-        switch kind {
-        case .checkpointer: .checkpointerExited
-        case .demoWriter: .demoWriterExited
-        }
-    }
-
-    /// The field naming its pid in records (the demo writer's predates the checkpointer's).
-    var pidField: String {
-        switch kind {
-        case .checkpointer: "pid"
-        case .demoWriter: "writer_pid"
+        case .checkpointer: (.checkpointerStarted, .checkpointerFailed, .checkpointerExited, "pid")
+        case .demoWriter: (.demoWriterStarted, .demoWriterFailed, .demoWriterExited, "writer_pid")
         }
     }
 }
@@ -86,11 +66,11 @@ extension Supervisor {
             }
             h.control = mine
             h.startedAt = now
-            journal.emit(.info, h.startedEvent, [h.pidField: .int(Int64(h.pid))])
+            journal.emit(.info, h.records.started, [h.records.pidField: .int(Int64(h.pid))])
         } catch {
             h.failures += 1
             h.nextStartAt = now + WorkerTable.backoffMilliseconds(failures: h.failures)
-            journal.emit(.error, h.failedEvent, ["error": .string("\(error)"), "path": .string(config.workerPath)])
+            journal.emit(.error, h.records.failed, ["error": .string("\(error)"), "path": .string(config.workerPath)])
         }
     }
 
@@ -123,8 +103,8 @@ extension Supervisor {
         }
         h.failures += 1
         h.nextStartAt = now + WorkerTable.backoffMilliseconds(failures: h.failures)
-        journal.emit(.warning, h.exitedEvent, [
-            "status": .string(exit.description), h.pidField: .int(Int64(pid)),
+        journal.emit(.warning, h.records.exited, [
+            "status": .string(exit.description), h.records.pidField: .int(Int64(pid)),
             "restart_in_ms": .int(Int64(h.nextStartAt - now)),
         ])
         return true

@@ -12,8 +12,7 @@ struct CheckpointTests {
         }
     }
 
-    /// A thread in a worker would share its file table, and every send would take the kernel's slow way to the
-    /// socket's file: the checkpointer is a process of its own and every worker has exactly one thread.
+    /// The checkpointer is a process of its own, not a thread of a worker: every worker has exactly one thread.
     @Test func theCheckpointerIsAProcessOfItsOwnAndEveryWorkerHasOneThread() throws {
         try withLivefeed(workers: 2) { server in
             let workers = try server.waitForWorkers(2)

@@ -12,9 +12,10 @@ import LivefeedProtocol
 /// this process's own connection, and every worker's connection checkpoints by itself only past
 /// `Worker.checkpointFallbackPages`, in case this process cannot (restarting, the file unreadable for a moment).
 ///
-/// A process, not a thread of a worker: a second thread shares the worker's file table, and then every `send` to a
-/// subscriber takes and drops a reference on the socket's file (the kernel's `fdget` skips that only for a table
-/// no other thread uses), ~5 % of a fan-out's CPU (docs/performance.md).
+/// A process, not a thread of a worker: every worker stays one thread, a checkpoint stuck on slow storage holds a
+/// process that serves nobody, and a worker's crash does not stop checkpoints. (Moving it out of worker 0 was
+/// expected to save the kernel's file-reference work per `send`; measured, it changed nothing beyond the noise:
+/// docs/performance.md, fourteenth session.)
 ///
 /// Passive: it copies what no reader still needs and never blocks a reader or a writer; the next writer then
 /// starts the WAL from the beginning again. It opens the file without creating it, and opens it again when the
