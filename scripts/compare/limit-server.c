@@ -12,10 +12,22 @@
  * backlog, if the kernel refused part of an earlier one). A flush goes 256 subscribers per loop turn, so the
  * publisher is answered while it runs and what it publishes meanwhile rides in the next tick: under load ticks
  * batch more, as livefeed's do. Built by scripts/bench-compare: cc -O2 -o limit-server limit-server.c
- * Usage: limit-server PORT [TICK_MS]   (listens on 127.0.0.1 only; prints "ready PORT" when it accepts)
+ * Usage: limit-server PORT [TICK_MS] [--store PATH] [--store-bytes N] [--ingest-us N] [--pad N]
+ *   (listens on 127.0.0.1 only; prints "ready PORT" when it accepts)
+ *
+ * The options make it a yardstick with a store, for taking livefeed's distance to it apart (docs/performance.md,
+ * fifteenth session); they are off by default and the plain limit is what the goals are measured against:
+ *   --store PATH     each published body is written to PATH and fdatasync'ed before its 201, as a durable store
+ *                    must; PATH is a ring of 4 MiB overwritten in place, as SQLite's WAL is after a checkpoint
+ *   --store-bytes N  bytes written per message (default: the body's own length; livefeed's commit writes nine
+ *                    4 KiB pages, 36864 bytes)
+ *   --ingest-us N    N µs of CPU spent per message before the write (a database's insert and commit)
+ *   --pad N          N spaces added inside each published body's closing brace, so its frames are as large as
+ *                    livefeed's envelope (~246 bytes against the bench's ~145)
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -125,7 +137,47 @@ static void append(char **buf, size_t *len, size_t *cap, const void *bytes, size
     *len += n;
 }
 
+/* The store, when asked for (see the usage above). */
+#define STORE_RING (4 << 20)
+static int store_fd = -1;
+static size_t store_bytes;      /* 0: the body's own length */
+static long ingest_ns;
+static size_t pad;
+static long long store_offset;
+static char *store_record;
+
+static long long now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* A durable store's work for one message: CPU, then the write and the sync that a 201 waits for. Returns -1 when
+ * the store fails (the POST then gets no answer and its connection is dropped). */
+static int store(const char *body, size_t n) {
+    if (ingest_ns > 0) {
+        long long until = now_ns() + ingest_ns;
+        while (now_ns() < until) {}
+    }
+    if (store_fd < 0) return 0;
+    size_t len = store_bytes > 0 ? store_bytes : n;
+    if (len > STORE_RING) len = STORE_RING;
+    memcpy(store_record, body, n < len ? n : len);
+    if (store_offset + (long long)len > STORE_RING) store_offset = 0;
+    if (pwrite(store_fd, store_record, len, store_offset) != (ssize_t)len) return -1;
+    store_offset += (long long)len;
+    return fdatasync(store_fd);
+}
+
 static void publish(const char *body, size_t n) {
+    static char padded[BODY_MAX + 4096];
+    if (pad > 0 && n > 0 && body[n - 1] == '}' && n + pad <= sizeof padded) {
+        memcpy(padded, body, n - 1);
+        memset(padded + n - 1, ' ', pad);
+        padded[n - 1 + pad] = '}';
+        body = padded;
+        n += pad;
+    }
     unsigned char head[4];
     size_t h = 2;
     head[0] = 0x81;
@@ -217,6 +269,7 @@ static int serve(struct conn *c) {
         long body_len = length ? strtol(length, NULL, 10) : 0;
         if (body_len < 0 || body_len > BODY_MAX) return -1;
         if (c->in_len < head_len + (size_t)body_len) return 0;
+        if (store(c->in + head_len, (size_t)body_len) != 0) return -1;
         publish(c->in + head_len, (size_t)body_len);
         /* The "commit": the body is in the next tick. Stamped as livefeed's --commit-clock does, so the bench
          * measures both servers from the same point. */
@@ -240,8 +293,29 @@ static long long now_ms(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || argc > 3) { fprintf(stderr, "usage: limit-server PORT [TICK_MS]\n"); return 2; }
-    long long tick_ms = argc == 3 ? atoll(argv[2]) : 2, next_tick = 0;
+    const char *usage = "usage: limit-server PORT [TICK_MS] [--store PATH] [--store-bytes N] [--ingest-us N] [--pad N]\n";
+    if (argc < 2) { fputs(usage, stderr); return 2; }
+    long long tick_ms = 2, next_tick = 0;
+    int arg = 2;
+    if (arg < argc && argv[arg][0] != '-') tick_ms = atoll(argv[arg++]);
+    const char *store_path = NULL;
+    for (; arg + 1 < argc; arg += 2) {
+        long long v = atoll(argv[arg + 1]);
+        if (strcmp(argv[arg], "--store") == 0) store_path = argv[arg + 1];
+        else if (strcmp(argv[arg], "--store-bytes") == 0 && v > 0 && v <= STORE_RING) store_bytes = (size_t)v;
+        else if (strcmp(argv[arg], "--ingest-us") == 0 && v >= 0 && v <= 1000000) ingest_ns = (long)v * 1000;
+        else if (strcmp(argv[arg], "--pad") == 0 && v >= 0 && v <= 4096) pad = (size_t)v;
+        else { fputs(usage, stderr); return 2; }
+    }
+    if (arg != argc || tick_ms < 1) { fputs(usage, stderr); return 2; }
+    if (store_path) {
+        store_fd = open(store_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        store_record = calloc(1, STORE_RING);
+        if (store_fd < 0 || !store_record || ftruncate(store_fd, STORE_RING) != 0) {
+            perror("limit-server: --store");
+            return 1;
+        }
+    }
     signal(SIGPIPE, SIG_IGN);
     int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int one = 1;
