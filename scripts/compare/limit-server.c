@@ -19,7 +19,7 @@
  * fifteenth session); they are off by default and the plain limit is what the goals are measured against:
  *   --store PATH     each published body is written to PATH and fdatasync'ed before its 201, as a durable store
  *                    must; PATH is a ring of 4 MiB overwritten in place, as SQLite's WAL is after a checkpoint
- *   --store-bytes N  bytes written per message (default: the body's own length; livefeed's commit writes nine
+ *   --store-bytes N  bytes written per message, with --store (default: the body's own length; livefeed's commit writes nine
  *                    4 KiB pages, 36864 bytes)
  *   --ingest-us N    N µs of CPU spent per message before the write (a database's insert and commit)
  *   --pad N          N spaces added inside each published body's closing brace, so its frames are as large as
@@ -300,14 +300,17 @@ int main(int argc, char **argv) {
     if (arg < argc && argv[arg][0] != '-') tick_ms = atoll(argv[arg++]);
     const char *store_path = NULL;
     for (; arg + 1 < argc; arg += 2) {
-        long long v = atoll(argv[arg + 1]);
+        char *end;
+        long long v = strtoll(argv[arg + 1], &end, 10);
         if (strcmp(argv[arg], "--store") == 0) store_path = argv[arg + 1];
+        else if (end == argv[arg + 1] || *end != 0) { fputs(usage, stderr); return 2; } /* not a whole number */
         else if (strcmp(argv[arg], "--store-bytes") == 0 && v > 0 && v <= STORE_RING) store_bytes = (size_t)v;
         else if (strcmp(argv[arg], "--ingest-us") == 0 && v >= 0 && v <= 1000000) ingest_ns = (long)v * 1000;
         else if (strcmp(argv[arg], "--pad") == 0 && v >= 0 && v <= 4096) pad = (size_t)v;
         else { fputs(usage, stderr); return 2; }
     }
-    if (arg != argc || tick_ms < 1) { fputs(usage, stderr); return 2; }
+    /* --store-bytes says how much the store writes: without --store it would silently measure nothing. */
+    if (arg != argc || tick_ms < 1 || (store_bytes > 0 && !store_path)) { fputs(usage, stderr); return 2; }
     if (store_path) {
         store_fd = open(store_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         store_record = calloc(1, STORE_RING);
