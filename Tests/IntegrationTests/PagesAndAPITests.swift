@@ -200,6 +200,66 @@ struct PagesAndAPITests {
         }
     }
 
+    /// 500 messages of 16 KiB of NUL (six bytes each in JSON) made one 49 MB answer that a client could leave
+    /// unread on each of its connections. Pages now end at a byte budget: fewer messages, has_more, and the next
+    /// page goes on from the cursor with nothing lost or repeated.
+    @Test func pagesOfLargeMessagesEndAtTheirByteBudgetAndGoOn() throws {
+        try withLivefeed { server in
+            let api = LivefeedAPI(server)
+            let text = String(repeating: "\u{0}", count: 16 * 1024 - 8)  // with its "b-i" prefix, at most 16 KiB
+            var ids: [Int] = []
+            for batch in 0..<8 {  // 5 per POST: 5 x 16 KiB escaped six-fold stays under the 1 MiB body limit
+                ids += try api.post((0..<5).map { ["channel": "big", "user": "u", "text": "\(batch)-\($0)" + text] })
+            }
+            let channelID = try api.channelID(named: "big")
+
+            var seen: [Int] = []
+            var cursor = 0
+            var pages = 0
+            var largest = 0
+            while pages < 10 {
+                let response = try server.http.get("/api/channels/\(channelID)/messages?after_id=\(cursor)&limit=500")
+                #expect(response.status == 200, "\(response.status)")
+                largest = max(largest, response.body.count)
+                let page = try response.jsonObject()
+                let messages = try #require(page.objects("messages"))
+                pages += 1
+                for m in messages {
+                    let id = try #require(m.int("id"))
+                    seen.append(id)
+                    let index = try #require(ids.firstIndex(of: id))
+                    #expect(m.string("text") == "\(index / 5)-\(index % 5)" + text, "text of \(id) served exactly")
+                }
+                if page.bool("has_more") != true { break }
+                #expect(!messages.isEmpty)
+                #expect(page.int("cursor") == seen.last, "a cut page's cursor is its last message")
+                cursor = try #require(page.int("cursor"))
+            }
+            #expect(seen == ids, "every message once, in order, over \(pages) pages")
+            #expect(pages >= 2, "40 messages of 16 KiB do not fit one page")
+            #expect(largest <= 4 << 20, "an answer within --max-queue-bytes: \(largest) bytes")
+
+            // The polling fragment goes on from its cursor the same way.
+            let fragment = try server.http.get("/fragments/channels/\(channelID)/messages?after_id=0&limit=500")
+            #expect(fragment.status == 200)
+            let shown = ids.filter { fragment.text.contains("id=\"msg-\($0)\"") }
+            #expect(!shown.isEmpty && shown == Array(ids.prefix(shown.count)) && shown.count < ids.count,
+                    "the first fragment shows the oldest \(shown.count) of \(ids.count)")
+            #expect(fragment.text.contains("data-cursor=\"\(shown.last ?? 0)\""), "its cursor is its last message")
+            #expect(fragment.body.count <= 4 << 20, "\(fragment.body.count) bytes")
+
+            // The channel page keeps the newest and offers the older ones.
+            let pageHTML = try server.http.get("/channels/\(channelID)")
+            #expect(pageHTML.status == 200)
+            let html = pageHTML.text
+            let newestShown = html.contains("msg-\(ids.last!)\""), oldestShown = html.contains("msg-\(ids.first!)\"")
+            #expect(newestShown, "the newest message is on the page")
+            #expect(!oldestShown, "the oldest waits behind Load older")
+            #expect(html.contains("Load older messages"))
+            #expect(pageHTML.body.count <= 4 << 20, "\(pageHTML.body.count) bytes")
+        }
+    }
+
     @Test func outOfRangeLimitAndUnknownIDsAreRefused() throws {
         try withLivefeed { server in
             let api = LivefeedAPI(server)

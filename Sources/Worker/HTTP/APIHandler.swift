@@ -66,9 +66,10 @@ struct APIHandler {
         case .failure(let e): return .failure(400, "bad_query", e.message)
         }
         if try store.isAhead(after) { return .failure(409, "cursor_ahead", MessageStore.cursorAheadMessage) }
-        // One more row than asked tells whether there is more without a second query.
+        // One more row than asked tells whether there is more without a second query; a page whose texts would pass
+        // the byte budget ends early, with has_more, and the next one starts after it.
         let rows = try store.channelMessages(id, after: after, limit: limit + 1)
-        let page = rows.prefix(limit)
+        let page = rows.prefix(MessageStore.fitting(rows.prefix(limit)))
         var w = JSONWriter(capacity: 256 + page.count * 160)
         w.beginObject()
         w.key("messages")
@@ -77,7 +78,7 @@ struct APIHandler {
         w.endArray()
         w.field("cursor", page.last?.id ?? after)
         w.field("epoch", store.epoch)
-        w.field("has_more", rows.count > limit)
+        w.field("has_more", rows.count > page.count)
         w.endObject()
         return .json(w.bytes)
     }

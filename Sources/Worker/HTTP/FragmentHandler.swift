@@ -78,7 +78,9 @@ struct FragmentHandler {
             return try store.read {
                 guard let ch = try store.channel(id) else { return .failure(404, "not_found", "no such channel") }
                 if try store.isAhead(after) { return .failure(409, "cursor_ahead", MessageStore.cursorAheadMessage) }
-                let rows = try store.channelMessages(id, after: after, limit: limit)
+                // Cut to the page's byte budget, the poll after this one starts after the last message shown.
+                let all = try store.channelMessages(id, after: after, limit: limit)
+                let rows = all.prefix(MessageStore.fitting(all))
                 let cursor = rows.last?.id ?? after
                 var html = rows.isEmpty ? "" : Fragments.messages(rows, cursor: cursor)
                 // The count is only as current as the messages shown, so it carries the same cursor.

@@ -12,7 +12,30 @@ extension MessageStore {
         let rows = try db.prepare(
             Self.messageColumns + " WHERE m.channel_id = ?1 AND m.id <= ?2 ORDER BY m.id DESC LIMIT ?3"
         ).bind([.int(channel), .int(newest), .int(Int64(limit + 1))]).rows(Self.message)
-        return (Array(rows.prefix(limit).reversed()), rows.count > limit)
+        // Newest first, so a page cut by its byte budget keeps the newest and the older ones are a click away.
+        let kept = Self.fitting(rows.prefix(limit))
+        return (Array(rows.prefix(kept).reversed()), rows.count > kept)
+    }
+
+    /// The bytes of text and names one page of messages may carry, whatever its `limit` says: what an answer holds
+    /// in a worker until a client reads it. A message's text is at most 16 KiB through the API (rows written by
+    /// other programs may hold more), and escaping can make a byte six (`\u0000` in JSON, `&quot;` in HTML), so 500
+    /// of them made a 49 MB answer that a client could leave unread for the send timeout, on each of its
+    /// connections. 512 KiB keeps an answer within `--max-queue-bytes` (4 MiB, the live queues' bound) at the worst
+    /// escaping; a page of ordinary chat messages (500 of up to 1 KiB) is never cut.
+    static let pageBytes = 512 * 1024
+
+    /// How many of `rows`, in their order, fit in `budget` bytes of text and names: at least one, so a page always
+    /// moves its cursor; the rest goes to the next page.
+    static func fitting(_ rows: some Sequence<ChatMessage>, budget: Int = pageBytes) -> Int {
+        var used = 0
+        var count = 0
+        for m in rows {
+            used += m.text.utf8.count + m.channelName.utf8.count + m.userName.utf8.count
+            if count > 0 && used > budget { break }
+            count += 1
+        }
+        return count
     }
 
     /// Whether the channel has any message before `id`.

@@ -177,9 +177,10 @@ final class MessageStore {
         try selectChannelAfter.bind([.int(channel), .int(after), .int(upTo), .int(Int64(limit))]).rows(Self.message)
     }
 
-    /// The newest `limit` messages of all channels, newest first.
+    /// The newest `limit` messages of all channels, newest first, within a page's byte budget (`pageBytes`).
     func recentMessages(limit: Int) throws -> [ChatMessage] {
-        try selectRecent.bind([.int(Int64(limit))]).rows(Self.message)
+        let rows = try selectRecent.bind([.int(Int64(limit))]).rows(Self.message)
+        return Array(rows.prefix(Self.fitting(rows)))
     }
 
     /// The cursor just before a channel's newest `limit` messages.
@@ -187,8 +188,10 @@ final class MessageStore {
         try selectChannelStart.bind([.int(channel), .int(Int64(limit))]).rows { $0.int(0) }.first ?? 0
     }
 
+    /// A user's newest `limit` messages, newest first, within a page's byte budget (`pageBytes`).
     func recentUserMessages(_ user: Int64, limit: Int) throws -> [ChatMessage] {
-        try selectUserMessages.bind([.int(user), .int(Int64(limit))]).rows(Self.message)
+        let rows = try selectUserMessages.bind([.int(user), .int(Int64(limit))]).rows(Self.message)
+        return Array(rows.prefix(Self.fitting(rows)))
     }
 
     func channels(limit: Int = 1000) throws -> [ChannelRow] {
