@@ -46,7 +46,7 @@ struct MethodNotAllowedTests {
     @Test func every405SaysWhichMethodsAreAllowed() throws {
         try withLivefeed(workers: 1) { server in
             for (method, path, allow) in [
-                ("DELETE", "/api/messages", "POST"), ("PUT", "/channels", "GET, HEAD"), ("POST", "/api/channels", "GET, HEAD"),
+                ("DELETE", "/api/messages", "POST"), ("GET", "/api/messages", "POST"), ("PUT", "/channels", "GET, HEAD"), ("POST", "/api/channels", "GET, HEAD"),
                 ("POST", "/healthz", "GET, HEAD"),
             ] {
                 let connection = try HTTPConnection(port: server.port)

@@ -36,6 +36,11 @@ struct RouteTests {
         #expect(
             Route(method: "DELETE", path: "/api/messages")
                 == .methodNotAllowed(.json, allow: "POST", message: "DELETE is not supported here"))
+        for method in ["GET", "HEAD"] {
+            #expect(
+                Route(method: method, path: "/api/messages")
+                    == .methodNotAllowed(.json, allow: "POST", message: "\(method) is not supported here"))
+        }
         #expect(
             Route(method: "PUT", path: "/") == .methodNotAllowed(.html, allow: "GET, HEAD", message: "PUT is not supported here"))
     }

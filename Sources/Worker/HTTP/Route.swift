@@ -61,7 +61,9 @@ enum Route: Equatable {
                 : .methodNotAllowed(family, allow: "GET, HEAD", message: "POST is only accepted on /api/messages")
             return
         }
-        guard method == "GET" || method == "HEAD" else {
+        // /api/messages exists for POST only: any other method is 405 with that Allow, GET and HEAD included (they
+        // were 404, as if the resource did not exist).
+        guard (method == "GET" || method == "HEAD") && !isIngest else {
             self = .methodNotAllowed(
                 family, allow: isIngest ? "POST" : "GET, HEAD", message: "\(method) is not supported here")
             return
