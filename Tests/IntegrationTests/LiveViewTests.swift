@@ -5,6 +5,34 @@ import Testing
 /// refused before the upgrade. Every stream checks, on every envelope, that cursors never go backwards and that the
 /// epoch is the one `/api/metrics` reports.
 struct LiveViewTests {
+    /// RFC 6455 §5.5.1: after its Close frame an endpoint sends no more data frames. A client whose Close (or
+    /// whose bad frame, answered 1002) came in the same write as its upgrade request once got its view's first
+    /// snapshots after the server's Close: they had waited behind the 101 and went out when it was written.
+    @Test(arguments: [
+        ("/live/metrics", WebSocketClient.maskedFrame(.close, payload: [0x03, 0xE8])),
+        ("/live/channels", WebSocketClient.maskedFrame(.close, payload: [0x03, 0xE8])),
+        ("/live/users", [0x81, 0x02, 0x68, 0x69]),  // unmasked: a protocol error, answered with Close 1002
+    ])
+    func nothingFollowsTheServersCloseWhenTheClientsFrameCameWithItsUpgrade(path: String, early: [UInt8]) throws {
+        try withLivefeed { server in
+            let api = LivefeedAPI(server)
+            try api.post(channel: "general", user: "alice", text: "one")
+            try api.post(channel: "random", user: "bob", text: "two")
+            guard case .upgraded(let ws) = try WebSocketClient.handshake(
+                port: server.port, path: path, sendingWithHead: early)
+            else { Issue.record("upgrade of \(path) refused"); return }
+            defer { ws.socket.close() }
+            var frames: [WebSocketFrame] = []
+            let deadline = ContinuousClock.now + .seconds(10)
+            while true {
+                do { frames.append(try ws.readFrame(deadline: deadline)) } catch { break }  // the server's EOF
+            }
+            let seen = frames.map { $0.opcode == .close ? "close \($0.closeCode ?? 0)" : $0.text }
+            let close = try #require(frames.firstIndex { $0.opcode == .close }, "\(path): no Close in \(seen)")
+            #expect(close == frames.count - 1, "\(path): frames after the server's Close: \(seen)")
+        }
+    }
+
     @Test func metricsViewSendsTheTotalsOfTheAPIOnConnectAndAgainAfterAPost() throws {
         try withLivefeed { server in
             let api = LivefeedAPI(server)

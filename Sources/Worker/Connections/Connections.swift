@@ -168,7 +168,8 @@ final class Connections {
     private func settle(_ c: Connection, _ result: OutboundQueue.FlushResult) {
         switch result {
         case .drained:
-            if let s = c.session, s.releaseSnapshots() {
+            // Only a live session takes snapshots; a closing one has sent or queued its Close.
+            if case .live(let s) = c.phase, s.releaseSnapshots() {
                 flush(c)
                 return
             }
@@ -213,7 +214,7 @@ final class Connections {
     func beginClosing(_ c: Connection, _ closing: Connection.Closing) {
         guard !c.closed else { return }
         c.phase = .closing(closing)
-        if closing.whenFlushed && c.out.isEmpty && !(c.session?.hasPendingSnapshots ?? false) {
+        if closing.whenFlushed && c.out.isEmpty {
             close(c, reason: closing.reason)
         }
     }

@@ -228,6 +228,10 @@ final class LiveService: LiveOutlet {
             case .pong:
                 break
             case .send(let bytes):
+                // With our Close among these bytes (answering the client's, or failing the connection) no data frame
+                // may follow (RFC 6455 §5.5.1): the snapshots still waiting, as the first ones wait behind the 101,
+                // are dropped rather than released once the Close is written.
+                if s.webSocket.isClosing { s.dropPendingSnapshots() }
                 connections.send(c, bytes)
             case .closeConnection(let code, _):
                 unsubscribe(s)

@@ -102,7 +102,7 @@ final class WebSocketClient {
     /// `origin` defaults to the server's own origin, `http://127.0.0.1:PORT`; `sendsOrigin: false` omits it.
     static func handshake(
         port: UInt16, path: String, origin: String? = nil, sendsOrigin: Bool = true, headers: [(String, String)] = [],
-        receiveBufferSize: Int32? = nil, timeout: Duration = .seconds(10)
+        receiveBufferSize: Int32? = nil, timeout: Duration = .seconds(10), sendingWithHead early: [UInt8] = []
     ) throws -> WebSocketHandshake {
         let socket = try TCPSocket(connectingToPort: port, receiveBufferSize: receiveBufferSize)
         let key = Data((0..<16).map { _ in UInt8.random(in: .min ... .max) }).base64EncodedString()
@@ -112,7 +112,7 @@ final class WebSocketClient {
         if let originValue { head += "Origin: \(originValue)\r\n" }
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         head += "\r\n"
-        try socket.send(Array(head.utf8))
+        try socket.send(Array(head.utf8) + early)  // `early`: frames in the same write, before the 101 is read
         let response = try HTTPResponse.read(from: socket, requestMethod: "GET", deadline: .now + timeout)
         guard response.status == 101 else {
             socket.close()
@@ -152,6 +152,11 @@ final class WebSocketClient {
 
     /// Sends one masked frame.
     func send(_ opcode: WebSocketOpcode, payload: [UInt8], fin: Bool = true) throws {
+        try socket.send(Self.maskedFrame(opcode, payload: payload, fin: fin))
+    }
+
+    /// One frame as a client sends it (masked).
+    static func maskedFrame(_ opcode: WebSocketOpcode, payload: [UInt8], fin: Bool = true) -> [UInt8] {
         var frame: [UInt8] = [(fin ? 0x80 : 0) | opcode.rawValue]
         switch payload.count {
         case ..<126:
@@ -166,7 +171,7 @@ final class WebSocketClient {
         let mask = (0..<4).map { _ in UInt8.random(in: .min ... .max) }
         frame += mask
         frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
-        try socket.send(frame)
+        return frame
     }
 
     func sendText(_ text: String) throws { try send(.text, payload: Array(text.utf8)) }
