@@ -60,13 +60,17 @@ extension Supervisor {
             recentRefusals.add(
                 time: Timestamp.now(), "\(status) \(reason)", "\(p.client) view \(view?.rawValue ?? "unknown")")
         }
+        let read = try? peekBuffer.withUnsafeMutableBytes { raw throws(SystemError) in try p.fd.read(into: raw) }
+        // A HEAD request's answer carries no content (RFC 9110 §9.3.2), also when its head was refused before it was
+        // parsed (too long, malformed, too slow): the method is the first word of what the client sent.
+        var headOnly = r.headOnly
+        if case .done(let n)? = read, n >= 5 { headOnly = headOnly || peekBuffer.prefix(5).elementsEqual("HEAD ".utf8) }
         var headers = HTTPHeaders()
         headers.add("Content-Type", r.contentType)
         headers.add("Cache-Control", "no-store")
         for (k, v) in r.headers { headers.add(k, v) }
         let bytes = HTTPResponse(status: status, headers: headers, body: r.body)
-            .encode(keepAlive: false, headOnly: r.headOnly)
-        _ = try? peekBuffer.withUnsafeMutableBytes { raw throws(SystemError) in try p.fd.read(into: raw) }
+            .encode(keepAlive: false, headOnly: headOnly)
         _ = try? bytes.withUnsafeBytes { raw throws(SystemError) in try p.fd.write(raw) }
         p.fd.shutdownWrite()
         p.fd.close()

@@ -42,6 +42,31 @@ struct WorkerRefusalTests {
     }
 }
 
+/// RFC 9110 §9.3.2: the answer to HEAD has no content, refusals included: those the workers make before an upgrade
+/// and those the door makes before a head is even parsed.
+struct HeadRefusalTests {
+    @Test func refusalsOfHEADCarryNoContent() throws {
+        try withLivefeed(workers: 1) { server in
+            for (target, extra, status) in [
+                ("/live/metrics", "", 405), ("/live/nope", "", 404),
+                ("/" + String(repeating: "a", count: 9000), "", 414),
+                ("/api/metrics", "X-Long: " + String(repeating: "a", count: 9000) + "\r\n", 431),
+            ] {
+                let connection = try HTTPConnection(port: server.port)
+                defer { connection.close() }
+                try connection.sendRaw(Array("HEAD \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(extra)\r\n".utf8))
+                let response = try connection.readResponse(forMethod: "HEAD")
+                let label = "HEAD \(target.prefix(20)): \(response.status)"
+                #expect(response.status == status, "\(label)")
+                // The refusal closes the connection: whatever follows the head until then would be content.
+                let rest = try connection.socket.readToEnd(
+                    limit: 1 << 16, deadline: .now + .seconds(10), waitingFor: "the server's close")
+                #expect(rest.isEmpty, "\(label): \(rest.count) bytes of content")
+            }
+        }
+    }
+}
+
 struct MethodNotAllowedTests {
     @Test func every405SaysWhichMethodsAreAllowed() throws {
         try withLivefeed(workers: 1) { server in

@@ -145,7 +145,7 @@ final class HTTPService {
             case .live(let route):
                 return live.upgrade(c, head, to: route)
             case .unknownLive(let code, let message):
-                return refuseUpgrade(c, 404, code, message)
+                return refuseUpgrade(c, 404, code, message, headOnly: head.method == "HEAD")
             case .ingest:
                 return ingestGrouped(c, head, body)
             case .asset(let name):
@@ -273,14 +273,18 @@ final class HTTPService {
     // MARK: responses
 
     /// A refused live upgrade: logged (the supervisor's refusal counts come from these), answered, and closed.
+    /// `headOnly`: the request was HEAD, whose answer carries no content (RFC 9110 §9.3.2), refusals included.
     func refuseUpgrade(
-        _ c: Connection, _ status: Int, _ code: String, _ message: String, headers: [(String, String)] = []
+        _ c: Connection, _ status: Int, _ code: String, _ message: String, headers: [(String, String)] = [],
+        headOnly: Bool = false
     ) {
         reporter.log(.info, .connectionRefused, [
             "reason": .string(code), "status": .int(Int64(status)), "view": .string(c.handedView.rawValue),
             "client": .string(c.client), "conn": .int(Int64(bitPattern: c.id)),
         ])
-        respond(c, .error(status, code, message, keepAlive: false, headers: headers))
+        var reply = Reply.error(status, code, message, keepAlive: false, headers: headers)
+        reply.headOnly = headOnly
+        respond(c, reply)
     }
 
     func respond(_ c: Connection, _ reply: Reply) {

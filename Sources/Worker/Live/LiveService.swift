@@ -38,7 +38,7 @@ final class LiveService: LiveOutlet {
 
     func upgrade(_ c: Connection, _ head: HTTPRequestHead, to target: LiveRoute) {
         func refuse(_ status: Int, _ code: String, _ message: String, headers: [(String, String)] = []) {
-            http.refuseUpgrade(c, status, code, message, headers: headers)
+            http.refuseUpgrade(c, status, code, message, headers: headers, headOnly: head.method == "HEAD")
         }
         if target == .echo && !config.enableEcho {
             return refuse(404, "unknown_view", "no live view at \(head.path)")
