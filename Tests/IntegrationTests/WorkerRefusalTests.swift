@@ -42,6 +42,35 @@ struct WorkerRefusalTests {
     }
 }
 
+/// RFC 6455 §4.1 and §11.3.1: an upgrade is HTTP/1.1 or later and carries exactly one Sec-WebSocket-Key; a server
+/// that took the first of two, or a 1.0 request, answered 101 where the client may not expect it.
+struct LooseHandshakeTests {
+    @Test func upgradesWithTwoKeysOrOverHTTP10AreRefused() throws {
+        try withLivefeed(workers: 1) { server in
+            let key = "dGhlIHNhbXBsZSBub25jZQ=="
+            let common = "Host: 127.0.0.1:\(server.port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1:\(server.port)\r\n"
+            for (request, code) in [
+                ("GET /live/metrics HTTP/1.1\r\n" + common + "Sec-WebSocket-Key: \(key)\r\nSec-WebSocket-Key: "
+                    + "AQIDBAUGBwgJCgsMDQ4PEA==\r\n\r\n", "bad_key"),
+                ("GET /live/metrics HTTP/1.0\r\n" + common + "Sec-WebSocket-Key: \(key)\r\n\r\n", "bad_version"),
+            ] {
+                let connection = try HTTPConnection(port: server.port)
+                defer { connection.close() }
+                try connection.sendRaw(Array(request.utf8))
+                let response = try connection.readResponse()
+                #expect(response.status == 400, "\(code): \(response)")
+                #expect(try response.jsonObject().object("error")?.string("code") == code, "\(response)")
+            }
+            // The same request with one key over 1.1 is upgraded.
+            let good = try HTTPConnection(port: server.port)
+            defer { good.close() }
+            try good.sendRaw(Array(("GET /live/metrics HTTP/1.1\r\n" + common + "Sec-WebSocket-Key: \(key)\r\n\r\n").utf8))
+            #expect(try good.readResponse().status == 101)
+        }
+    }
+}
+
 /// RFC 9110 §9.3.2: the answer to HEAD has no content, refusals included: those the workers make before an upgrade
 /// and those the door makes before a head is even parsed.
 struct HeadRefusalTests {

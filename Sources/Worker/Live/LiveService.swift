@@ -68,8 +68,15 @@ final class LiveService: LiveOutlet {
             return refuse(426, "unsupported_version", "only WebSocket version 13 is supported",
                 headers: [("Sec-WebSocket-Version", "13")])
         }
-        guard let key = head.headers["Sec-WebSocket-Key"], WebSocketHandshake.isValidKey(key) else {
-            return refuse(400, "bad_key", "missing or malformed Sec-WebSocket-Key")
+        // RFC 6455 §4.1 and §11.3.1: an upgrade is HTTP/1.1 or later, with exactly one key (with two, which one the
+        // client checks our answer against is anyone's guess).
+        guard head.versionMinor >= 1 else {
+            return refuse(400, "bad_version", "a WebSocket upgrade needs HTTP/1.1")
+        }
+        guard head.headers.values("Sec-WebSocket-Key").count == 1, let key = head.headers["Sec-WebSocket-Key"],
+            WebSocketHandshake.isValidKey(key)
+        else {
+            return refuse(400, "bad_key", "missing, repeated or malformed Sec-WebSocket-Key")
         }
         var after: Int64?
         switch Query.afterID(head) {
