@@ -200,6 +200,45 @@ struct PagesAndAPITests {
         }
     }
 
+    /// The channel and user lists show 1,000 names at a time. They used to stop there without a word, so one POST
+    /// creating 1,000 channels whose names sort first hid every other channel from the API and the pages.
+    @Test func listsPastOneThousandNamesSaySoAndGoOn() throws {
+        try withLivefeed { server in
+            let api = LivefeedAPI(server)
+            try api.post(channel: "engineering", user: "alice", text: "the channel that must not disappear")
+            try api.post((0..<1000).map { ["channel": String(format: "!%04d", $0), "user": "bob", "text": "x"] })
+
+            let first = try api.getObject("/api/channels")
+            let names = try #require(first.objects("channels")).compactMap { $0.string("name") }
+            #expect(names.count == 1000 && names.first == "!0000" && names.last == "!0999", "\(names.prefix(3))")
+            #expect(first.bool("has_more") == true, "1,001 channels do not fit one page")
+            let next = try api.getObject("/api/channels?after=%210999")
+            #expect(next.objects("channels")?.compactMap { $0.string("name") } == ["engineering"], "\(next.jsonText)")
+            #expect(next.bool("has_more") == false)
+
+            let two = try api.getObject("/api/users?limit=1")
+            #expect(two.objects("users")?.compactMap { $0.string("name") } == ["alice"])
+            #expect(two.bool("has_more") == true)
+            let rest = try api.getObject("/api/users?limit=1&after=alice")
+            #expect(rest.objects("users")?.compactMap { $0.string("name") } == ["bob"])
+            #expect(rest.bool("has_more") == false)
+            #expect(try server.http.get("/api/channels?limit=1001").status == 400)
+            #expect(try server.http.get("/api/channels?limit=0").status == 400)
+
+            // The page says how many of how many it shows, and links on to the rest.
+            let page = try server.http.get("/channels")
+            #expect(page.status == 200)
+            #expect(page.text.contains("1000 of 1001 channels"), "the page's count")
+            let link = "/channels?after=%210999"
+            #expect(page.text.contains("href=\"\(link)\""), "a link to the next page")
+            #expect(!page.text.contains("#engineering"))
+            let second = try server.http.get(link)
+            #expect(second.status == 200)
+            #expect(second.text.contains("#engineering"), "the second page shows the rest")
+            #expect(second.text.contains("href=\"/channels\">First page"))
+        }
+    }
+
     /// 500 messages of 16 KiB of NUL (six bytes each in JSON) made one 49 MB answer that a client could leave
     /// unread on each of its connections. Pages now end at a byte budget: fewer messages, has_more, and the next
     /// page goes on from the cursor with nothing lost or repeated.

@@ -15,19 +15,25 @@ struct APIHandler {
                 return t.lastMessageID
             })
         case .channels:
+            guard case .success(let list) = Query.listPage(head) else { return badList(head) }
             return .json(try snapshot { w in
+                let page = try store.channelPage(after: list.after, limit: list.limit)
                 w.key("channels")
                 w.beginArray()
-                for ch in try store.channels() { writeChannel(ch, &w) }
+                for ch in page.rows { writeChannel(ch, &w) }
                 w.endArray()
+                w.field("has_more", page.hasMore)
                 return try store.totals().lastMessageID
             })
         case .users:
+            guard case .success(let list) = Query.listPage(head) else { return badList(head) }
             return .json(try snapshot { w in
+                let page = try store.userPage(after: list.after, limit: list.limit)
                 w.key("users")
                 w.beginArray()
-                for u in try store.users() { writeUser(u, &w) }
+                for u in page.rows { writeUser(u, &w) }
                 w.endArray()
+                w.field("has_more", page.hasMore)
                 return try store.totals().lastMessageID
             })
         case .user(let id):
@@ -54,6 +60,11 @@ struct APIHandler {
         case .channelMessages(let id):
             return try channelMessagesPage(id, head)
         }
+    }
+
+    private func badList(_ head: HTTPRequestHead) -> Answer {
+        guard case .failure(let e) = Query.listPage(head) else { return .failure(400, "bad_query", "bad list query") }
+        return .failure(400, "bad_query", e.message)
     }
 
     private func channelMessagesPage(_ id: Int64, _ head: HTTPRequestHead) throws -> Answer {

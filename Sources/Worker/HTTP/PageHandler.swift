@@ -13,15 +13,32 @@ struct PageHandler {
         case .dashboard:
             return .html(try store.read { Pages.dashboard(try dashboard.current(store).data, assets: assets) })
         case .channels:
+            let list: (after: String?, limit: Int)
+            switch Query.listPage(head) {
+            case .success(let v): list = v
+            case .failure(let e): return .failure(400, "bad_query", e.message)
+            }
             return .html(
                 try store.read {
-                    Pages.channels(
-                        try store.channels(), cursor: try store.maxMessageID(), epoch: store.epoch, assets: assets)
+                    let page = try store.channelPage(after: list.after, limit: list.limit)
+                    return Pages.channels(
+                        page.rows,
+                        page: .init(after: list.after, hasMore: page.hasMore, total: try store.totals().channels),
+                        cursor: try store.maxMessageID(), epoch: store.epoch, assets: assets)
                 })
         case .users:
+            let list: (after: String?, limit: Int)
+            switch Query.listPage(head) {
+            case .success(let v): list = v
+            case .failure(let e): return .failure(400, "bad_query", e.message)
+            }
             return .html(
                 try store.read {
-                    Pages.users(try store.users(), cursor: try store.maxMessageID(), epoch: store.epoch, assets: assets)
+                    let page = try store.userPage(after: list.after, limit: list.limit)
+                    return Pages.users(
+                        page.rows,
+                        page: .init(after: list.after, hasMore: page.hasMore, total: try store.totals().users),
+                        cursor: try store.maxMessageID(), epoch: store.epoch, assets: assets)
                 })
         case .channel(let id):
             let before: Int64?

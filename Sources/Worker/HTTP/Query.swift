@@ -25,6 +25,18 @@ enum Query {
         return .success(v)
     }
 
+    /// `after` (a channel or user name: the list goes on after it) and `limit` (1 to 1,000, default 1,000) of a
+    /// channel or user list.
+    static func listPage(_ head: HTTPRequestHead) -> Result<(after: String?, limit: Int), Invalid> {
+        let after = head.queryValue("after")
+        if let after, after.utf8.count > 1024 { return .failure(Invalid("after must be a name of at most 1024 bytes")) }
+        guard let raw = head.queryValue("limit") else { return .success((after, MessageStore.listLimit)) }
+        guard let v = Int(raw), (1...MessageStore.listLimit).contains(v) else {
+            return .failure(Invalid("limit must be an integer from 1 to \(MessageStore.listLimit)"))
+        }
+        return .success((after, v))
+    }
+
     /// `after_id` (default 0) and `limit` of a messages page, shared by the JSON API and its polling fragment.
     static func messagesPage(_ head: HTTPRequestHead) -> Result<(after: Int64, limit: Int), Invalid> {
         afterID(head).flatMap { after in limit(head).map { (after ?? 0, $0) } }

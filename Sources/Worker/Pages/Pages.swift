@@ -143,10 +143,53 @@ enum Pages {
         return layout(title: "Dashboard", section: .dashboard, body: body, live: live, assets: assets)
     }
 
-    static func channels(_ channels: [ChannelRow], cursor: Int64, epoch: String, assets: StaticAssets) -> String {
+    /// One page of a list by name (`MessageStore.listLimit` at a time): how many of how many it shows, and links to
+    /// the first page and the next when there are more.
+    struct ListPage {
+        var after: String?
+        var hasMore: Bool
+        var total: Int64
+    }
+
+    /// "12 channels", or "1,000 of 1,500 channels" with the way on when the list does not fit one page.
+    private static func listHead(_ shown: Int, _ one: String, _ many: String, _ page: ListPage?) -> String {
+        guard let page, page.hasMore || page.after != nil else { return "\(shown) \(shown == 1 ? one : many)" }
+        return "\(shown) of \(page.total) \(many), by name"
+    }
+
+    private static func listLinks(_ path: String, lastName: String?, _ page: ListPage?) -> String {
+        guard let page, page.hasMore || page.after != nil else { return "" }
+        var links = "<p class=\"list-pages\">"
+        if page.after != nil { links += "<a class=\"button\" href=\"\(path)\">First page</a> " }
+        if page.hasMore, let lastName {
+            links += "<a class=\"button\" href=\"\(path)?after=\(queryEscape(lastName))\" data-next>Next page</a>"
+        }
+        return links + "</p>"
+    }
+
+    /// A query value: every byte but the unreserved ones (RFC 3986 §2.3) percent-encoded.
+    static func queryEscape(_ value: String) -> String {
+        var out = ""
+        for b in value.utf8 {
+            switch b {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                let hex = Array("0123456789ABCDEF".utf8)
+                out += "%" + String(decoding: [hex[Int(b >> 4)], hex[Int(b & 15)]], as: UTF8.self)
+            }
+        }
+        return out
+    }
+
+    static func channels(
+        _ channels: [ChannelRow], page: ListPage? = nil, cursor: Int64, epoch: String, assets: StaticAssets
+    ) -> String {
         var s =
-            "<div class=\"page-head\"><h1>Channels</h1><p class=\"sub\">\(channels.count) "
-            + "channel\(channels.count == 1 ? "" : "s") · message counts update live</p></div>"
+            "<div class=\"page-head\"><h1>Channels</h1><p class=\"sub\">"
+            + listHead(channels.count, "channel", "channels", page) + " · message counts update live</p></div>"
             + grewNotice("New channels have been created since this page loaded.")
         if channels.isEmpty {
             s += "<p class=\"card empty\">No channels yet. Post a message to create one.</p>"
@@ -161,14 +204,17 @@ enum Pages {
             }
             s += "</tbody></table></div>"
         }
+        s += listLinks("/channels", lastName: channels.last?.name, page)
         let live = Live(socket: "/live/channels", poll: "/fragments/channels", cursor: cursor, epoch: epoch)
         return layout(title: "Channels", section: .channels, body: s, live: live, assets: assets)
     }
 
-    static func users(_ users: [UserRow], cursor: Int64, epoch: String, assets: StaticAssets) -> String {
+    static func users(
+        _ users: [UserRow], page: ListPage? = nil, cursor: Int64, epoch: String, assets: StaticAssets
+    ) -> String {
         var s =
-            "<div class=\"page-head\"><h1>People</h1><p class=\"sub\">\(users.count) "
-            + "\(users.count == 1 ? "person" : "people") · message counts update live</p></div>"
+            "<div class=\"page-head\"><h1>People</h1><p class=\"sub\">"
+            + listHead(users.count, "person", "people", page) + " · message counts update live</p></div>"
             + grewNotice("New people have written since this page loaded.")
         if users.isEmpty {
             s += "<p class=\"card empty\">Nobody has written yet.</p>"
@@ -184,6 +230,7 @@ enum Pages {
             }
             s += "</tbody></table></div>"
         }
+        s += listLinks("/users", lastName: users.last?.name, page)
         let live = Live(socket: "/live/users", poll: "/fragments/users", cursor: cursor, epoch: epoch)
         return layout(title: "People", section: .users, body: s, live: live, assets: assets)
     }

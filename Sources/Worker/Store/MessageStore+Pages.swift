@@ -38,6 +38,33 @@ extension MessageStore {
         return count
     }
 
+    /// One page of the channel list by name: the first `limit` after the name `after` (from the start when nil),
+    /// and whether more follow. Lists used to stop at their first 1,000 names without saying so, so one POST creating
+    /// 1,000 channels named to sort first hid every other channel.
+    func channelPage(after: String?, limit: Int) throws -> (rows: [ChannelRow], hasMore: Bool) {
+        let page = try listPage("channels", after: after, limit: limit)
+        return (page.rows.map { ChannelRow(id: $0.0, name: $0.1, messageCount: $0.2, lastMessageID: $0.3) }, page.hasMore)
+    }
+
+    /// One page of the user list by name, as `channelPage`.
+    func userPage(after: String?, limit: Int) throws -> (rows: [UserRow], hasMore: Bool) {
+        let page = try listPage("users", after: after, limit: limit)
+        return (page.rows.map { UserRow(id: $0.0, name: $0.1, messageCount: $0.2, lastMessageID: $0.3) }, page.hasMore)
+    }
+
+    private func listPage(_ table: StaticString, after: String?, limit: Int) throws -> (
+        rows: [(Int64, String, Int64, Int64)], hasMore: Bool
+    ) {
+        let columns = "SELECT id, name, message_count, last_message_id FROM \(table)"
+        let statement =
+            after == nil
+            ? try db.prepare(columns + " ORDER BY name LIMIT ?1").bind([.int(Int64(limit + 1))])
+            : try db.prepare(columns + " WHERE name > ?1 ORDER BY name LIMIT ?2")
+                .bind([.text(after ?? ""), .int(Int64(limit + 1))])
+        let rows = try statement.rows { ($0.int(0), $0.text(1), $0.int(2), $0.int(3)) }
+        return (Array(rows.prefix(limit)), rows.count > limit)
+    }
+
     /// Whether the channel has any message before `id`.
     func channelHasMessages(_ channel: Int64, before id: Int64) throws -> Bool {
         try db.prepare("SELECT EXISTS(SELECT 1 FROM messages WHERE channel_id = ?1 AND id < ?2)")

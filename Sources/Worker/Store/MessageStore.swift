@@ -194,7 +194,11 @@ final class MessageStore {
         return Array(rows.prefix(Self.fitting(rows)))
     }
 
-    func channels(limit: Int = 1000) throws -> [ChannelRow] {
+    /// The longest list a page, the API or a live view's first frames show at once; `listPage` goes on past it.
+    static let listLimit = 1000
+
+    /// Channels by name, the first `limit` of them.
+    func channels(limit: Int = listLimit) throws -> [ChannelRow] {
         try selectChannels.bind([.int(Int64(limit))]).rows {
             ChannelRow(id: $0.int(0), name: $0.text(1), messageCount: $0.int(2), lastMessageID: $0.int(3))
         }
@@ -206,7 +210,8 @@ final class MessageStore {
         }.first
     }
 
-    func users(limit: Int = 1000) throws -> [UserRow] {
+    /// Users by name, the first `limit` of them.
+    func users(limit: Int = listLimit) throws -> [UserRow] {
         try selectUsers.bind([.int(Int64(limit))]).rows {
             UserRow(id: $0.int(0), name: $0.text(1), messageCount: $0.int(2), lastMessageID: $0.int(3))
         }
