@@ -200,6 +200,25 @@ struct PagesAndAPITests {
         }
     }
 
+    /// RFC 9110 §10.1.1: a POST that says `Expect: 100-continue` gets a 100 before it sends its body. Without one it
+    /// waited until the request timed out (408, 15 s), or a second where the client (curl) gives up waiting.
+    @Test func aPostExpecting100ContinueGetsItThenItsAnswer() throws {
+        try withLivefeed(workers: 1) { server in
+            let body = Array(#"{"channel":"general","user":"alice","text":"after the 100"}"#.utf8)
+            let connection = try HTTPConnection(port: server.port)
+            defer { connection.close() }
+            try connection.sendRaw(Array(("POST /api/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(body.count)\r\nExpect: 100-continue\r\n\r\n").utf8))
+            let interim = try connection.socket.read(
+                until: Array("\r\n\r\n".utf8), limit: 1024, deadline: .now + .seconds(5), waitingFor: "a 100 Continue")
+            #expect(String(decoding: interim, as: UTF8.self) == "HTTP/1.1 100 Continue")
+            try connection.sendRaw(body)
+            let response = try connection.readResponse(forMethod: "POST")
+            #expect(response.status == 201, "\(response)")
+            #expect(try LivefeedAPI(server).metrics().int("messages") == 1)
+        }
+    }
+
     /// The channel and user lists show 1,000 names at a time. They used to stop there without a word, so one POST
     /// creating 1,000 channels whose names sort first hid every other channel from the API and the pages.
     @Test func listsPastOneThousandNamesSaySoAndGoOn() throws {

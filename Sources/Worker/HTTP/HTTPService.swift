@@ -60,6 +60,8 @@ final class HTTPService {
         process(c, h)
     }
 
+    static let continueLine = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+
     /// Answers the complete requests `c` has sent, up to its turn; ingest requests among them commit together.
     func process(_ c: Connection, _ h: HTTPExchange) {
         processRequests(c, h)
@@ -92,6 +94,14 @@ final class HTTPService {
                                 keepAlive: false))
                         }
                         h.pendingHead = head
+                        // RFC 9110 §10.1.1: a client that asked whether to send its body waits for a 100 (or a final
+                        // answer) before sending it; without one it waited a second (curl) or until we timed it out.
+                        if head.versionMinor >= 1, let length = head.contentLength, length > h.readBuffer.count,
+                            head.headers.containsToken("100-continue", in: "Expect")
+                        {
+                            if groupFor === c { endGroup() }  // answers held for earlier requests go first
+                            connections.send(c, Self.continueLine)
+                        }
                     }
                 } catch {
                     return respond(c, .error(error.status, error.code, "\(error)", keepAlive: false))
