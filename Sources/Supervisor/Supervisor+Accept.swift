@@ -123,7 +123,7 @@ extension Supervisor {
                 route(p, head)
             }
         } catch {
-            refuse(p, status: error.status, reason: error.code)
+            refuse(p, status: error.status, reason: error.code, message: error.message)
         }
     }
 
@@ -156,10 +156,11 @@ extension Supervisor {
     }
 
     /// Refuses at the door with an HTTP error (bad head, too large, too slow).
-    func refuse(_ p: PendingConnection, status: Int, reason: String) {
+    func refuse(_ p: PendingConnection, status: Int, reason: String, message: String? = nil) {
         guard releasePending(p) else { return }
         let body = refusalResponse(
-            status: status, code: reason, message: HTTPResponse.reasonPhrase(status), path: nil, retryAfterSeconds: nil)
+            status: status, code: reason, message: message ?? HTTPResponse.reasonPhrase(status), path: nil,
+            retryAfterSeconds: nil)
         write(p, body, status: status, reason: reason, view: nil)
     }
 

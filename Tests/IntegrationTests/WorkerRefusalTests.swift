@@ -71,6 +71,33 @@ struct LooseHandshakeTests {
     }
 }
 
+/// A bad head is refused in the same words whether the door sees it (a connection's first request) or a worker does
+/// (a later one on a keep-alive connection); a worker once answered with the parser's case name.
+struct BadHeadMessageTests {
+    @Test func theDoorAndTheWorkerRefuseABadHeadAlike() throws {
+        try withLivefeed(workers: 1) { server in
+            let bad = "GET /api/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: example.com\r\n\r\n"
+            let door = try HTTPConnection(port: server.port)
+            defer { door.close() }
+            try door.sendRaw(Array(bad.utf8))
+            let atTheDoor = try door.readResponse()
+
+            let worker = try HTTPConnection(port: server.port)
+            defer { worker.close() }
+            #expect(try worker.get("/api/metrics").status == 200)
+            try worker.sendRaw(Array(bad.utf8))
+            let inAWorker = try worker.readResponse()
+
+            for response in [atTheDoor, inAWorker] {
+                #expect(response.status == 400, "\(response)")
+                let error = try response.jsonObject().object("error")
+                #expect(error?.string("code") == "bad_request", "\(response)")
+                #expect(error?.string("message") == "Host is missing, repeated or malformed", "\(response)")
+            }
+        }
+    }
+}
+
 /// RFC 9110 §9.3.2: the answer to HEAD has no content, refusals included: those the workers make before an upgrade
 /// and those the door makes before a head is even parsed.
 struct HeadRefusalTests {

@@ -43,6 +43,27 @@ package enum HTTPHeadError: Error, Equatable, Sendable {
         }
     }
 
+    /// The refusal's message, for people: the same at the door and in a worker (a worker once sent the case's name,
+    /// `malformedRequestLine`, where the door said "Bad Request").
+    package var message: String {
+        switch self {
+        case .malformedRequestLine: "the request line is not METHOD TARGET HTTP/1.x"
+        case .malformedHeader: "a header line is malformed (no colon, space before it, a fold, or a control character)"
+        case .invalidLineEnding: "lines must end with CRLF"
+        case .invalidTarget: "the request target is not a valid path"
+        case .unsupportedVersion: "only HTTP/1.0 and HTTP/1.1 are served"
+        case .headTooLarge: "the request head is too large"
+        case .tooManyHeaders: "the request has too many header lines"
+        case .uriTooLong: "the request target is too long"
+        case .invalidHost: "Host is missing, repeated or malformed"
+        case .invalidContentLength: "Content-Length is not a whole number"
+        case .conflictingContentLength: "Content-Length values disagree"
+        case .contentLengthWithTransferEncoding: "Content-Length and Transfer-Encoding together"
+        case .invalidTransferEncoding: "Transfer-Encoding must end with chunked, once, in HTTP/1.1"
+        case .unsupportedTransferCoding: "only the chunked transfer coding is understood"
+        }
+    }
+
     /// The response status for this refusal.
     package var status: Int {
         switch self {

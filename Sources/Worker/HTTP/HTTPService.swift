@@ -104,7 +104,7 @@ final class HTTPService {
                         }
                     }
                 } catch {
-                    return respond(c, .error(error.status, error.code, "\(error)", keepAlive: false))
+                    return respond(c, .error(error.status, error.code, error.message, keepAlive: false))
                 }
             }
             guard let head = h.pendingHead else { return }
