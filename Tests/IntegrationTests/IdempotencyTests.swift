@@ -12,6 +12,23 @@ struct IdempotencyTests {
         return try connection.request("POST", "/api/messages", headers: headers, body: Array(body.utf8), closeAfter: true)
     }
 
+    /// A key must be one key: empty, too long, not visible ASCII, or two of them (which a retry might send in the
+    /// other order) is refused and nothing is written.
+    @Test func malformedOrRepeatedKeysAreRefusedAndWriteNothing() throws {
+        try withLivefeed(workers: 1) { server in
+            let body = Array(#"{"channel":"general","user":"alice","text":"once"}"#.utf8)
+            for keys in [[""], [String(repeating: "k", count: 256)], ["caf\u{e9}"], ["one", "two"], ["same", "same"]] {
+                let connection = try HTTPConnection(port: server.port)
+                defer { connection.close() }
+                let headers = [("Content-Type", "application/json")] + keys.map { ("Idempotency-Key", $0) }
+                let response = try connection.request("POST", "/api/messages", headers: headers, body: body, closeAfter: true)
+                #expect(response.status == 400, "\(keys.map { $0.prefix(8) }): \(response)")
+                #expect(try response.jsonObject().object("error")?.string("code") == "invalid_idempotency_key")
+            }
+            #expect(try LivefeedAPI(server).metrics().int("messages") == 0)
+        }
+    }
+
     @Test func aRepeatedKeyAnswersTheFirstIdsWithoutWriting() throws {
         try withLivefeed { server in
             let body = #"[{"channel":"general","user":"alice","text":"one"},{"channel":"general","user":"bob","text":"two"}]"#

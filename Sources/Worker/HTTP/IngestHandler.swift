@@ -43,9 +43,11 @@ struct IngestHandler {
         }
         var requestKey: String?
         if let raw = head.headers["Idempotency-Key"] {
-            guard let key = IdempotencyKey.validated(raw) else {
+            // One key per request: with two, a retry that sent them in the other order would be another request.
+            guard head.headers.values("Idempotency-Key").count == 1, let key = IdempotencyKey.validated(raw) else {
                 return (.error(400, "invalid_idempotency_key",
-                    "Idempotency-Key must be 1-\(IdempotencyKey.maxBytes) visible ASCII characters", keepAlive: keepAlive), false)
+                    "send one Idempotency-Key of 1-\(IdempotencyKey.maxBytes) visible ASCII characters",
+                    keepAlive: keepAlive), false)
             }
             requestKey = key
         }
