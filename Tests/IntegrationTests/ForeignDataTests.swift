@@ -52,6 +52,45 @@ struct ForeignDataTests {
         }
     }
 
+    /// Another program may store a text of any length (SQLite allows a gigabyte); one of 20 MB went whole into a
+    /// 20 MB live frame and a 20 MB API page. What is served is its first 64 KiB, marked as cut; texts the API
+    /// stored (16 KiB at most) are served exactly and unmarked.
+    @Test func aHugeTextFromAnotherProgramIsServedCutAndMarked() throws {
+        try withLivefeed { server in
+            let api = LivefeedAPI(server)
+            try api.post(channel: "general", user: "alice", text: "before")
+            let channel = try api.channelID(named: "general")
+            let live = try LiveStream.open(port: server.port, path: "/live/channels/\(channel)?after_id=0")
+            defer { live.close() }
+            let sqlite = SQLiteWriter(databasePath: server.databasePath)
+            // 300,000 bytes of "ab", built by SQLite itself (an argument that long would not pass exec).
+            _ = try sqlite.execute("""
+                INSERT INTO messages (channel_id, user_id, text)
+                    VALUES (\(channel), 1, replace(hex(zeroblob(150000)), '00', 'ab'));
+                """)
+            let cut = String(repeating: "ab", count: 32768)
+
+            let page = try api.getObject("/api/channels/\(channel)/messages?after_id=0")
+            let messages = try #require(page.objects("messages"))
+            #expect(messages.count == 2)
+            #expect(messages.first?.bool("text_truncated") == nil, "an API-stored text is not marked")
+            #expect(messages.last?.string("text") == cut, "the first 64 KiB")
+            #expect(messages.last?.bool("text_truncated") == true)
+
+            var streamed: [String: Any]?
+            while streamed == nil {
+                let envelope = try live.nextMessage()
+                if envelope.object("data")?.string("text") != "before" { streamed = envelope }
+            }
+            #expect(streamed?.object("data")?.string("text") == cut)
+            #expect(streamed?.object("data")?.bool("text_truncated") == true)
+
+            let html = try server.http.get("/fragments/channels/\(channel)/messages?after_id=0")
+            #expect(html.text.contains("cut: the stored text is longer"))
+            #expect(html.body.count < 100_000, "\(html.body.count) bytes")
+        }
+    }
+
     @Test func textWithNULIsStoredAndServedExactly() throws {
         try withLivefeed { server in
             let api = LivefeedAPI(server)

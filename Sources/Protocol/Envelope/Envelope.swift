@@ -19,10 +19,12 @@ package struct ChatMessage: Equatable, Sendable {
     package var userName: String
     package var text: String
     package var sentAt: String
+    /// The stored text was longer than is served (`text` is its start): only rows other programs wrote can be.
+    package var textTruncated: Bool
 
     package init(
         id: Int64, channelID: Int64, channelName: String, userID: Int64, userName: String, text: String,
-        sentAt: String
+        sentAt: String, textTruncated: Bool = false
     ) {
         self.id = id
         self.channelID = channelID
@@ -31,6 +33,7 @@ package struct ChatMessage: Equatable, Sendable {
         self.userName = userName
         self.text = text
         self.sentAt = sentAt
+        self.textTruncated = textTruncated
     }
 
     /// The message as a JSON object (the `data` of a `message` envelope and an item of the messages API).
@@ -42,6 +45,7 @@ package struct ChatMessage: Equatable, Sendable {
         w.field("user_id", userID)
         w.field("user", userName)
         w.field("text", text)
+        if textTruncated { w.field("text_truncated", true) }
         w.field("sent_at", sentAt)
         w.endObject()
     }

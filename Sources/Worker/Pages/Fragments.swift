@@ -36,7 +36,8 @@ enum Fragments {
         return open + avatar(userID: m.userID, name: m.userName)
             + "<div class=\"meta\"><a class=\"who\" href=\"/users/\(m.userID)\">\(escape(m.userName))</a>\(channel)"
             + "<time class=\"when\" datetime=\"\(escape(m.sentAt))\" title=\"\(escape(m.sentAt))\">"
-            + "\(escape(shortTime(m.sentAt)))</time></div><p class=\"text\">\(escape(m.text))</p></li>"
+            + "\(escape(shortTime(m.sentAt)))</time></div><p class=\"text\">\(escape(m.text))"
+            + (m.textTruncated ? "<span class=\"truncated\"> … (cut: the stored text is longer)</span>" : "") + "</p></li>"
     }
 
     /// New messages for a channel page: appended to `#messages`.

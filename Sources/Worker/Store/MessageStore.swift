@@ -45,8 +45,16 @@ final class MessageStore {
     private let commitRead: SQLiteStatement
     private var readDepth = 0
 
+    /// The most of a message's text that is read and served, in bytes: four times what the API stores, so only
+    /// rows other programs wrote can pass it. Such a row's text (SQLite allows a gigabyte) was read whole into
+    /// every page and live frame that carried it: 20 MB of text made a 20 MB frame and a 20 MB API page. Its start
+    /// is served instead, cut at a byte (a split character becomes U+FFFD), with `text_truncated`.
+    static let maxServedTextBytes = 65536
+
     static let messageColumns = """
-        SELECT m.id, m.channel_id, coalesce(c.name, ''), m.user_id, coalesce(u.name, ''), m.text, m.sent_at
+        SELECT m.id, m.channel_id, coalesce(c.name, ''), m.user_id, coalesce(u.name, ''),
+            substr(CAST(m.text AS BLOB), 1, \(maxServedTextBytes)), m.sent_at,
+            length(CAST(m.text AS BLOB)) > \(maxServedTextBytes)
         FROM messages m LEFT JOIN channels c ON c.id = m.channel_id LEFT JOIN users u ON u.id = m.user_id
         """
 
@@ -118,7 +126,7 @@ final class MessageStore {
     static func message(_ s: SQLiteStatement) -> ChatMessage {
         ChatMessage(
             id: s.int(0), channelID: s.int(1), channelName: s.text(2), userID: s.int(3), userName: s.text(4),
-            text: s.text(5), sentAt: s.text(6))
+            text: s.text(5), sentAt: s.text(6), textTruncated: s.int(7) != 0)
     }
 
     /// Changes whenever another connection commits (PRAGMA data_version); our own commits do not change it.
