@@ -42,11 +42,24 @@ package enum IngestParser {
     /// `allowKey` admits a per-message `"key"` (import lines); the API takes its key from a header.
     package static func parse(_ body: [UInt8], maxMessages: Int, allowKey: Bool = false) -> Result<[NewMessage], Failure> {
         guard !body.isEmpty else { return .failure(Failure(code: "invalid_json", message: "empty")) }
+        var refusal: JSONParseError?
         let parsed = body.withUnsafeBufferPointer { all -> JSONValue? in
             let bom = all.count >= 3 && all[0] == 0xEF && all[1] == 0xBB && all[2] == 0xBF
-            return try? JSONValue.parse(UnsafeBufferPointer(rebasing: all[(bom ? 3 : 0)...]))
+            do throws(JSONParseError) {
+                return try JSONValue.parse(UnsafeBufferPointer(rebasing: all[(bom ? 3 : 0)...]))
+            } catch {
+                refusal = JSONParseError(error.reason, at: error.offset + (bom ? 3 : 0))
+                return nil
+            }
         }
-        guard let json = parsed else { return .failure(Failure(code: "invalid_json", message: "not valid JSON")) }
+        // What and where, so a sender can find it (it once said only "not valid JSON", `1e400` included).
+        guard let json = parsed else {
+            // Bytes counted from 1, as editors count columns; an end too soon has no byte to point at.
+            let detail = refusal.map {
+                $0.reason == .unexpectedEnd ? ": \($0.phrase), after \($0.offset) bytes" : ": \($0.phrase) at byte \($0.offset + 1)"
+            } ?? ""
+            return .failure(Failure(code: "invalid_json", message: "not valid JSON" + detail))
+        }
         let items: [JSONValue]
         let numbered: Bool
         if case .array(let array) = json {

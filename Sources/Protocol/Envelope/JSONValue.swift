@@ -104,6 +104,22 @@ package struct JSONParseError: Error, Equatable, Sendable {
     package var reason: Reason
     package var offset: Int
 
+    /// What is wrong, for the person who sent it.
+    package var phrase: String {
+        switch reason {
+        case .unexpectedEnd: "it ends inside a value"
+        case .unexpectedByte: "an unexpected character"
+        case .invalidNumber: "a malformed number"
+        case .numberOutOfRange: "a number too large for a double"
+        case .invalidEscape: "an unknown backslash escape"
+        case .invalidSurrogate: "an unpaired \\u surrogate escape"
+        case .controlCharacter: "a raw control character in a string (escape it)"
+        case .invalidUTF8: "bytes that are not UTF-8"
+        case .tooDeep: "nesting deeper than \(JSONValue.maxDepth)"
+        case .trailingData: "more after the value"
+        }
+    }
+
     package init(_ reason: Reason, at offset: Int) {
         self.reason = reason
         self.offset = offset
