@@ -74,6 +74,10 @@ enum SocketActivation {
     /// The role of each passed socket, from its name.
     static func roles(for names: [String]) throws(Failure) -> [ListenerRole] {
         guard names.count <= maxSockets else { throw .tooMany(names.count) }
+        // None at all: every descriptor passed was a carried connection or state (a restart while the socket unit
+        // is stopped). That once passed as "no names, so all serve everything" and trapped at the supervisor's
+        // precondition; it is the same failure as no http socket.
+        guard !names.isEmpty else { throw .noHTTPSocket(names: names) }
         let known = names.map { ListenerRole(rawValue: $0) }
         if known.allSatisfy({ $0 == nil }) { return names.map { _ in .http } }
         var roles: [ListenerRole] = []

@@ -97,6 +97,9 @@ import Testing
         #expect(throws: SocketActivation.Failure.noHTTPSocket(names: ["metrics"])) {
             try SocketActivation.roles(for: ["metrics"])
         }
+        #expect(throws: SocketActivation.Failure.noHTTPSocket(names: [])) {
+            try SocketActivation.roles(for: [])  // every descriptor passed was carried: no listener at all
+        }
         #expect(throws: SocketActivation.Failure.tooMany(9)) {
             try SocketActivation.roles(for: Array(repeating: "http", count: 9))
         }
