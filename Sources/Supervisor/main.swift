@@ -40,6 +40,9 @@ let environmentAtStart = ProcessInfo.processInfo.environment
 // Before anything can start a thread: every thread must inherit these blocked, so they reach the signalfd.
 SignalSetup.block([SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR2])
 SignalSetup.ignoreSIGPIPE()
+// SIGUSR1 means nothing here; its default action ended the supervisor (no drain, no log) when a unit-wide
+// `systemctl kill -s USR1` meant it for something else.
+signal(SIGUSR1, SIG_IGN)
 
 var config: SupervisorConfig
 do {

@@ -27,6 +27,22 @@ struct WorkerSignalTests {
         }
     }
 
+    /// SIGUSR1 means nothing to the supervisor: its default action ended it outright (no drain, no record, live
+    /// clients cut without a close frame) when a unit-wide `systemctl kill -s USR1` reached it.
+    @Test func usr1SentToTheSupervisorChangesNothing() throws {
+        try withLivefeed(workers: 1) { server in
+            let api = LivefeedAPI(server)
+            let first = try api.post(text: "before")
+            let stream = try LiveStream.open(port: server.port, path: "/live/channels/\(try api.channelID(named: "general"))?after_id=\(first)")
+            defer { stream.close() }
+            kill(server.pid, SIGUSR1)
+            let next = try api.post(text: "after SIGUSR1")
+            try stream.expectMessages([next])
+            #expect(kill(server.pid, 0) == 0, "the supervisor is still running")
+            #expect(try server.http.get("/healthz").status == 200)
+        }
+    }
+
     @Test func termSentToAWorkerDrainsItsClientsWith1012AndItIsReplaced() throws {
         try withLivefeed(workers: 2) { server in
             let api = LivefeedAPI(server)
