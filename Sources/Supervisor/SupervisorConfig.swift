@@ -164,10 +164,10 @@ struct SupervisorConfig {
     static func parse(_ args: [String], environment: [String: String]) throws(ParseError) -> SupervisorConfig {
         var c = SupervisorConfig()
         // Environment first, so a flag on the command line wins.
-        func envInt(_ name: String) throws(ParseError) -> Int? {
+        func envInt(_ name: String, from lowest: Int = 1) throws(ParseError) -> Int? {
             guard let raw = environment[name], !raw.isEmpty else { return nil }
-            guard let v = Int(raw), (1...Self.maxCap).contains(v) else {
-                throw .usage("\(name) must be an integer from 1 to \(Self.maxCap), not '\(raw)'")
+            guard let v = Int(raw), (lowest...Self.maxCap).contains(v) else {
+                throw .usage("\(name) must be an integer from \(lowest) to \(Self.maxCap), not '\(raw)'")
             }
             return v
         }
@@ -190,7 +190,8 @@ struct SupervisorConfig {
         if let raw = environment["LIVEFEED_REPLICA_URL"], !raw.isEmpty { c.replicaURL = raw }
         if let raw = environment["LIVEFEED_LITESTREAM_VFS"], !raw.isEmpty { c.litestreamVFS = raw }
         if let v = try envInt("LIVEFEED_MAX_CONNECTIONS") { c.caps.global = v }
-        if let v = try envInt("LIVEFEED_MAX_LIVE") { c.caps.live = v }
+        // 0 turns live off, as `--max-live 0` does (the README documents both; the variable once refused it).
+        if let v = try envInt("LIVEFEED_MAX_LIVE", from: 0) { c.caps.live = v }
         if let v = try envInt("LIVEFEED_MAX_PER_CLIENT") { c.caps.perClient = v }
         if let raw = environment["LIVEFEED_CONTROL_SNDBUF"], !raw.isEmpty {
             guard let v = Int32(raw), (1024...(1 << 24)).contains(v) else {
@@ -222,12 +223,14 @@ struct SupervisorConfig {
             case "-h", "--help": throw .help
             case "--listen":
                 let raw = try value(arg)
-                guard let a = SocketAddress(parsing: raw) else { throw .usage("--listen takes HOST:PORT, not '\(raw)'") }
+                guard let a = SocketAddress(parsing: raw) else {
+                    throw .usage("--listen takes a numeric IPv4 or [IPv6] address and a port, not '\(raw)'")
+                }
                 c.listen = a
             case "--metrics-listen":
                 let raw = try value(arg)
                 guard let a = SocketAddress(parsing: raw) else {
-                    throw .usage("--metrics-listen takes HOST:PORT, not '\(raw)'")
+                    throw .usage("--metrics-listen takes a numeric IPv4 or [IPv6] address and a port, not '\(raw)'")
                 }
                 c.metricsListen = a
             case "--reload-mode":
@@ -244,7 +247,11 @@ struct SupervisorConfig {
                 c.logTarget = t
             case "--workers": c.workers = try int(arg, 1...64)
             case "--channel-affinity": c.channelAffinity = try int(arg, 0...Self.maxCap)
-            case "--db": c.databasePath = try value(arg)
+            case "--db":
+                // Empty (an unset variable in a unit's ExecStart=) once meant the default path, silently.
+                let raw = try value(arg)
+                guard !raw.isEmpty else { throw .usage("--db needs a path, not an empty string") }
+                c.databasePath = raw
             case "--role": c.role = try role(try value(arg), arg)
             case "--primary-url": c.primaryURL = try url(try value(arg), arg)
             case "--replica-url": c.replicaURL = try value(arg)

@@ -36,6 +36,26 @@ import Testing
         #expect(c.caps.limit(for: .metrics) == 1024)
     }
 
+    /// `LIVEFEED_MAX_LIVE=0` turns live off as `--max-live 0` does (the README documents both; the variable was
+    /// refused). Other caps stay at least 1.
+    @Test func maxLiveOfZeroFromTheEnvironmentTurnsLiveOff() throws {
+        #expect(try SupervisorConfig.parse([], environment: ["LIVEFEED_MAX_LIVE": "0"]).caps.live == 0)
+        #expect(try SupervisorConfig.parse(["--max-live", "0"], environment: [:]).caps.live == 0)
+        #expect(throws: SupervisorConfig.ParseError.self) {
+            try SupervisorConfig.parse([], environment: ["LIVEFEED_MAX_CONNECTIONS": "0"])
+        }
+    }
+
+    /// Usage errors (exit 2, which the unit does not restart on) rather than a surprise later: an empty --db once
+    /// served ./state/livefeed.db; a --listen name once failed at the bind with exit 1, the database already made.
+    @Test func anEmptyDatabasePathAndANamedListenAddressAreUsageErrors() {
+        for args in [["--db", ""], ["--listen", "localhost:0"], ["--metrics-listen", "256.1.1.1:0"]] {
+            #expect(throws: SupervisorConfig.ParseError.self, "\(args)") {
+                try SupervisorConfig.parse(args, environment: [:])
+            }
+        }
+    }
+
     @Test func badCapsAreUsageErrors() {
         for args in [
             ["--max-connections", "0"], ["--max-live-per-view", "http=3"], ["--max-live-per-view", "channel"],

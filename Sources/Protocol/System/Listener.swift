@@ -11,7 +11,8 @@ package struct SocketAddress: Equatable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
-    /// Parses "host:port" or "[v6]:port"; nil when malformed.
+    /// Parses "host:port" or "[v6]:port" with a numeric host (a name such as `localhost`, or `256.1.1.1`, is nil:
+    /// refused where the flag is read, not when binding fails after the database was opened); nil when malformed.
     package init?(parsing text: String) {
         if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
             host = String(text[text.index(after: text.startIndex)..<close])
@@ -26,6 +27,11 @@ package struct SocketAddress: Equatable, Sendable, CustomStringConvertible {
             port = p
         }
         if host.isEmpty { return nil }
+        var v6 = in6_addr()
+        var v4 = in_addr()
+        let numeric = host.utf8.contains(UInt8(ascii: ":"))
+            ? inet_pton(AF_INET6, host, &v6) == 1 : inet_pton(AF_INET, host, &v4) == 1
+        if !numeric { return nil }
     }
 
     package var isIPv6: Bool { host.utf8.contains(UInt8(ascii: ":")) }
