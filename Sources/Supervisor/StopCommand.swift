@@ -17,6 +17,7 @@ enum StopCommand {
         guard arguments.count <= 1 else { usage() }
         guard let raw = arguments.first else { exit(0) }
         guard let pid = pid_t(raw), pid > 0 else { usage() }
+        refuseHelperPID(pid, "stop")
         let plan = plan(for: pid)
         say("livefeed stop \(pid): \(plan.reason)")
         let sent: Int32

@@ -17,11 +17,24 @@ func signalSupervisor(_ command: String, _ signal: Int32) -> Never {
         FileHandle.standardError.write(Data("usage: livefeed \(command) PID (the supervisor's, $MAINPID in a unit)\n".utf8))
         exit(2)
     }
+    refuseHelperPID(pid, command)
     guard kill(pid, signal) == 0 else {
         FileHandle.standardError.write(Data("livefeed: cannot signal \(pid): \(String(cString: strerror(errno)))\n".utf8))
         exit(1)
     }
     exit(0)
+}
+
+/// `pgrep livefeed` lists the workers and the checkpointer beside the supervisor: given one of theirs, reload and
+/// upgrade did nothing and said 0, and stop replaced only that process. Their names (`/proc/PID/comm`) say what they
+/// are; anything else is taken at its word, as kill(1) would.
+func refuseHelperPID(_ pid: pid_t, _ command: String) {
+    guard let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8) else { return }
+    let name = comm.trimmingCharacters(in: .whitespacesAndNewlines)
+    guard name.hasPrefix("livefeed-") else { return }
+    FileHandle.standardError.write(Data(
+        "livefeed \(command): \(pid) is a \(name) process, not the supervisor (the unit's $MAINPID)\n".utf8))
+    exit(1)
 }
 
 // `livefeed reload PID`: the unit's ExecReload= (systemd before 253, Type=notify): SIGHUP to the supervisor,

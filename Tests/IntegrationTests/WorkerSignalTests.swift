@@ -43,6 +43,24 @@ struct WorkerSignalTests {
         }
     }
 
+    /// `livefeed reload|upgrade|stop PID` given a worker's pid (which `pgrep livefeed` lists beside the supervisor's)
+    /// did nothing and said 0, or replaced only that worker: now it says whose pid that is and exits 1.
+    @Test func commandsGivenAWorkersPIDSaySoAndLeaveItAlone() throws {
+        try withLivefeed(workers: 1) { server in
+            let workers = try server.waitForWorkers(1)
+            let worker = try #require(workers.values.first)
+            let livefeed = try LivefeedBinaries.directory() + "/livefeed"
+            for command in ["reload", "upgrade", "stop"] {
+                let result = try Subprocess.run(livefeed, [command, String(worker)])
+                #expect(result.status == .exited(1), "\(command): \(result.status) \(result.stderr)")
+                #expect(result.stderr.contains("not the supervisor"), "\(command): \(result.stderr)")
+            }
+            #expect(kill(worker, 0) == 0, "the worker is untouched")
+            #expect(try server.waitForWorkers(1) == workers, "and not replaced")
+            #expect(try server.http.get("/healthz").status == 200)
+        }
+    }
+
     @Test func termSentToAWorkerDrainsItsClientsWith1012AndItIsReplaced() throws {
         try withLivefeed(workers: 2) { server in
             let api = LivefeedAPI(server)
