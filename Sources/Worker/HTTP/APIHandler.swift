@@ -15,7 +15,11 @@ struct APIHandler {
                 return t.lastMessageID
             })
         case .channels:
-            guard case .success(let list) = Query.listPage(head) else { return badList(head) }
+            let list: (after: String?, limit: Int)
+            switch Query.listPage(head) {
+            case .success(let v): list = v
+            case .failure(let e): return .failure(400, "bad_query", e.message)
+            }
             return .json(try snapshot { w in
                 let page = try store.channelPage(after: list.after, limit: list.limit)
                 w.key("channels")
@@ -26,7 +30,11 @@ struct APIHandler {
                 return try store.totals().lastMessageID
             })
         case .users:
-            guard case .success(let list) = Query.listPage(head) else { return badList(head) }
+            let list: (after: String?, limit: Int)
+            switch Query.listPage(head) {
+            case .success(let v): list = v
+            case .failure(let e): return .failure(400, "bad_query", e.message)
+            }
             return .json(try snapshot { w in
                 let page = try store.userPage(after: list.after, limit: list.limit)
                 w.key("users")
@@ -60,11 +68,6 @@ struct APIHandler {
         case .channelMessages(let id):
             return try channelMessagesPage(id, head)
         }
-    }
-
-    private func badList(_ head: HTTPRequestHead) -> Answer {
-        guard case .failure(let e) = Query.listPage(head) else { return .failure(400, "bad_query", "bad list query") }
-        return .failure(400, "bad_query", e.message)
     }
 
     private func channelMessagesPage(_ id: Int64, _ head: HTTPRequestHead) throws -> Answer {

@@ -57,10 +57,12 @@ extension MessageStore {
     ) {
         let columns = "SELECT id, name, message_count, last_message_id FROM \(table)"
         let statement =
-            after == nil
-            ? try db.prepare(columns + " ORDER BY name LIMIT ?1").bind([.int(Int64(limit + 1))])
-            : try db.prepare(columns + " WHERE name > ?1 ORDER BY name LIMIT ?2")
-                .bind([.text(after ?? ""), .int(Int64(limit + 1))])
+            if let after {
+                try db.prepare(columns + " WHERE name > ?1 ORDER BY name LIMIT ?2")
+                    .bind([.text(after), .int(Int64(limit + 1))])
+            } else {
+                try db.prepare(columns + " ORDER BY name LIMIT ?1").bind([.int(Int64(limit + 1))])
+            }
         let rows = try statement.rows { ($0.int(0), $0.text(1), $0.int(2), $0.int(3)) }
         return (Array(rows.prefix(limit)), rows.count > limit)
     }
